@@ -1,0 +1,3 @@
+from lstmcast.errors import ConfigError, DataError, NotFittedError
+
+__version__ = "0.1.0"
