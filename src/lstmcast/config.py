@@ -1,0 +1,373 @@
+"""Frozen configuration dataclasses, one per concern, saved beside the weights.
+
+The same dotted keys work everywhere: in TOML files (``[model] hidden_size = 128``), on the
+command line (``--set model.hidden_size=128``) and in Python (``config.with_overrides(...)`` or
+``dataclasses.replace``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, get_args, get_origin, get_type_hints
+
+from lstmcast.errors import ConfigError
+
+SCALERS = ("minmax", "standard", "none")
+NORMALIZATIONS = ("none", "last", "mean")
+HEADS = ("point", "gaussian", "quantile")
+STRATEGIES = ("direct", "recursive")
+FILLS = ("ffill", "interpolate", "drop")
+CLIP_MODES = ("norm", "value")
+
+
+def _check_choice(section: str, name: str, value: Any, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ConfigError(
+            f"{section}.{name} must be one of {', '.join(choices)}; got {value!r}."
+        )
+
+
+def _check_positive_int(section: str, name: str, value: Any, minimum: int = 1) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigError(f"{section}.{name} must be an integer >= {minimum}; got {value!r}.")
+
+
+def _check_fraction(section: str, name: str, value: Any, low: float, high: float) -> None:
+    if not isinstance(value, (int, float)) or not (low <= float(value) < high):
+        raise ConfigError(f"{section}.{name} must be a number in [{low}, {high}); got {value!r}.")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """What the model reads and predicts, and how the series is prepared.
+
+    ``targets`` are the columns forecast; ``features`` are past covariates (known up to the
+    forecast origin); ``future_features`` are covariates known for the horizon too (calendar,
+    planned values). ``input_length`` (L) past steps predict ``horizon`` (H) future steps.
+    """
+
+    targets: tuple[str, ...] = ()
+    features: tuple[str, ...] = ()
+    future_features: tuple[str, ...] = ()
+    time_col: str | None = None
+    series_col: str | None = None
+    input_length: int = 20
+    horizon: int = 1
+    scaler: str = "minmax"
+    normalization: str = "none"
+    calendar_features: bool = False
+    val_fraction: float = 0.1
+    test_fraction: float = 0.2
+    fill: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("targets", "features", "future_features"):
+            value = getattr(self, name)
+            if isinstance(value, str):
+                object.__setattr__(self, name, (value,))
+            else:
+                object.__setattr__(self, name, tuple(value))
+        _check_positive_int("data", "input_length", self.input_length)
+        _check_positive_int("data", "horizon", self.horizon)
+        _check_choice("data", "scaler", self.scaler, SCALERS)
+        _check_choice("data", "normalization", self.normalization, NORMALIZATIONS)
+        _check_fraction("data", "val_fraction", self.val_fraction, 0.0, 0.9)
+        _check_fraction("data", "test_fraction", self.test_fraction, 0.0, 0.9)
+        if self.val_fraction + self.test_fraction >= 0.9:
+            raise ConfigError(
+                "data.val_fraction + data.test_fraction must leave at least 10% for training; "
+                f"got {self.val_fraction} + {self.test_fraction}."
+            )
+        if self.fill is not None:
+            _check_choice("data", "fill", self.fill, FILLS)
+        overlap = set(self.targets) & (set(self.features) | set(self.future_features))
+        overlap |= set(self.features) & set(self.future_features)
+        if overlap:
+            raise ConfigError(
+                f"Columns {sorted(overlap)} are listed twice among targets, features and "
+                "future_features; list each column once."
+            )
+
+    @property
+    def input_columns(self) -> tuple[str, ...]:
+        """Columns fed to the encoder, in order: targets, then past and future covariates."""
+        return self.targets + self.features + self.future_features
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The network: an LSTM encoder, optional attention, and a head (point or probabilistic)."""
+
+    hidden_size: int = 64
+    num_layers: int = 1
+    dropout: float = 0.0
+    bidirectional: bool = False
+    attention: bool = False
+    attention_heads: int = 4
+    head: str = "point"
+    quantiles: tuple[float, ...] = (0.1, 0.5, 0.9)
+    strategy: str = "direct"
+    channel_independent: bool = False
+    forget_bias: float | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "quantiles", tuple(float(q) for q in self.quantiles))
+        _check_positive_int("model", "hidden_size", self.hidden_size)
+        _check_positive_int("model", "num_layers", self.num_layers)
+        _check_positive_int("model", "attention_heads", self.attention_heads)
+        _check_fraction("model", "dropout", self.dropout, 0.0, 1.0)
+        _check_choice("model", "head", self.head, HEADS)
+        _check_choice("model", "strategy", self.strategy, STRATEGIES)
+        if self.forget_bias is not None and not math.isfinite(float(self.forget_bias)):
+            raise ConfigError(f"model.forget_bias must be finite; got {self.forget_bias!r}.")
+        if self.head == "quantile":
+            qs = self.quantiles
+            if not qs or any(not 0.0 < q < 1.0 for q in qs) or list(qs) != sorted(set(qs)):
+                raise ConfigError(
+                    "model.quantiles must be distinct, increasing levels strictly between 0 "
+                    f"and 1, e.g. [0.1, 0.5, 0.9]; got {list(qs)}."
+                )
+        if self.attention:
+            width = self.hidden_size * (2 if self.bidirectional else 1)
+            if width % self.attention_heads:
+                raise ConfigError(
+                    f"model.attention_heads ({self.attention_heads}) must divide the LSTM output "
+                    f"width ({width} = hidden_size x directions); change one of them."
+                )
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """The fit loop: Adam on the head's loss, clipping, plateau LR, early stopping."""
+
+    max_epochs: int = 100
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    weight_decay: float = 0.0
+    grad_clip: float = 1.0
+    clip_mode: str = "norm"
+    patience: int = 10
+    lr_factor: float = 0.5
+    lr_patience: int = 3
+    min_lr: float = 1e-5
+    time_budget: float = 0.0
+    seed: int = 0
+    deterministic: bool = False
+    device: str = "auto"
+    threads: int = 0
+    checkpoint_every: int = 1
+
+    def __post_init__(self) -> None:
+        _check_positive_int("train", "max_epochs", self.max_epochs)
+        _check_positive_int("train", "batch_size", self.batch_size)
+        _check_positive_int("train", "patience", self.patience, minimum=0)
+        _check_positive_int("train", "lr_patience", self.lr_patience, minimum=0)
+        _check_positive_int("train", "seed", self.seed, minimum=0)
+        _check_positive_int("train", "threads", self.threads, minimum=0)
+        _check_positive_int("train", "checkpoint_every", self.checkpoint_every, minimum=0)
+        _check_choice("train", "clip_mode", self.clip_mode, CLIP_MODES)
+        for name in ("learning_rate", "min_lr"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or not value > 0:
+                raise ConfigError(f"train.{name} must be a positive number; got {value!r}.")
+        for name in ("grad_clip", "weight_decay", "time_budget"):
+            value = getattr(self, name)
+            if not isinstance(value, (int, float)) or value < 0 or not math.isfinite(value):
+                raise ConfigError(f"train.{name} must be a number >= 0 (0 = off); got {value!r}.")
+        if not 0.0 < self.lr_factor < 1.0:
+            raise ConfigError(f"train.lr_factor must be in (0, 1); got {self.lr_factor!r}.")
+        if self.device != "auto" and self.device.split(":")[0] not in ("cpu", "cuda", "mps"):
+            raise ConfigError(
+                f"train.device must be auto, cpu, cuda, cuda:N or mps; got {self.device!r}."
+            )
+
+
+@dataclass(frozen=True)
+class ForecastConfig:
+    """Everything that defines a forecaster: data, model and training sections."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def __post_init__(self) -> None:
+        m, d = self.model, self.data
+        if m.strategy == "recursive":
+            if d.features:
+                raise ConfigError(
+                    "model.strategy=recursive feeds predictions back as inputs, so every input "
+                    f"must be known in the future; past-only features {list(d.features)} are not. "
+                    "Use model.strategy=direct, or pass them as future features."
+                )
+            if m.head != "point":
+                raise ConfigError(
+                    "model.strategy=recursive supports model.head=point only (sampling-free "
+                    f"rollout); got head={m.head!r}. Use model.strategy=direct for probabilistic heads."
+                )
+        if m.channel_independent and (d.features or d.future_features):
+            raise ConfigError(
+                "model.channel_independent=true runs each target channel through the LSTM on "
+                "its own, so covariates cannot be used with it; drop the features or set "
+                "model.channel_independent=false."
+            )
+
+    # -- conversion ---------------------------------------------------------------------
+    def to_dict(self) -> dict[str, dict[str, Any]]:
+        out = dataclasses.asdict(self)
+        for section in out.values():
+            for key, value in section.items():
+                if isinstance(value, tuple):
+                    section[key] = list(value)
+        return out
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    def to_toml(self) -> str:
+        lines: list[str] = []
+        for section, values in self.to_dict().items():
+            lines.append(f"[{section}]")
+            for key, value in values.items():
+                if value is None:
+                    continue
+                lines.append(f"{key} = {_toml_value(value)}")
+            lines.append("")
+        return "\n".join(lines)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> ForecastConfig:
+        if not isinstance(raw, dict):
+            raise ConfigError(f"A config must be a mapping of sections; got {type(raw).__name__}.")
+        unknown = set(raw) - {"data", "model", "train"}
+        if unknown:
+            raise ConfigError(
+                f"Unknown config section(s) {sorted(unknown)}; valid sections are data, model, train."
+            )
+        sections = {}
+        for name, klass in (("data", DataConfig), ("model", ModelConfig), ("train", TrainConfig)):
+            values = dict(raw.get(name) or {})
+            valid = {f.name for f in fields(klass)}
+            bad = set(values) - valid
+            if bad:
+                raise ConfigError(
+                    f"Unknown key(s) {sorted(f'{name}.{b}' for b in bad)}; valid keys in [{name}]: "
+                    f"{', '.join(sorted(valid))}."
+                )
+            hints = get_type_hints(klass)
+            for key, value in list(values.items()):
+                values[key] = _coerce(f"{name}.{key}", value, hints[key])
+            sections[name] = klass(**values)
+        return cls(**sections)
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> ForecastConfig:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"Config file {path} does not exist.")
+        try:
+            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"Config file {path} is not valid TOML: {exc}.") from exc
+        return cls.from_dict(raw)
+
+    def with_overrides(self, overrides: list[str] | tuple[str, ...] | dict[str, Any]) -> ForecastConfig:
+        """Apply ``"section.key=value"`` overrides (values parsed as TOML, else as strings)."""
+        raw = self.to_dict()
+        items = overrides.items() if isinstance(overrides, dict) else map(_split_override, overrides)
+        for dotted, value in items:
+            section, _, key = dotted.partition(".")
+            if section not in raw or not key:
+                raise ConfigError(
+                    f"Override {dotted!r} must look like section.key=value with section one of "
+                    "data, model, train (e.g. model.hidden_size=128)."
+                )
+            if key not in raw[section]:
+                raise ConfigError(
+                    f"Unknown key {dotted!r}; valid keys in [{section}]: "
+                    f"{', '.join(sorted(raw[section]))}."
+                )
+            raw[section][key] = value
+        return ForecastConfig.from_dict(raw)
+
+
+def _split_override(text: str) -> tuple[str, Any]:
+    key, sep, value = text.partition("=")
+    if not sep:
+        raise ConfigError(f"Override {text!r} must look like section.key=value, e.g. train.max_epochs=50.")
+    value = value.strip()
+    try:
+        parsed = tomllib.loads(f"v = {value}")["v"]
+    except tomllib.TOMLDecodeError:
+        parsed = value
+    return key.strip(), parsed
+
+
+def _coerce(name: str, value: Any, hint: Any) -> Any:
+    """Convert a JSON/TOML/CLI value to the annotated type, with a message naming the key."""
+    origin = get_origin(hint)
+    args = get_args(hint)
+    if value is None:
+        if type(None) in args:
+            return None
+        raise ConfigError(f"{name} cannot be empty.")
+    if origin is tuple:
+        items = [value] if isinstance(value, (str, int, float)) else list(value)
+        if isinstance(value, str) and "," in value:
+            items = [v.strip() for v in value.split(",") if v.strip()]
+        return tuple(_coerce(name, v, args[0]) for v in items)
+    if type(None) in args:  # Optional[X]
+        inner = [a for a in args if a is not type(None)][0]
+        if value in ("", "none", "None", "null"):
+            return None
+        return _coerce(name, value, inner)
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "false", "1", "0", "yes", "no"):
+            return value.lower() in ("true", "1", "yes")
+        raise ConfigError(f"{name} must be true or false; got {value!r}.")
+    if hint is int:
+        if isinstance(value, bool) or not (isinstance(value, int) or (isinstance(value, float) and value.is_integer())):
+            raise ConfigError(f"{name} must be an integer; got {value!r}.")
+        return int(value)
+    if hint is float:
+        if isinstance(value, bool):
+            raise ConfigError(f"{name} must be a number; got {value!r}.")
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{name} must be a number; got {value!r}.") from None
+    if hint is str:
+        return str(value)
+    return value
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return json.dumps(str(value))
+
+
+def parse_duration(text: str | float | int) -> float:
+    """Parse ``90``, ``"90s"``, ``"5m"``, ``"1.5h"`` into seconds."""
+    if isinstance(text, (int, float)):
+        return float(text)
+    raw = text.strip().lower()
+    scale = {"s": 1.0, "m": 60.0, "h": 3600.0}.get(raw[-1:], None)
+    number = raw[:-1] if scale else raw
+    try:
+        seconds = float(number) * (scale or 1.0)
+    except ValueError:
+        raise ConfigError(f"Duration {text!r} must look like 90, 90s, 5m or 1.5h.") from None
+    if seconds < 0:
+        raise ConfigError(f"Duration {text!r} must not be negative.")
+    return seconds

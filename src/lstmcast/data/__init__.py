@@ -1,0 +1,1 @@
+"""Reading, checking, splitting, scaling and windowing series. Pure numpy/pandas: no torch here."""

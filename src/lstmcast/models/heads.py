@@ -1,0 +1,113 @@
+"""Output heads. Each owns its projection, its loss and the conversion of its parameters.
+
+Symbols: B batch, H horizon, T targets, P parameters per value, Q quantile levels, D summary width.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+
+class _Head(nn.Module):
+    n_params: int = 1
+
+    def __init__(self, in_features: int, horizon: int, n_targets: int) -> None:
+        super().__init__()
+        self.horizon, self.n_targets = horizon, n_targets
+        self.proj = nn.Linear(in_features, horizon * n_targets * self.n_params)
+
+    def forward(self, summary: torch.Tensor) -> torch.Tensor:
+        """[B, D] -> [B, H, T, P] (distribution parameters in scaled units)."""
+        raw = self.proj(summary).view(-1, self.horizon, self.n_targets, self.n_params)
+        return self.constrain(raw)
+
+    def constrain(self, raw: torch.Tensor) -> torch.Tensor:
+        return raw
+
+    def denormalize(self, params: torch.Tensor, offset: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+        """Map parameters of ``(y - offset) / scale`` back to ``y``; offset/scale broadcast to [B, H, T]."""
+        return params * scale.unsqueeze(-1) + offset.unsqueeze(-1)
+
+    def mean(self, params: torch.Tensor) -> torch.Tensor:
+        """[B, H, T, P] -> [B, H, T]."""
+        return params[..., 0]
+
+
+class PointHead(_Head):
+    """One value per step, trained with MSE (the tutorial's head)."""
+
+    kind = "point"
+
+    def loss(self, params: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return F.mse_loss(params[..., 0], target)
+
+    def quantiles(self, params: torch.Tensor, levels: tuple[float, ...]) -> torch.Tensor | None:
+        return None
+
+
+class GaussianHead(_Head):
+    """Mean and standard deviation per step (softplus keeps the variance positive), Gaussian NLL."""
+
+    kind = "gaussian"
+    n_params = 2
+    min_std = 1e-4
+
+    def constrain(self, raw: torch.Tensor) -> torch.Tensor:
+        std = F.softplus(raw[..., 1:]) + self.min_std
+        return torch.cat([raw[..., :1], std], dim=-1)
+
+    def denormalize(self, params: torch.Tensor, offset: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+        mean = params[..., 0] * scale + offset
+        std = params[..., 1] * scale.abs()
+        return torch.stack([mean, std], dim=-1)
+
+    def loss(self, params: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return F.gaussian_nll_loss(params[..., 0], target, params[..., 1].square(), full=True)
+
+    def quantiles(self, params: torch.Tensor, levels: tuple[float, ...]) -> torch.Tensor:
+        """[B, H, T, 2] -> [B, H, T, Q] from the normal quantile function."""
+        z = torch.special.ndtri(torch.tensor(levels, dtype=params.dtype, device=params.device))
+        return params[..., :1] + params[..., 1:2] * z
+
+
+class QuantileHead(_Head):
+    """Q quantiles per step trained with the pinball loss; non-crossing by construction
+    (the lowest quantile plus cumulative softplus increments)."""
+
+    kind = "quantile"
+
+    def __init__(self, in_features: int, horizon: int, n_targets: int, levels: tuple[float, ...]) -> None:
+        self.n_params = len(levels)
+        super().__init__(in_features, horizon, n_targets)
+        self.register_buffer("levels", torch.tensor(levels, dtype=torch.float32), persistent=False)
+        self._median = levels.index(0.5) if 0.5 in levels else None
+
+    def constrain(self, raw: torch.Tensor) -> torch.Tensor:
+        steps = F.softplus(raw[..., 1:])
+        return torch.cat([raw[..., :1], raw[..., :1] + torch.cumsum(steps, dim=-1)], dim=-1)
+
+    def mean(self, params: torch.Tensor) -> torch.Tensor:
+        if self._median is not None:
+            return params[..., self._median]
+        return params.mean(dim=-1)
+
+    def loss(self, params: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        diff = target.unsqueeze(-1) - params  # [B, H, T, Q]
+        levels = self.levels.to(params.dtype)
+        return torch.maximum(levels * diff, (levels - 1.0) * diff).mean() * 2.0
+
+    def quantiles(self, params: torch.Tensor, levels: tuple[float, ...]) -> torch.Tensor:
+        return params
+
+
+def make_head(kind: str, in_features: int, horizon: int, n_targets: int,
+              quantiles: tuple[float, ...]) -> _Head:
+    if kind == "point":
+        return PointHead(in_features, horizon, n_targets)
+    if kind == "gaussian":
+        return GaussianHead(in_features, horizon, n_targets)
+    if kind == "quantile":
+        return QuantileHead(in_features, horizon, n_targets, quantiles)
+    raise ValueError(f"Unknown head {kind!r}; expected point, gaussian or quantile.")

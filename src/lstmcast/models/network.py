@@ -1,0 +1,139 @@
+"""The forecasting network: LSTM encoder -> summary (last state | attention) -> head.
+
+Symbols: B batch, L input_length, F input channels, T targets, Kf known-future covariates,
+H horizon, D directions (1 or 2), W = D * hidden_size, P head parameters per value.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from lstmcast.config import ModelConfig
+from lstmcast.models.heads import make_head
+
+
+class LSTMForecastNet(nn.Module):
+    """Windows of past values in, distribution parameters for the next H steps out.
+
+    Inputs:
+        x: [B, L, F] scaled inputs; channels ordered targets, past covariates, future covariates.
+        future: [B, H, Kf] scaled known-future covariates for the horizon (or None when Kf = 0).
+    Outputs:
+        [B, H, T, P] head parameters in scaled units (P = 1 point, 2 Gaussian, Q quantile).
+
+    Options (all from :class:`ModelConfig`): stacked layers with dropout between them,
+    bidirectional encoding of the input window, multi-head attention over the LSTM outputs
+    with the last state as query, per-window instance normalisation (``normalization``),
+    channel-independent encoding, and a recursive strategy (a one-step model rolled out H times).
+    """
+
+    def __init__(self, n_inputs: int, n_targets: int, n_future: int, horizon: int,
+                 config: ModelConfig, normalization: str = "none") -> None:
+        super().__init__()
+        self.config = config
+        self.n_inputs, self.n_targets, self.n_future, self.horizon = n_inputs, n_targets, n_future, horizon
+        self.normalization = normalization
+        self.recursive = config.strategy == "recursive"
+        self.channel_independent = config.channel_independent
+        step_horizon = 1 if self.recursive else horizon
+        lstm_inputs = 1 if self.channel_independent else n_inputs
+        head_targets = 1 if self.channel_independent else n_targets
+        directions = 2 if config.bidirectional else 1
+        width = directions * config.hidden_size
+        self.lstm = nn.LSTM(
+            input_size=lstm_inputs, hidden_size=config.hidden_size, num_layers=config.num_layers,
+            dropout=config.dropout if config.num_layers > 1 else 0.0,
+            bidirectional=config.bidirectional, batch_first=True,
+        )
+        self.attention = (
+            nn.MultiheadAttention(width, config.attention_heads, dropout=config.dropout, batch_first=True)
+            if config.attention else None
+        )
+        summary = width * (2 if config.attention else 1)
+        future_width = 0 if self.recursive else n_future * horizon
+        self.dropout = nn.Dropout(config.dropout)
+        self.head = make_head(config.head, summary + future_width, step_horizon, head_targets, config.quantiles)
+        if config.forget_bias is not None:
+            set_forget_bias(self.lstm, config.forget_bias)
+
+    # -- pieces ------------------------------------------------------------------------
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """[B, L, F] -> summary [B, W or 2W], outputs [B, L, W], attention weights [B, 1, L] or None."""
+        outputs, _ = self.lstm(x)  # [B, L, F] -> [B, L, W]
+        hidden = self.config.hidden_size
+        if self.config.bidirectional:
+            # forward direction's last step and backward direction's first step are the final states
+            last = torch.cat([outputs[:, -1, :hidden], outputs[:, 0, hidden:]], dim=-1)  # [B, W]
+        else:
+            last = outputs[:, -1]  # [B, W]
+        if self.attention is None:
+            return last, outputs, None
+        context, weights = self.attention(last.unsqueeze(1), outputs, outputs)  # [B, 1, W], [B, 1, L]
+        return torch.cat([last, context.squeeze(1)], dim=-1), outputs, weights  # [B, 2W]
+
+    def _step(self, x: torch.Tensor, future: torch.Tensor | None) -> torch.Tensor:
+        """One direct pass: [B, L, F] (+ [B, H, Kf]) -> [B, H', T, P] (H' = 1 when recursive)."""
+        batch = x.shape[0]
+        if self.channel_independent:
+            x = x.transpose(1, 2).reshape(batch * self.n_targets, -1, 1)  # [B, L, T] -> [B*T, L, 1]
+        summary, _, _ = self.encode(x)
+        summary = self.dropout(summary)
+        if future is not None and not self.recursive and self.n_future:
+            summary = torch.cat([summary, future.reshape(batch, -1)], dim=-1)  # + [B, H*Kf]
+        params = self.head(summary)  # [B', H', T', P]
+        if self.channel_independent:
+            steps, n_params = params.shape[1], params.shape[-1]
+            params = params.view(batch, self.n_targets, steps, n_params).transpose(1, 2)  # [B, H', T, P]
+        return params
+
+    def _reference(self, x: torch.Tensor) -> torch.Tensor | None:
+        if self.normalization == "last":
+            return x[:, -1:, :]  # [B, 1, F]
+        if self.normalization == "mean":
+            return x.mean(dim=1, keepdim=True)  # [B, 1, F]
+        return None
+
+    def step(self, x: torch.Tensor, future: torch.Tensor | None = None) -> torch.Tensor:
+        """The trained map with instance normalisation applied and undone: [B, L, F] -> [B, H', T, P]."""
+        ref = self._reference(x)
+        if ref is None:
+            return self._step(x, future)
+        if future is not None and self.n_future:
+            future = future - ref[..., self.n_inputs - self.n_future:]
+        params = self._step(x - ref, future)
+        offset = ref[..., : self.n_targets].expand(-1, params.shape[1], -1)  # [B, H', T]
+        return self.head.denormalize(params, offset, torch.ones_like(offset))
+
+    def forward(self, x: torch.Tensor, future: torch.Tensor | None = None) -> torch.Tensor:
+        """[B, L, F] (+ future [B, H, Kf]) -> [B, H, T, P]."""
+        if not self.recursive:
+            return self.step(x, future)
+        outputs = []
+        window = x
+        for k in range(self.horizon):
+            params = self.step(window)  # [B, 1, T, P]
+            outputs.append(params)
+            new_row = self.head.mean(params)  # [B, 1, T]
+            if self.n_future:
+                new_row = torch.cat([new_row, future[:, k : k + 1]], dim=-1)  # [B, 1, F]
+            window = torch.cat([window[:, 1:], new_row], dim=1)  # slide by one step
+        return torch.cat(outputs, dim=1)  # [B, H, T, P]
+
+    def loss(self, x: torch.Tensor, future: torch.Tensor | None, target: torch.Tensor) -> torch.Tensor:
+        """Training loss on scaled targets [B, H, T]; a recursive model learns the one-step map."""
+        if self.recursive:
+            return self.head.loss(self.step(x), target[:, :1])
+        return self.head.loss(self.step(x, future), target)
+
+
+def set_forget_bias(lstm: nn.LSTM, value: float) -> None:
+    """Set every layer's forget-gate bias so that bias_ih + bias_hh = ``value`` (PyTorch's
+    gate order is i, f, g, o; Jozefowicz et al. 2015 recommend 1)."""
+    hidden = lstm.hidden_size
+    with torch.no_grad():
+        for name, param in lstm.named_parameters():
+            if name.startswith("bias_ih"):
+                param[hidden : 2 * hidden].fill_(value)
+            elif name.startswith("bias_hh"):
+                param[hidden : 2 * hidden].fill_(0.0)
