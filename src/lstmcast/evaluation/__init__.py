@@ -24,14 +24,28 @@ from lstmcast.evaluation.metrics import (
     rmse,
     smape,
 )
+from lstmcast.evaluation.protocols import (
+    M4Series,
+    ett_test_windows,
+    ett_windows,
+    load_ett,
+    load_m4_hourly,
+    score_ett,
+    score_m4,
+)
 
 __all__ = [
     "BASELINES",
+    "M4Series",
     "crps_gaussian",
     "crps_quantiles",
     "drift",
+    "ett_test_windows",
+    "ett_windows",
     "forecast_baseline",
     "interval_coverage",
+    "load_ett",
+    "load_m4_hourly",
     "mae",
     "mape",
     "mase",
@@ -42,6 +56,8 @@ __all__ = [
     "pinball_loss",
     "point_metrics",
     "rmse",
+    "score_ett",
+    "score_m4",
     "seasonal_naive",
     "seasonality_from_freq",
     "smape",
