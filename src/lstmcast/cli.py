@@ -321,13 +321,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_evaluate)
 
-    for register in _EXTRA_COMMANDS:
-        register(sub)
     return parser
-
-
-# Other modules' commands register here: each entry is a function(subparsers) -> None.
-_EXTRA_COMMANDS: list[Callable[[Any], None]] = []
 
 
 def main(argv: Sequence[str] | None = None) -> int:
