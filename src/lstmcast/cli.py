@@ -48,7 +48,7 @@ def _print_scores(scores: dict[str, Any], extra_rows: Sequence[tuple[str, dict[s
     from rich.table import Table
 
     names = list(scores["metrics"])
-    table = Table(title=f"{title}: {scores['n_windows']} windows, horizon {scores['horizon']}")
+    table = Table(title=title, caption=f"{scores['n_windows']} windows, horizon {scores['horizon']}")
     table.add_column("model")
     for n in names:
         table.add_column(n.upper(), justify="right")
@@ -333,6 +333,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except LstmcastError as exc:
         _stderr(f"lstmcast {args.command}: error: {exc}")
         return EXIT_USAGE
+    except BrokenPipeError:  # output piped into e.g. `head`
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         _stderr(f"lstmcast {args.command}: interrupted after {time.perf_counter() - started:.0f}s")
         return 130

@@ -31,7 +31,8 @@ from lstmcast import __version__
 from lstmcast.config import DataConfig, ForecastConfig, ModelConfig, TrainConfig
 from lstmcast.data.io import future_index, infer_frequency, prepare_frame
 from lstmcast.data.scaling import Scaler
-from lstmcast.data.splits import SplitBounds, check_length, split_bounds
+from lstmcast.data.splits import SplitBounds, check_length
+from lstmcast.data.windows import input_target_windows
 from lstmcast.errors import ConfigError, DataError, ModelFileError, NotFittedError
 from lstmcast.forecast import Forecast, quantile_column
 from lstmcast.models.network import LSTMForecastNet
@@ -373,19 +374,19 @@ class Forecaster:
                 what = "The data" if s.key == _SINGLE else f"Series {s.key!r}"
                 bounds = check_length(len(s.values), L, H, d.val_fraction if part != "all" else 0.0,
                                       d.test_fraction if part != "all" else 0.0, what=what)
-            first = np.asarray(bounds.target_starts(part, L, H))
-            if not len(first):
+            starts = bounds.target_starts(part, L, H)
+            if not len(starts):
                 continue
+            first = np.asarray(starts)
             scaler = self._scaler_for(s)
             scaled = scaler.transform(s.values).astype(np.float32)
-            full = np.lib.stride_tricks.sliding_window_view(scaled, L + H, axis=0).transpose(0, 2, 1)
-            raw = np.lib.stride_tricks.sliding_window_view(s.values[:, :n_targets], L + H, axis=0).transpose(0, 2, 1)
-            picked, picked_raw = full[first - L], raw[first - L]  # [N, L+H, C], [N, L+H, T]
-            xs.append(picked[:, :L])
+            x, fut = input_target_windows(scaled, starts, L, H, scaled.shape[1])  # views [N, L, C], [N, H, C]
+            history, truth = input_target_windows(s.values, starts, L, H, n_targets)  # [N, L, C], [N, H, T]
+            xs.append(x)
             if n_future:
-                fs.append(picked[:, L:, -n_future:])
-            ys.append(picked_raw[:, L:])
-            hs.append(picked_raw[:, :L])
+                fs.append(fut[..., -n_future:])
+            ys.append(truth)
+            hs.append(history[..., :n_targets])
             offs.append(np.broadcast_to(scaler.offset_[:n_targets], (len(first), n_targets)))
             scs.append(np.broadcast_to(scaler.scale_[:n_targets], (len(first), n_targets)))
             keys += [s.key] * len(first)

@@ -5,6 +5,7 @@ Every problem is reported with the file, column, row and value involved, and the
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -206,9 +207,11 @@ def infer_frequency(index: pd.Index) -> str | None:
     """A pandas frequency string for a DatetimeIndex, the step for an integer index, else None."""
     if isinstance(index, pd.DatetimeIndex):
         if len(index) >= 3:
-            freq = pd.infer_freq(index)
+            with warnings.catch_warnings():  # pandas 3 warns that infer_freq will return an offset
+                warnings.simplefilter("ignore")
+                freq = pd.infer_freq(index)
             if freq is not None:
-                return freq
+                return getattr(freq, "freqstr", freq)
         if len(index) >= 2:
             step = pd.Series(index).diff().dropna().mode()
             if len(step):

@@ -24,14 +24,17 @@ def sliding_windows(values: np.ndarray, length: int, stride: int = 1) -> np.ndar
     return view[::stride].transpose(0, 2, 1)  # [N, length, C], still a view
 
 
-def input_target_windows(values: np.ndarray, starts: np.ndarray, input_length: int, horizon: int,
+def input_target_windows(values: np.ndarray, starts: range | np.ndarray, input_length: int, horizon: int,
                          target_channels: int) -> tuple[np.ndarray, np.ndarray]:
     """Inputs and targets of the windows whose first target row is in ``starts``.
 
-    Inputs: ``values`` [T, C] (targets in the first ``target_channels`` channels), ``starts`` [N].
-    Outputs: X [N, L, C] and Y [N, H, target_channels], gathered from one view.
+    Inputs: ``values`` [T, C] (targets in the first ``target_channels`` channels), ``starts`` [N]
+    (a ``range`` of consecutive rows gives views; an array of rows gathers a copy of just those).
+    Outputs: X [N, L, C] and Y [N, H, target_channels].
     """
     full = sliding_windows(values, input_length + horizon)  # [T - L - H + 1, L + H, C]
-    rows = np.asarray(starts) - input_length
-    picked = full[rows]
+    if isinstance(starts, range) and starts.step == 1:
+        picked = full[starts.start - input_length : starts.stop - input_length]
+    else:
+        picked = full[np.asarray(starts) - input_length]
     return picked[:, :input_length], picked[:, input_length:, :target_channels]

@@ -1,0 +1,201 @@
+"""The command line: every command on small data, and every bad input with its message."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lstmcast.cli import main
+from tests.conftest import dated_frame
+
+FAST = ["--set", "train.max_epochs=2", "--set", "model.hidden_size=8", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def csv(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("data") / "hourly.csv"
+    dated_frame(200).to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture(scope="module")
+def model_dir(csv, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("model") / "m"
+    code = main(["train", "--data", str(csv), "--target", "y", "--features", "x1", "--input-length", "24",
+                 "--horizon", "6", "--out", str(out), *FAST])
+    assert code == 0
+    return out
+
+
+def run_json(args, capsys) -> dict:
+    capsys.readouterr()
+    assert main([*args, "--json"]) == 0
+    out = capsys.readouterr().out
+    return json.loads(out)  # exactly one JSON object on stdout
+
+
+def error_of(args, capsys) -> str:
+    capsys.readouterr()
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    return err
+
+
+def test_demo_json(tmp_path, capsys):
+    payload = run_json(["demo", "--out", str(tmp_path), *FAST], capsys)
+    assert payload["noise_floor"] == 0.1
+    assert set(payload["baselines"]) == {"naive"}
+    assert payload["metrics"]["rmse"] > 0
+    for key in ("loss_plot", "forecast_plot"):
+        assert Path(payload["paths"][key]).stat().st_size > 1000
+    assert (tmp_path / "model" / "weights.safetensors").is_file()
+
+
+def test_train_writes_a_model_directory(model_dir):
+    names = {p.name for p in model_dir.iterdir()}
+    assert {"config.json", "scaler.json", "weights.safetensors", "meta.json", "metrics.json",
+            "history.csv", "loss.png", "forecast.png"} <= names
+    assert json.loads((model_dir / "config.json").read_text())["data"]["horizon"] == 6
+
+
+def test_predict_writes_the_next_horizon(model_dir, csv, tmp_path, capsys):
+    out = tmp_path / "forecast.csv"
+    payload = run_json(["predict", "--model", str(model_dir), "--data", str(csv), "--out", str(out)], capsys)
+    assert payload["rows"] == 6
+    table = pd.read_csv(out)
+    assert list(table.columns) == ["time", "target", "step", "mean"]
+    assert table["time"].iloc[0] == "2024-01-09 08:00:00"
+
+
+def test_evaluate_reports_baselines(model_dir, csv, capsys):
+    payload = run_json(["evaluate", "--model", str(model_dir), "--data", str(csv)], capsys)
+    assert set(payload["baselines"]) == {"naive", "seasonal_naive"}
+    assert payload["season"] == 24
+    assert set(payload["metrics"]) >= {"rmse", "mae", "smape"}
+
+
+def test_config_file_and_overrides(csv, tmp_path, capsys):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("[data]\ninput_length = 16\n[model]\nhidden_size = 4\n[train]\nmax_epochs = 1\n")
+    payload = run_json(["train", "--data", str(csv), "--target", "y", "--config", str(cfg), "--set",
+                        "data.horizon=2", "--out", str(tmp_path / "m"), "--quiet"], capsys)
+    saved = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert saved["data"]["input_length"] == 16 and saved["data"]["horizon"] == 2
+    assert saved["model"]["hidden_size"] == 4 and payload["training"]["epochs"] == 1
+
+
+# ------------------------------------------------------------------ bad input
+def write(tmp_path, name, text) -> str:
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+def train_args(data, *extra):
+    return ["train", "--data", data, "--target", "y", "--out", "/tmp/lstmcast-never", *extra, *FAST]
+
+
+def test_missing_file(capsys):
+    assert "does not exist" in error_of(train_args("/no/such.csv"), capsys)
+
+
+def test_empty_file(tmp_path, capsys):
+    assert "is empty" in error_of(train_args(write(tmp_path, "e.csv", "")), capsys)
+    assert "no data rows" in error_of(train_args(write(tmp_path, "h.csv", "y,x\n")), capsys)
+
+
+def test_unreadable_file(tmp_path, capsys):
+    path = tmp_path / "bad.parquet"
+    path.write_bytes(b"not parquet at all")
+    assert "could not be read as Parquet" in error_of(train_args(str(path)), capsys)
+    assert "suffix '.xlsx'" in error_of(train_args(write(tmp_path, "a.xlsx", "y\n1\n")), capsys)
+
+
+def test_unknown_column_lists_existing_ones(csv, capsys):
+    err = error_of(["train", "--data", str(csv), "--target", "price", "--out", "/tmp/x", *FAST], capsys)
+    assert "'price' not found" in err and "columns are: 'date', 'y', 'x1', 'x2'" in err
+
+
+def test_non_numeric_value_names_column_and_row(tmp_path, capsys):
+    frame = dated_frame(100)
+    frame["y"] = frame["y"].astype(object)
+    frame.loc[41, "y"] = "n/a?"
+    path = tmp_path / "d.csv"
+    frame.to_csv(path, index=False)
+    err = error_of(train_args(str(path)), capsys)
+    assert "Column 'y'" in err and "'n/a?' at row 42" in err and "2024-01-02 17:00:00" in err
+
+
+def test_missing_values_offer_fill(tmp_path, capsys):
+    frame = dated_frame(100)
+    frame.loc[[10, 11, 50], "y"] = np.nan
+    path = tmp_path / "d.csv"
+    frame.to_csv(path, index=False)
+    err = error_of(train_args(str(path)), capsys)
+    assert "'y': 3 (first at row 11" in err and "--fill ffill|interpolate|drop" in err
+    assert main(train_args(str(path), "--fill", "interpolate", "--out", str(tmp_path / "m"))) == 0
+
+
+def test_unsorted_and_duplicated_timestamps(tmp_path, capsys):
+    frame = dated_frame(100)
+    swapped = frame.copy()
+    swapped.loc[[20, 21]] = swapped.loc[[21, 20]].to_numpy()
+    path = tmp_path / "u.csv"
+    swapped.to_csv(path, index=False)
+    assert "not sorted by time" in error_of(train_args(str(path)), capsys)
+    dup = frame.copy()
+    dup.loc[30, "date"] = dup.loc[29, "date"]
+    dup.to_csv(path, index=False)
+    assert "duplicated timestamps: 2024-01-02 05:00:00" in error_of(train_args(str(path)), capsys)
+
+
+def test_series_too_short(tmp_path, capsys):
+    path = tmp_path / "s.csv"
+    dated_frame(30).to_csv(path, index=False)
+    err = error_of(train_args(str(path), "--input-length", "24", "--horizon", "4"), capsys)
+    assert "has 30 rows" in err and "need at least" in err
+
+
+def test_horizon_and_input_length_must_be_positive(csv, capsys):
+    assert "data.horizon must be an integer >= 1; got 0" in error_of(train_args(str(csv), "--horizon", "0"), capsys)
+    assert "data.input_length must be an integer >= 1" in error_of(train_args(str(csv), "--input-length", "0"), capsys)
+
+
+def test_bad_override(csv, capsys):
+    err = error_of(train_args(str(csv), "--set", "model.hiden_size=3"), capsys)
+    assert "Unknown key 'model.hiden_size'" in err and "hidden_size" in err
+
+
+def test_predict_with_other_columns(model_dir, tmp_path, capsys):
+    path = tmp_path / "p.csv"
+    dated_frame(60).rename(columns={"x1": "z"}).to_csv(path, index=False)
+    err = error_of(["predict", "--model", str(model_dir), "--data", str(path)], capsys)
+    assert "'x1' not found" in err
+
+
+def test_tampered_model_directory(model_dir, tmp_path, csv, capsys):
+    import shutil
+
+    copy = tmp_path / "m"
+    shutil.copytree(model_dir, copy)
+    config = json.loads((copy / "config.json").read_text())
+    config["model"]["hidden_size"] = 99
+    (copy / "config.json").write_text(json.dumps(config))
+    assert "modified after the model was saved" in error_of(
+        ["predict", "--model", str(copy), "--data", str(csv)], capsys)
+    (copy / "scaler.json").unlink()
+    assert "missing scaler.json" in error_of(["predict", "--model", str(copy), "--data", str(csv)], capsys)
+
+
+@pytest.mark.slow
+def test_real_process_exit_code_and_no_traceback(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "lstmcast.cli", "train", "--data", str(tmp_path / "none.csv"),
+                           "--target", "y", "--out", str(tmp_path / "m")], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 2
+    assert "does not exist" in proc.stderr and "Traceback" not in proc.stderr
