@@ -114,10 +114,12 @@ class ModelConfig:
     strategy: str = "direct"
     channel_independent: bool = False
     forget_bias: float | None = None
+    patch_length: int = 0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "quantiles", tuple(float(q) for q in self.quantiles))
         _check_positive_int("model", "hidden_size", self.hidden_size)
+        _check_positive_int("model", "patch_length", self.patch_length, minimum=0)
         _check_positive_int("model", "num_layers", self.num_layers)
         _check_positive_int("model", "attention_heads", self.attention_heads)
         _check_fraction("model", "dropout", self.dropout, 0.0, 1.0)
@@ -161,6 +163,7 @@ class TrainConfig:
     device: str = "auto"
     threads: int = 0
     checkpoint_every: int = 1
+    checkpoint_seconds: float = 0.0
 
     def __post_init__(self) -> None:
         _check_positive_int("train", "max_epochs", self.max_epochs)
@@ -175,7 +178,7 @@ class TrainConfig:
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or not value > 0:
                 raise ConfigError(f"train.{name} must be a positive number; got {value!r}.")
-        for name in ("grad_clip", "weight_decay", "time_budget"):
+        for name in ("grad_clip", "weight_decay", "time_budget", "checkpoint_seconds"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or value < 0 or not math.isfinite(value):
                 raise ConfigError(f"train.{name} must be a number >= 0 (0 = off); got {value!r}.")
@@ -209,6 +212,15 @@ class ForecastConfig:
                     "model.strategy=recursive supports model.head=point only (sampling-free "
                     f"rollout); got head={m.head!r}. Use model.strategy=direct for probabilistic heads."
                 )
+        if m.patch_length and d.input_length % m.patch_length:
+            longer = (d.input_length // m.patch_length + 1) * m.patch_length
+            divisor = max(n for n in range(1, m.patch_length) if d.input_length % n == 0)
+            raise ConfigError(
+                f"model.patch_length={m.patch_length} must divide data.input_length="
+                f"{d.input_length} (the window is cut into whole segments); use "
+                f"data.input_length={longer}, model.patch_length={divisor}, or "
+                "model.patch_length=0 for no patches."
+            )
         if m.channel_independent and (d.features or d.future_features):
             raise ConfigError(
                 "model.channel_independent=true runs each target channel through the LSTM on "

@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import math
 import os
@@ -21,7 +20,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -29,7 +28,7 @@ import torch
 
 from lstmcast import __version__
 from lstmcast.config import DataConfig, ForecastConfig, ModelConfig, TrainConfig
-from lstmcast.data.io import future_index, infer_frequency, prepare_frame
+from lstmcast.data.io import future_index, infer_frequency, prepare_frame, sha256_file
 from lstmcast.data.scaling import Scaler
 from lstmcast.data.splits import SplitBounds, check_length
 from lstmcast.data.windows import input_target_windows
@@ -37,6 +36,9 @@ from lstmcast.errors import ConfigError, DataError, ModelFileError, NotFittedErr
 from lstmcast.forecast import Forecast, quantile_column
 from lstmcast.models.network import LSTMForecastNet
 from lstmcast.training.loop import Callback, FitResult, TensorBatches, fit_loop
+
+if TYPE_CHECKING:
+    from lstmcast.training.distributed import DistributedContext
 
 FORMAT_VERSION = 1
 MODEL_FILES = ("config.json", "scaler.json", "weights.safetensors", "meta.json")
@@ -186,12 +188,21 @@ class Forecaster:
 
     # ------------------------------------------------------------------ fit
     def fit(self, frame: pd.DataFrame, *, callbacks: Sequence[Callback] = (), checkpoint: str | Path | None = None,
-            resume: str | Path | None = None, source: str = "the training data") -> Forecaster:
+            resume: str | Path | None = None, source: str = "the training data",
+            distributed: DistributedContext | None = None,
+            bounds_fn: Callable[[int], SplitBounds] | None = None) -> Forecaster:
         """Train on ``frame`` (time-ordered; one series, or many with ``data.series_col``).
 
         Each series is split chronologically into train / validation / test parts by
         ``data.val_fraction`` and ``data.test_fraction``; scalers are fitted on the training
         part only; the test part is held out (see :meth:`evaluate`).
+
+        ``distributed`` (from :func:`lstmcast.training.distributed.init_distributed`, under
+        torchrun) trains data-parallel: this process takes its share of every global batch of
+        ``train.batch_size`` windows; only rank 0 writes the checkpoint.
+
+        ``bounds_fn(n_rows) -> SplitBounds`` replaces the fractions with explicit row bounds
+        per series (e.g. the last 48 rows of every series for validation, as in M4).
         """
         cfg = self.config
         self._infer_targets(frame)
@@ -218,7 +229,16 @@ class Forecaster:
         ranges = {}
         for s in series:
             what = "The series" if s.key == _SINGLE else f"Series {s.key!r}"
-            bounds = check_length(len(s.values), L, H, d.val_fraction, d.test_fraction, what=what)
+            if bounds_fn is None:
+                bounds = check_length(len(s.values), L, H, d.val_fraction, d.test_fraction, what=what)
+            else:
+                bounds = bounds_fn(len(s.values))
+                if not len(bounds.target_starts("train", L, H)):
+                    raise DataError(
+                        f"{what} has {len(s.values)} rows and bounds_fn leaves rows 0..{bounds.train_end - 1} "
+                        f"for training: no window of input_length={L} + horizon={H} fits. Give it more "
+                        "training rows or use smaller data.input_length / data.horizon."
+                    )
             scaler = Scaler(d.scaler).fit(s.values[: bounds.train_end])
             self.scalers_[s.key] = scaler
             scaled_parts.append(scaler.transform(s.values).astype(np.float32))
@@ -232,9 +252,13 @@ class Forecaster:
                    for part, idx in starts.items()}
         ckpt_path = Path(checkpoint) if checkpoint is not None else None
         resume_state = _load_checkpoint(Path(resume)) if resume is not None else None
-        result = fit_loop(net, lambda b: net.loss(*b), batches["train"],
-                          batches["val"] if len(batches["val"]) else None, t, callbacks,
-                          checkpoint=ckpt_path, resume=resume_state)
+        parts = (lambda b: net.loss(*b), batches["train"], batches["val"] if len(batches["val"]) else None, None)
+        if distributed is not None:  # this process's share of every batch; DDP averages gradients
+            parts = distributed.prepare(net, *parts[:3])
+            ckpt_path = ckpt_path if distributed.is_main else None
+        loss_fn, train_b, val_b, sync = parts
+        result = fit_loop(net, loss_fn, train_b, val_b, t, callbacks, checkpoint=ckpt_path, resume=resume_state,
+                          sync=sync)
         self.network_ = net.eval()
         self.history_: FitResult = result
         freq = infer_frequency(series[0].index)
@@ -417,9 +441,22 @@ class Forecaster:
         season = season or _season(self.meta_.get("frequency"))
         return score_windows(w, mean, quants, self.quantile_levels, season, list(self.config.data.targets))
 
+    def backtest(self, frame: pd.DataFrame, folds: int = 3, step: int | None = None, refit: bool = True,
+                 *, season: int | None = None, callbacks: Sequence[Callback] = (),
+                 source: str = "the data") -> Any:
+        """Rolling-origin backtest of this forecaster's config on ``frame``: ``folds`` origins at
+        the end of each series, ``step`` rows apart (default: the horizon); each fold trains only
+        on rows before its origin (a fresh model per fold with ``refit``, else one model trained
+        before the first origin). Returns a :class:`lstmcast.evaluation.backtest.BacktestResult`;
+        this forecaster itself is not fitted by it. See :mod:`lstmcast.evaluation.backtest`."""
+        from lstmcast.evaluation.backtest import backtest
+
+        return backtest(self.config, frame, folds, step, refit, season=season, callbacks=callbacks,
+                        source=source)
+
     # ------------------------------------------------------------------ save / load
     def save(self, path: str | Path, extras: dict[str, Callable[[Path], None]] | None = None,
-             metrics: dict[str, Any] | None = None) -> Path:
+             metrics: dict[str, Any] | None = None, run: dict[str, Any] | None = None) -> Path:
         """Write the model directory atomically: a crash mid-save leaves any previous model intact.
 
         Files: config.json, scaler.json, weights.safetensors, meta.json (versions, columns,
@@ -453,7 +490,8 @@ class Forecaster:
                 "stop_reason": getattr(getattr(self, "history_", None), "stop_reason", None),
                 "best_epoch": getattr(getattr(self, "history_", None), "best_epoch", None),
                 "events": getattr(getattr(self, "history_", None), "events", []),
-                "sha256": {name: _sha256(stage / name) for name in MODEL_FILES[:3]},
+                "sha256": {name: sha256_file(stage / name) for name in MODEL_FILES[:3]},
+                "run": _run_manifest(self, metrics, run),
             }
             (stage / "meta.json").write_text(json.dumps(_jsonable(meta), indent=2), encoding="utf-8")
             _swap_into_place(stage, path)
@@ -487,7 +525,7 @@ class Forecaster:
                 f"({__version__}) reads format {FORMAT_VERSION}. Retrain with this version."
             )
         for name, digest in (meta.get("sha256") or {}).items():
-            if _sha256(path / name) != digest:
+            if sha256_file(path / name) != digest:
                 raise ModelFileError(
                     f"{path / name} was modified after the model was saved (checksum mismatch); "
                     "it cannot be trusted. Restore the original file or retrain."
@@ -552,12 +590,27 @@ def _season(freq: str | None) -> int:
         return 1
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+def _run_manifest(forecaster: Forecaster, metrics: dict[str, Any] | None, run: dict[str, Any] | None) -> dict[str, Any]:
+    """What a later reader needs to reproduce or compare the run: versions, device, time, results."""
+    import importlib.metadata as md
+
+    versions = {}
+    for name in ("torch", "numpy", "pandas", "safetensors"):
+        try:
+            versions[name] = md.version(name)
+        except md.PackageNotFoundError:  # pragma: no cover
+            versions[name] = None
+    history = getattr(forecaster, "history_", None)
+    return {
+        **(run or {}),
+        "packages": versions,
+        "platform": platform.platform(),
+        "device": forecaster.meta_.get("device"),
+        "threads": forecaster.meta_.get("threads"),
+        "train_seconds": forecaster.meta_.get("train_seconds"),
+        "epochs": len(history.history) if history is not None else None,
+        "final_metrics": (metrics or {}).get("metrics"),
+    }
 
 
 def _swap_into_place(stage: Path, path: Path) -> None:

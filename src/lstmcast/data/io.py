@@ -203,6 +203,17 @@ def _check_order(out: pd.DataFrame, series_col: str | None, source: str) -> None
             )
 
 
+def sha256_file(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes (run manifests, tamper checks)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def infer_frequency(index: pd.Index) -> str | None:
     """A pandas frequency string for a DatetimeIndex, the step for an integer index, else None."""
     if isinstance(index, pd.DatetimeIndex):

@@ -99,6 +99,7 @@ class LoopState:
     bad_epochs: int = 0
     divergences: int = 0
     elapsed_before: float = 0.0
+    stop_requested: str | None = None  # a callback sets a reason to stop after this epoch
 
     def to_checkpoint(self) -> dict[str, Any]:
         return {
@@ -160,11 +161,17 @@ def fit_loop(
     callbacks: Sequence[Callback] = (),
     checkpoint: Path | None = None,
     resume: dict[str, Any] | None = None,
+    sync: Callable[[list[float]], list[float]] | None = None,
 ) -> FitResult:
     """Train ``model`` by minimising ``loss_fn`` over ``train``; monitor ``val`` (else train) loss.
 
     The best epoch's weights are restored at the end. Stops at ``max_epochs``, after
-    ``patience`` epochs without improvement, or when ``time_budget`` seconds have passed.
+    ``patience`` epochs without improvement, when ``time_budget`` seconds have passed, or when
+    a callback sets ``state.stop_requested`` (e.g. a pruned tuning trial).
+
+    ``sync`` sums a few numbers over all processes of data-parallel training (see
+    :mod:`lstmcast.training.distributed`): losses, window counts and stop flags are reduced
+    with it so that every process takes the same early-stopping, LR and stop decisions.
     """
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.Adam(params, lr=config.learning_rate, weight_decay=config.weight_decay)
@@ -186,6 +193,7 @@ def fit_loop(
             cb.on_event(state, message)
 
     last_good = _snapshot(model), copy.deepcopy(optimizer.state_dict())
+    last_checkpoint = time.perf_counter()
     while state.epoch < config.max_epochs:
         epoch = state.epoch + 1
         tick = time.perf_counter()
@@ -194,7 +202,7 @@ def fit_loop(
         for batch_no, batch in enumerate(train.iterate(config.batch_size, generator), start=1):
             optimizer.zero_grad(set_to_none=True)
             loss = loss_fn(batch)
-            if not torch.isfinite(loss):
+            if not _agree(sync, bool(torch.isfinite(loss))):
                 diverged_at = (batch_no, "loss")
                 break
             loss.backward()
@@ -227,8 +235,10 @@ def fit_loop(
             event(f"NaN/Inf {diverged_at[1]} at {where}: rolled back to the last good weights and "
                   f"lowered the learning rate to {optimizer.param_groups[0]['lr']:.3g}")
             continue
+        if sync is not None:
+            total, count = sync([total, count])
         train_loss = total / max(count, 1)
-        val_loss = evaluate_loss(model, loss_fn, val) if val is not None and len(val) else None
+        val_loss = evaluate_loss(model, loss_fn, val, sync=sync) if val is not None and len(val) else None
         monitor = val_loss if val_loss is not None else train_loss
         if not math.isfinite(monitor):
             monitor = math.inf
@@ -258,14 +268,21 @@ def fit_loop(
             stop = "early_stopping"
             event(f"early stopping at epoch {epoch}: no improvement for {config.patience} epochs; "
                   f"restoring epoch {result.best_epoch} (loss {result.best_loss:.5g})")
-        elif config.time_budget and state.elapsed_before + result.seconds >= config.time_budget:
+        elif config.time_budget and not _agree(sync, state.elapsed_before + result.seconds < config.time_budget):
             stop = "time_budget"
             event(f"time budget of {config.time_budget:.0f}s reached after epoch {epoch}; "
                   f"restoring epoch {result.best_epoch}")
-        if checkpoint is not None and config.checkpoint_every and (epoch % config.checkpoint_every == 0 or stop):
+        due = (config.checkpoint_every and epoch % config.checkpoint_every == 0) or stop or (
+            config.checkpoint_seconds and time.perf_counter() - last_checkpoint >= config.checkpoint_seconds)
+        if checkpoint is not None and due:
             save_checkpoint(state, checkpoint)
+            last_checkpoint = time.perf_counter()
         for cb in callbacks:
             cb.on_epoch_end(state, record)
+        if not stop and not _agree(sync, state.stop_requested is None):
+            stop = state.stop_requested or "requested"
+            event(f"stopped after epoch {epoch} at a callback's request ({stop}); "
+                  f"restoring epoch {result.best_epoch}")
         if stop:
             result.stop_reason = stop
             break
@@ -276,6 +293,11 @@ def fit_loop(
     for cb in callbacks:
         cb.on_fit_end(state, result)
     return result
+
+
+def _agree(sync: Callable[[list[float]], list[float]] | None, ok: bool) -> bool:
+    """True when ``ok`` holds in every process (just ``ok`` without ``sync``)."""
+    return ok if sync is None else sync([0.0 if ok else 1.0])[0] == 0.0
 
 
 def _clip(params: Sequence[torch.Tensor], config: TrainConfig) -> float:
@@ -289,8 +311,9 @@ def _clip(params: Sequence[torch.Tensor], config: TrainConfig) -> float:
 
 @torch.no_grad()
 def evaluate_loss(model: nn.Module, loss_fn: Callable[[tuple[torch.Tensor, ...]], torch.Tensor],
-                  batches: TensorBatches, batch_size: int = 4096) -> float:
-    """Mean loss over all windows of ``batches``, in eval mode."""
+                  batches: TensorBatches, batch_size: int = 4096,
+                  sync: Callable[[list[float]], list[float]] | None = None) -> float:
+    """Mean loss over all windows of ``batches`` (of every process with ``sync``), in eval mode."""
     was_training = model.training
     model.eval()
     total, count = 0.0, 0
@@ -299,4 +322,6 @@ def evaluate_loss(model: nn.Module, loss_fn: Callable[[tuple[torch.Tensor, ...]]
         total += float(loss_fn(batch)) * n
         count += n
     model.train(was_training)
+    if sync is not None:
+        total, count = sync([total, count])
     return total / max(count, 1)
