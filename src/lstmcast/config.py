@@ -114,6 +114,7 @@ class ModelConfig:
     strategy: str = "direct"
     channel_independent: bool = False
     forget_bias: float | None = None
+    conformal: bool = False
     patch_length: int = 0
 
     def __post_init__(self) -> None:
@@ -220,6 +221,12 @@ class ForecastConfig:
                 f"{d.input_length} (the window is cut into whole segments); use "
                 f"data.input_length={longer}, model.patch_length={divisor}, or "
                 "model.patch_length=0 for no patches."
+            )
+        if m.conformal and (m.head == "point" or d.val_fraction == 0):
+            raise ConfigError(
+                "model.conformal=true calibrates prediction intervals on the validation part, so it needs "
+                f"model.head=gaussian or quantile (got {m.head!r}) and data.val_fraction > 0 "
+                f"(got {d.val_fraction})."
             )
         if m.channel_independent and (d.features or d.future_features):
             raise ConfigError(

@@ -111,8 +111,8 @@ def calendar_columns(index: pd.Index) -> list[str]:
 def calendar_values(index: pd.DatetimeIndex, names: Sequence[str]) -> np.ndarray:
     """[len(index), len(names)] sin/cos encodings of hour of day, day of week, day of year."""
     hour = (index.hour + index.minute / 60.0).to_numpy() / 24.0
-    dow = (index.dayofweek.to_numpy() + hour) / 7.0
-    doy = (index.dayofyear.to_numpy() - 1 + hour) / 365.25
+    dow = (index.day_of_week.to_numpy() + hour) / 7.0
+    doy = (index.day_of_year.to_numpy() - 1 + hour) / 365.25
     phase = {"hour": hour, "dow": dow, "year": doy}
     cols = []
     for name in names:
@@ -273,6 +273,29 @@ class Forecaster:
             "device": str(device),
             "threads": torch.get_num_threads(),
         }
+        if m.conformal:
+            self.calibrate(frame, part="val", source=source, bounds_fn=bounds_fn)
+        return self
+
+    def calibrate(self, frame: pd.DataFrame, part: str = "val", source: str = "the data",
+                  bounds_fn: Callable[[int], SplitBounds] | None = None) -> Forecaster:
+        """Split-conformal calibration of the prediction intervals on ``part`` of ``frame``
+        (by default the validation part, never seen by the weights): rescales the head's
+        spread so each central interval covers its nominal share of those windows."""
+        from lstmcast.models.heads import conformal_spread
+
+        self._check_fitted()
+        if not self.quantile_levels:
+            raise ConfigError("calibrate() needs a probabilistic head (model.head=gaussian or quantile).")
+        w = self.windows(frame, part, source, bounds_fn=bounds_fn)
+        mean, quants = self._forward(w.x, w.future, w.offset, w.scale)
+        head = self.network_.head
+        factor = conformal_spread(head, torch.from_numpy(mean), torch.from_numpy(quants),
+                                  torch.from_numpy(np.ascontiguousarray(w.truth)), self.quantile_levels)
+        with torch.no_grad():
+            head.spread.mul_(factor.to(head.spread.device, head.spread.dtype))
+        self.meta_["calibration"] = {"part": part, "windows": len(w.truth),
+                                     "mean_spread": float(head.spread.mean())}
         return self
 
     # ------------------------------------------------------------------ predict

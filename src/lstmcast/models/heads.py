@@ -48,14 +48,22 @@ class PointHead(_Head):
 
 
 class GaussianHead(_Head):
-    """Mean and standard deviation per step (softplus keeps the variance positive), Gaussian NLL."""
+    """Mean and standard deviation per step (softplus keeps the variance positive), Gaussian NLL.
+
+    ``spread`` [H, T] multiplies the standard deviation: ones after training, set by split-conformal
+    calibration (:func:`conformal_spread`) so that the central interval reaches its nominal coverage.
+    """
 
     kind = "gaussian"
     n_params = 2
     min_std = 1e-4
 
+    def __init__(self, in_features: int, horizon: int, n_targets: int) -> None:
+        super().__init__(in_features, horizon, n_targets)
+        self.register_buffer("spread", torch.ones(horizon, n_targets))
+
     def constrain(self, raw: torch.Tensor) -> torch.Tensor:
-        std = F.softplus(raw[..., 1:]) + self.min_std
+        std = (F.softplus(raw[..., 1:]) + self.min_std) * self.spread.unsqueeze(-1)
         return torch.cat([raw[..., :1], std], dim=-1)
 
     def denormalize(self, params: torch.Tensor, offset: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
@@ -82,11 +90,15 @@ class QuantileHead(_Head):
         self.n_params = len(levels)
         super().__init__(in_features, horizon, n_targets)
         self.register_buffer("levels", torch.tensor(levels, dtype=torch.float32), persistent=False)
+        # [H, T, Q] factors on each quantile's distance from the centre; ones until calibrated
+        self.register_buffer("spread", torch.ones(horizon, n_targets, len(levels)))
         self._median = levels.index(0.5) if 0.5 in levels else None
 
     def constrain(self, raw: torch.Tensor) -> torch.Tensor:
         steps = F.softplus(raw[..., 1:])
-        return torch.cat([raw[..., :1], raw[..., :1] + torch.cumsum(steps, dim=-1)], dim=-1)
+        quantiles = torch.cat([raw[..., :1], raw[..., :1] + torch.cumsum(steps, dim=-1)], dim=-1)
+        centre = self.mean(quantiles).unsqueeze(-1)  # [B, H, T, 1]
+        return centre + self.spread * (quantiles - centre)  # order kept: spread >= 0, growing outwards
 
     def mean(self, params: torch.Tensor) -> torch.Tensor:
         if self._median is not None:
@@ -111,3 +123,35 @@ def make_head(kind: str, in_features: int, horizon: int, n_targets: int,
     if kind == "quantile":
         return QuantileHead(in_features, horizon, n_targets, quantiles)
     raise ValueError(f"Unknown head {kind!r}; expected point, gaussian or quantile.")
+
+
+def conformal_spread(head: _Head, center: torch.Tensor, quantiles: torch.Tensor, truth: torch.Tensor,
+                     levels: tuple[float, ...]) -> torch.Tensor:
+    """Split-conformal spread factors from held-out windows (Romano et al. 2019, with a
+    normalised score): for each central interval, the smallest factor on its half-widths that
+    covers a window's truth, and the ceil((n + 1) * coverage) / n empirical quantile of those.
+
+    Inputs: center [N, H, T], quantiles [N, H, T, Q], truth [N, H, T] (any consistent units).
+    Outputs: the head's ``spread`` buffer: [H, T] (Gaussian, from the outermost interval) or
+    [H, T, Q] (quantile head; factors non-decreasing outwards so quantiles never cross).
+    """
+    n = truth.shape[0]
+    tiny = 1e-12
+    factors = []
+    pairs = [(k, len(levels) - 1 - k) for k in range(len(levels) // 2)]
+    for lo, hi in pairs:
+        below = (center - truth) / (center - quantiles[..., lo]).clamp_min(tiny)
+        above = (truth - center) / (quantiles[..., hi] - center).clamp_min(tiny)
+        score = torch.maximum(below, above).clamp_min(0.0)  # [N, H, T]
+        coverage = levels[hi] - levels[lo]
+        rank = min(n, int(torch.ceil(torch.tensor((n + 1) * coverage)).item()))
+        factors.append(torch.sort(score, dim=0).values[rank - 1])  # [H, T]
+    if isinstance(head, GaussianHead):
+        return factors[0].clamp_min(1e-3)
+    spread = torch.ones(quantiles.shape[1:], dtype=quantiles.dtype)  # [H, T, Q]
+    running = torch.zeros_like(factors[0])
+    for (lo, hi), factor in reversed(list(zip(pairs, factors, strict=True))):  # innermost pair first
+        running = torch.maximum(running, factor)
+        spread[..., lo] = running
+        spread[..., hi] = running
+    return spread.clamp_min(1e-3)

@@ -1,7 +1,8 @@
 """The forecasting network: LSTM encoder -> summary (last state | attention) -> head.
 
 Symbols: B batch, L input_length, F input channels, T targets, Kf known-future covariates,
-H horizon, D directions (1 or 2), W = D * hidden_size, P head parameters per value.
+H horizon, D directions (1 or 2), W = D * hidden_size, P head parameters per value,
+S patch_length and N = L / S segments (when the LSTM reads patches).
 """
 
 from __future__ import annotations
@@ -25,7 +26,10 @@ class LSTMForecastNet(nn.Module):
     Options (all from :class:`ModelConfig`): stacked layers with dropout between them,
     bidirectional encoding of the input window, multi-head attention over the LSTM outputs
     with the last state as query, per-window instance normalisation (``normalization``),
-    channel-independent encoding, and a recursive strategy (a one-step model rolled out H times).
+    channel-independent encoding, a recursive strategy (a one-step model rolled out H times),
+    and patches (``patch_length`` S > 0): the window is cut into N = L / S segments, each
+    projected to ``hidden_size`` by a linear layer + ReLU, and the LSTM runs over the N segment
+    embeddings instead of the L steps (SegRNN, Lin et al. 2023): N times fewer recurrent steps.
     """
 
     def __init__(self, n_inputs: int, n_targets: int, n_future: int, horizon: int,
@@ -41,8 +45,11 @@ class LSTMForecastNet(nn.Module):
         head_targets = 1 if self.channel_independent else n_targets
         directions = 2 if config.bidirectional else 1
         width = directions * config.hidden_size
+        self.patch_embed = (nn.Linear(config.patch_length * lstm_inputs, config.hidden_size)
+                            if config.patch_length else None)
         self.lstm = nn.LSTM(
-            input_size=lstm_inputs, hidden_size=config.hidden_size, num_layers=config.num_layers,
+            input_size=config.hidden_size if config.patch_length else lstm_inputs,
+            hidden_size=config.hidden_size, num_layers=config.num_layers,
             dropout=config.dropout if config.num_layers > 1 else 0.0,
             bidirectional=config.bidirectional, batch_first=True,
         )
@@ -59,8 +66,14 @@ class LSTMForecastNet(nn.Module):
 
     # -- pieces ------------------------------------------------------------------------
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-        """[B, L, F] -> summary [B, W or 2W], outputs [B, L, W], attention weights [B, 1, L] or None."""
-        outputs, _ = self.lstm(x)  # [B, L, F] -> [B, L, W]
+        """[B, L, F] -> summary [B, W or 2W], outputs [B, L', W], attention weights [B, 1, L'] or None
+        (L' = L steps, or N = L / S segments with patches)."""
+        if self.patch_embed is not None:
+            batch, length, channels = x.shape
+            size = self.config.patch_length
+            x = x.reshape(batch, length // size, size * channels)  # [B, L, F] -> [B, N, S*F]
+            x = torch.relu(self.patch_embed(x))  # [B, N, S*F] -> [B, N, hidden_size]
+        outputs, _ = self.lstm(x)  # [B, L', F'] -> [B, L', W]
         hidden = self.config.hidden_size
         if self.config.bidirectional:
             # forward direction's last step and backward direction's first step are the final states

@@ -1,0 +1,149 @@
+"""One contract, every model variant: shapes, learning, save/load, determinism, errors.
+
+Variants are options of one network and one config (STYLE habit 8): this suite runs each
+combination below through the same checks.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from lstmcast import ConfigError, Forecaster
+from lstmcast.config import ModelConfig
+from lstmcast.models import LSTMForecastNet
+from tests.conftest import dated_frame, tiny_config
+
+VARIANTS = {
+    "plain": {},
+    "stacked": {"model": {"num_layers": 2, "dropout": 0.1}},
+    "bidirectional": {"model": {"bidirectional": True}},
+    "attention": {"model": {"attention": True, "attention_heads": 2}},
+    "bi+attention+stacked": {"model": {"bidirectional": True, "attention": True, "attention_heads": 2, "num_layers": 2}},
+    "gaussian": {"model": {"head": "gaussian"}},
+    "quantile": {"model": {"head": "quantile", "quantiles": (0.1, 0.5, 0.9)}},
+    "quantile+conformal": {"model": {"head": "quantile", "conformal": True}},
+    "recursive": {"data": {"features": ()}, "model": {"strategy": "recursive"}},
+    "revin-last": {"data": {"normalization": "last"}},
+    "revin-mean+gaussian": {"data": {"normalization": "mean"}, "model": {"head": "gaussian"}},
+    "channel-independent": {"data": {"targets": ("y", "x1"), "features": ()}, "model": {"channel_independent": True}},
+    "covariates": {"data": {"features": ("x1",), "future_features": ("x2",)}},
+    "calendar": {"data": {"calendar_features": True}},
+    "recursive+future": {"data": {"features": (), "future_features": ("x2",)}, "model": {"strategy": "recursive"}},
+    "patches": {"model": {"patch_length": 6}},
+    "forget-bias": {"model": {"forget_bias": 1.0}},
+    "standard-scaler": {"data": {"scaler": "standard"}},
+}
+
+
+def config_for(name: str, **train):
+    spec = VARIANTS[name]
+    data = {"targets": ("y",), "input_length": 24, "horizon": 3, "features": ("x1",)}
+    data.update(spec.get("data", {}))
+    model = dict(spec.get("model", {}))
+    return tiny_config(data=data, model=model, train={"max_epochs": 2, **train})
+
+
+@pytest.fixture(scope="module")
+def frame():
+    return dated_frame(300)
+
+
+@pytest.fixture(scope="module")
+def future(frame):
+    last = pd.Timestamp(frame["date"].iloc[-1])
+    times = pd.date_range(last, periods=4, freq="h")[1:]
+    return pd.DataFrame({"date": times, "x2": [0.1, 0.2, 0.3]})
+
+
+@pytest.mark.parametrize("name", list(VARIANTS))
+def test_variant_contract(name, frame, future, tmp_path):
+    config = config_for(name)
+    forecaster = Forecaster(config)
+    assert forecaster.fit(frame) is forecaster
+    d = forecaster.config.data
+    # shapes: the network maps [B, L, F] (+ [B, H, Kf]) to [B, H, T, P]
+    net = forecaster.network_
+    x = torch.zeros(5, d.input_length, len(forecaster.channels))
+    fut = torch.zeros(5, d.horizon, forecaster.n_future) if forecaster.n_future else None
+    n_params = {"point": 1, "gaussian": 2, "quantile": len(config.model.quantiles)}[config.model.head]
+    assert net(x, fut).shape == (5, d.horizon, len(d.targets), n_params)
+    # predict: one row per step and target, quantile columns for probabilistic heads
+    kwargs = {"future": future} if d.future_features else {}
+    forecast = forecaster.predict(frame, **kwargs).to_frame()
+    assert len(forecast) == d.horizon * len(d.targets)
+    assert np.isfinite(forecast["mean"]).all()
+    if config.model.head != "point":
+        q = forecast[["q0.1", "q0.5", "q0.9"]].to_numpy()
+        assert (np.diff(q, axis=1) >= 0).all()  # quantiles never cross
+    # save -> load gives identical predictions
+    loaded = Forecaster.load(forecaster.save(tmp_path / "m"))
+    pd.testing.assert_frame_equal(loaded.predict(frame, **kwargs).to_frame(), forecast)
+    # determinism on CPU: the same seed gives the same weights
+    again = Forecaster(config).fit(frame)
+    for (k, a), b in zip(net.state_dict().items(), again.network_.state_dict().values(), strict=True):
+        assert torch.equal(a, b), k
+
+
+@pytest.mark.parametrize("name", ["plain", "bi+attention+stacked", "quantile", "recursive", "channel-independent",
+                                  "patches", "covariates"])
+def test_variant_learns(name, frame):
+    config = config_for(name, max_epochs=8, learning_rate=0.01)
+    result = Forecaster(config).fit(frame).history_
+    assert result.history[-1].train_loss < 0.7 * result.history[0].train_loss
+
+
+INVALID = [
+    ({"model": {"strategy": "recursive"}, "data": {"features": ("x1",)}}, "past-only features"),
+    ({"model": {"strategy": "recursive", "head": "gaussian"}, "data": {"features": ()}}, "supports model.head=point only"),
+    ({"model": {"channel_independent": True}, "data": {"features": ("x1",)}}, "covariates cannot be used"),
+    ({"model": {"attention": True, "attention_heads": 3, "hidden_size": 8}}, "must divide the LSTM output width"),
+    ({"model": {"head": "quantile", "quantiles": (0.9, 0.1)}}, "distinct, increasing levels"),
+    ({"model": {"conformal": True}}, "needs model.head=gaussian or quantile"),
+    ({"model": {"patch_length": 5}}, "must divide data.input_length=24"),
+    ({"data": {"scaler": "robust"}}, "data.scaler must be one of minmax, standard, none"),
+    ({"data": {"features": ("y",)}}, "listed twice"),
+]
+
+
+@pytest.mark.parametrize("spec,message", INVALID, ids=[m for _, m in INVALID])
+def test_invalid_combinations_are_named_and_explained(spec, message):
+    data = {"targets": ("y",), "input_length": 24, **spec.get("data", {})}
+    with pytest.raises(ConfigError, match=message):
+        tiny_config(data=data, model=spec.get("model", {}))
+
+
+def test_missing_future_covariates_at_predict_time(frame):
+    forecaster = Forecaster(config_for("covariates")).fit(frame)
+    with pytest.raises(Exception, match=r"known-future covariates \['x2'\]: pass their values for the 3 steps"):
+        forecaster.predict(frame)
+    short = pd.DataFrame({"date": pd.date_range(frame["date"].iloc[-1], periods=2, freq="h")[1:], "x2": [0.0]})
+    with pytest.raises(Exception, match="have 1 rows after the end of the data .* needs 3"):
+        forecaster.predict(frame, future=short)
+
+
+def test_calendar_features_need_timestamps():
+    frame = pd.DataFrame({"y": np.sin(np.arange(200) / 5)})
+    with pytest.raises(Exception, match="calendar_features=true needs a date/time column"):
+        Forecaster(tiny_config(data={"targets": ("y",), "calendar_features": True})).fit(frame)
+
+
+def test_recursive_rollout_feeds_predictions_back():
+    torch.manual_seed(0)
+    net = LSTMForecastNet(1, 1, 0, 4, ModelConfig(hidden_size=4, strategy="recursive")).eval()
+    x = torch.randn(2, 10, 1)
+    out = net(x)[..., 0]  # [B, H, T]
+    window = x
+    for k in range(4):
+        step = net.step(window)[:, 0, :, 0]
+        torch.testing.assert_close(out[:, k], step)
+        window = torch.cat([window[:, 1:], step.unsqueeze(1)], dim=1)
+
+
+def test_instance_normalisation_makes_the_forecast_shift_equivariant():
+    torch.manual_seed(0)
+    net = LSTMForecastNet(1, 1, 0, 3, ModelConfig(hidden_size=4), normalization="last").eval()
+    x = torch.randn(2, 10, 1)
+    torch.testing.assert_close(net(x + 5.0), net(x) + 5.0)
