@@ -103,6 +103,15 @@ def test_space_file_errors_name_the_file(tmp_path):
         tuning.load_space(tmp_path / "missing.toml")
 
 
+def test_trials_with_other_input_lengths_are_scored_on_the_same_windows():
+    frame = noisy_sine(300, seed=1)
+    targets = []
+    for length in (8, 40):
+        fitted = tuning.Forecaster(tiny_config(data={"input_length": length}, train={"max_epochs": 1})).fit(frame)
+        targets.append([list(t) for t in fitted.windows(frame, part="val").times])
+    assert targets[0] == targets[1] and len(targets[0]) == 30
+
+
 # ---------------------------------------------------------------------------- storage
 def test_unreachable_storage_names_the_url(tmp_path):
     with pytest.raises(ConfigError, match=r"Cannot open the study storage sqlite:////nonexistent-dir/x\.db"):

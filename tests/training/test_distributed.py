@@ -49,6 +49,15 @@ def test_shards_partition_every_global_batch(n, batch_size, world):
     assert len(ShardedBatches(source, 0, world)) == n
 
 
+def test_shards_follow_a_per_epoch_sample():
+    source = numbered_source(10)
+    source.per_epoch = 6  # a random sample of 6 windows per shuffled pass
+    seen = torch.cat([s[0] for r in range(2)
+                      for s in ShardedBatches(source, r, 2).iterate(4, torch.Generator().manual_seed(5))])
+    expected = torch.randperm(10, generator=torch.Generator().manual_seed(5))[:6].float()
+    assert sorted(seen.tolist()) == sorted(expected.tolist())
+
+
 def test_distributed_needs_torchrun(monkeypatch):
     for name in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
         monkeypatch.delenv(name, raising=False)

@@ -54,9 +54,10 @@ class ShardedBatches:
     """This rank's shares of the global batches of ``source``.
 
     ``iterate`` draws the same permutation as :class:`TensorBatches` (same generator, same
-    seed on every rank), cuts it into global batches of ``batch_size`` and yields
-    ``(*local_batch, Share)``, the local batch holding this rank's contiguous slice. ``len``
-    is the global number of windows, equal on every rank.
+    seed on every rank; the same sample of windows when the source sets ``per_epoch``), cuts
+    it into global batches of ``batch_size`` and yields ``(*local_batch, Share)``, the local
+    batch holding this rank's contiguous slice. ``len`` is the global number of windows, equal
+    on every rank.
     """
 
     def __init__(self, source: TensorBatches, rank: int, world_size: int) -> None:
@@ -70,8 +71,11 @@ class ShardedBatches:
     def iterate(self, batch_size: int, generator: torch.Generator | None = None) -> Iterator[Batch]:
         n = len(self.source)
         order = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
+        per_epoch = getattr(self.source, "per_epoch", 0)  # a random sample of windows per shuffled pass
+        if generator is not None and 0 < per_epoch < n:
+            order = order[:per_epoch]
         order = order.to(self.source.device)
-        for start in range(0, n, batch_size):
+        for start in range(0, len(order), batch_size):
             chunk = order[start : start + batch_size]
             mine = torch.tensor_split(chunk, self.world_size)[self.rank]
             if len(mine):
