@@ -165,6 +165,7 @@ class TrainConfig:
     threads: int = 0
     checkpoint_every: int = 1
     checkpoint_seconds: float = 0.0
+    epoch_windows: int = 0
 
     def __post_init__(self) -> None:
         _check_positive_int("train", "max_epochs", self.max_epochs)
@@ -174,6 +175,7 @@ class TrainConfig:
         _check_positive_int("train", "seed", self.seed, minimum=0)
         _check_positive_int("train", "threads", self.threads, minimum=0)
         _check_positive_int("train", "checkpoint_every", self.checkpoint_every, minimum=0)
+        _check_positive_int("train", "epoch_windows", self.epoch_windows, minimum=0)
         _check_choice("train", "clip_mode", self.clip_mode, CLIP_MODES)
         for name in ("learning_rate", "min_lr"):
             value = getattr(self, name)

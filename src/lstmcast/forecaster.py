@@ -155,7 +155,7 @@ class Forecaster:
         d = self.config.data
         tidy = prepare_frame(frame, list(d.input_columns), time_col=d.time_col, series_col=d.series_col,
                              fill=d.fill, source=source)
-        groups = [(_SINGLE, tidy)] if d.series_col is None else list(tidy.groupby(d.series_col, sort=False))
+        groups = [(_SINGLE, tidy)] if d.series_col is None else list(tidy.groupby(d.series_col, sort=False, observed=True))
         out = []
         for key, group in groups:
             values = group[list(d.input_columns)].to_numpy(np.float64)
@@ -250,6 +250,7 @@ class Forecaster:
         net = LSTMForecastNet(len(self.channels), n_targets, self.n_future, H, m, d.normalization).to(device)
         batches = {part: _window_source(values, np.concatenate(idx), L, H, n_targets, self.n_future, device)
                    for part, idx in starts.items()}
+        batches["train"].per_epoch = t.epoch_windows
         ckpt_path = Path(checkpoint) if checkpoint is not None else None
         resume_state = _load_checkpoint(Path(resume)) if resume is not None else None
         parts = (lambda b: net.loss(*b), batches["train"], batches["val"] if len(batches["val"]) else None, None)

@@ -237,3 +237,14 @@ def test_manifest_and_tensorboard(tmp_path, capsys):
     assert meta["run"]["final_metrics"]["rmse"] > 0
     assert set(meta["ranges"]["__single__"]) == {"train", "val", "test"}
     assert any(Path(tmp_path / "tb").glob("events.out.tfevents.*"))
+
+
+def test_epoch_windows_samples_a_fresh_subset_each_pass():
+    seen = []
+    source = TensorBatches(100, lambda i: (i,), torch.device("cpu"), per_epoch=30)
+    g = torch.Generator().manual_seed(0)
+    for _ in range(2):
+        seen.append(torch.cat([b[0] for b in source.iterate(8, g)]))
+    assert [len(s) for s in seen] == [30, 30]
+    assert len(set(seen[0].tolist())) == 30 and set(seen[0].tolist()) != set(seen[1].tolist())
+    assert len(torch.cat([b[0] for b in source.iterate(8)])) == 100  # evaluation always sees every window

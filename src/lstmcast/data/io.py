@@ -99,7 +99,8 @@ def prepare_frame(
     time_name = find_time_column(frame, time_col, source)
     out = pd.DataFrame(index=frame.index)
     if series_col is not None:
-        out[series_col] = frame[series_col].astype(str)
+        ids = frame[series_col].astype("category")  # one small code per row, not a string per row
+        out[series_col] = ids.cat.rename_categories([str(c) for c in ids.cat.categories])
     for column in columns:
         out[column] = _numeric(frame[column], column, source, frame, time_name)
     if time_name is not None:
@@ -162,7 +163,7 @@ def _handle_missing(out: pd.DataFrame, columns: list[str], fill: str | None, sou
             f"{_cap(source)} has missing values in {'; '.join(parts)}. Choose how to fill them with "
             "--fill ffill|interpolate|drop (config key data.fill); nothing is guessed silently."
         )
-    groups = [out] if series_col is None else [g for _, g in out.groupby(series_col, sort=False)]
+    groups = [out] if series_col is None else [g for _, g in out.groupby(series_col, sort=False, observed=True)]
     filled = []
     for group in groups:
         group = group.copy()
@@ -181,7 +182,7 @@ def _handle_missing(out: pd.DataFrame, columns: list[str], fill: str | None, sou
 
 def _check_order(out: pd.DataFrame, series_col: str | None, source: str) -> None:
     groups = [("", out.index)] if series_col is None else [
-        (f" for series {key!r}", out.index[idx]) for key, idx in out.groupby(series_col, sort=False).indices.items()
+        (f" for series {key!r}", out.index[idx]) for key, idx in out.groupby(series_col, sort=False, observed=True).indices.items()
     ]
     for label, index in groups:
         values = np.asarray(index)

@@ -35,8 +35,9 @@ class TensorBatches:
     """
 
     def __init__(self, n_windows: int, gather: Callable[[torch.Tensor], tuple[torch.Tensor, ...]],
-                 device: torch.device) -> None:
+                 device: torch.device, per_epoch: int = 0) -> None:
         self.n_windows, self.gather, self.device = n_windows, gather, device
+        self.per_epoch = per_epoch  # > 0: a fresh random sample of this many windows per shuffled pass
 
     def __len__(self) -> int:
         return self.n_windows
@@ -44,8 +45,10 @@ class TensorBatches:
     def iterate(self, batch_size: int, generator: torch.Generator | None = None):
         order = (torch.randperm(self.n_windows, generator=generator) if generator is not None
                  else torch.arange(self.n_windows))
+        if generator is not None and 0 < self.per_epoch < self.n_windows:
+            order = order[: self.per_epoch]
         order = order.to(self.device)
-        for start in range(0, self.n_windows, batch_size):
+        for start in range(0, len(order), batch_size):
             yield self.gather(order[start : start + batch_size])
 
 
