@@ -107,7 +107,7 @@ class Predictor:
         for path in candidates:
             usable, why = self._usable_onnx(path, sidecar_path(path))
             if usable:
-                self._use_session(onnx_session(path, self.threads), why)
+                self._use_session(onnx_session(path, self.threads), why if onnx_file is None else f"{path} (given)")
                 return
             if onnx_file is not None:
                 raise ExportError(f"{path} cannot serve this model: {why}.")
