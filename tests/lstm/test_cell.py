@@ -165,7 +165,7 @@ def test_proj_size_and_non_lstm_are_config_errors():
         ExplicitLSTM.from_torch(nn.LSTM(3, 4, proj_size=2))
     with pytest.raises(ConfigError, match="does not support proj_size"):
         ExplicitLSTM(3, 4, proj_size=2)
-    with pytest.raises(ConfigError, match="expects a torch.nn.LSTM, got GRU"):
+    with pytest.raises(ConfigError, match=r"expects a torch\.nn\.LSTM, got GRU"):
         ExplicitLSTM.from_torch(nn.GRU(3, 4))
     with pytest.raises(ConfigError, match="hidden_size must be a positive integer"):
         ExplicitLSTM(3, 0)

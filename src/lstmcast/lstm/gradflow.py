@@ -1,0 +1,267 @@
+"""How far back does the gradient of a last-step loss reach? LSTM vs GRU vs tanh RNN.
+
+For a one-layer recurrent network run over ``L`` steps, the loss is taken at the last step only:
+``loss = sum_b u . h_L[b]``, the last hidden state projected to a scalar by a fixed random unit
+vector ``u`` (the same ``u`` for every model with the same ``hidden_size`` and ``seed``).
+:func:`gradient_norms` measures, for every step ``t``, the norm of the total derivative
+``dL/dh_t`` (and for the LSTM ``dL/dc_t``), averaged over the batch, together with the LSTM's
+analytic cell-path term ``prod_{s=t+1}^{L} f_s`` (the Jacobian ``dc_L/dc_t`` along the cell state
+alone, which is diagonal).
+
+The **gradient horizon** (:func:`gradient_horizon`) is the distance from the loss, ``L - t``
+steps, at which a norm first falls below ``threshold`` (1e-3) times its value at the last step,
+or ``None`` ("beyond the sequence") when it never does within ``L`` steps.
+
+:func:`gradient_flow` runs the comparison at initialisation and after a short training on the
+recall task (:mod:`lstmcast.lstm.tasks`), for a tanh RNN, a GRU and LSTMs with forget-gate bias 0
+and 1 (:func:`~lstmcast.lstm.bias.set_forget_bias`).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import Tensor, nn
+
+from lstmcast.errors import ConfigError, DataError
+from lstmcast.lstm.bias import set_chrono_bias, set_forget_bias
+from lstmcast.lstm.cell import ExplicitLSTM
+from lstmcast.lstm.tasks import (
+    MODEL_NAMES,
+    RecurrentClassifier,
+    build_model,
+    evaluate_recall,
+    limit_threads,
+    make_recall_batch,
+    train_recall,
+)
+
+__all__ = [
+    "NORM_COLUMNS",
+    "GradientFlowConfig",
+    "format_horizon",
+    "gradient_flow",
+    "gradient_horizon",
+    "gradient_horizons",
+    "gradient_norms",
+    "set_chrono_bias",
+    "set_forget_bias",
+]
+
+#: Columns of :func:`gradient_norms`' frame.
+NORM_COLUMNS: tuple[str, ...] = ("step", "distance", "h_grad_norm", "c_grad_norm", "forget_path")
+
+
+def gradient_horizon(norms: np.ndarray | list[float], threshold: float = 1e-3) -> int | None:
+    """Distance at which ``norms`` first drops below ``threshold * norms[0]``; ``None`` if never.
+
+    Input: ``norms [K]`` ordered by distance from the loss (``norms[0]`` at the last step,
+    ``norms[k]`` ``k`` steps earlier). Pure function.
+    """
+    values = np.asarray(norms, dtype=np.float64)
+    if values.ndim != 1 or values.size == 0:
+        raise DataError(f"norms must be a non-empty 1-D sequence ordered by distance, got shape {values.shape}.")
+    if not 0.0 < threshold < 1.0:
+        raise ConfigError(f"threshold must be in (0, 1), got {threshold}.")
+    if not np.isfinite(values[0]) or values[0] <= 0.0:
+        raise DataError(
+            f"The norm at distance 0 must be positive and finite to define a horizon, got {values[0]}."
+        )
+    below = np.flatnonzero(values < threshold * values[0])
+    return int(below[0]) if below.size else None
+
+
+def format_horizon(horizon: int | float | None, length: int) -> str:
+    """``'12 steps'`` or ``'beyond the sequence (> L-1)'`` for a missing horizon."""
+    if horizon is None or pd.isna(horizon):
+        return f"beyond the sequence (> {length - 1})"
+    return f"{int(horizon)} steps"
+
+
+def _projection(hidden_size: int, seed: int) -> Tensor:
+    generator = torch.Generator().manual_seed(30_000 + seed)
+    u = torch.randn(hidden_size, generator=generator, dtype=torch.float64)
+    return u / u.norm()  # [H], unit length
+
+
+def gradient_norms(rnn: nn.Module, inputs: Tensor, *, seed: int = 0) -> pd.DataFrame:
+    """Per-step gradient norms of a last-step loss through a one-layer recurrent module.
+
+    Inputs: ``rnn`` a one-layer, unidirectional, batch-first ``nn.RNN``, ``nn.GRU`` or ``nn.LSTM``
+    (not modified: a float64 copy is measured); ``inputs [B, L, F]``. The loss is
+    ``sum_b u . h_L[b]`` with a fixed random unit vector ``u`` (from ``seed``).
+
+    Output: DataFrame with one row per step (:data:`NORM_COLUMNS`): ``step`` t (0-based),
+    ``distance`` ``L-1-t``, ``h_grad_norm`` mean over the batch of ``||dL/dh_t||``,
+    ``c_grad_norm`` the same for ``dL/dc_t`` (LSTM only, else NaN) and ``forget_path`` the mean
+    over batch and units of ``prod_{s=t+1}^{L-1} f_s`` (LSTM only; 1 at the last step).
+    """
+    if not isinstance(rnn, nn.RNN | nn.GRU | nn.LSTM):
+        raise ConfigError(f"gradient_norms expects an nn.RNN, nn.GRU or nn.LSTM, got {type(rnn).__name__}.")
+    if rnn.num_layers != 1 or rnn.bidirectional or not rnn.batch_first:
+        raise ConfigError(
+            "gradient_norms measures a one-layer, unidirectional, batch_first module; got "
+            f"num_layers={rnn.num_layers}, bidirectional={rnn.bidirectional}, batch_first={rnn.batch_first}."
+        )
+    if not isinstance(inputs, Tensor) or inputs.dim() != 3 or inputs.shape[-1] != rnn.input_size:
+        shape = tuple(inputs.shape) if isinstance(inputs, Tensor) else type(inputs).__name__
+        raise DataError(
+            f"inputs must be a tensor [B, L, F] with F = input_size = {rnn.input_size}, got {shape}."
+        )
+    module = copy.deepcopy(rnn).double().eval()
+    x = inputs.detach().to(torch.float64)  # [B, L, F]
+    batch, length, _ = x.shape
+    hidden_size = module.hidden_size
+    cells: list[Tensor] = []
+    forgets: list[Tensor] = []
+    if isinstance(module, nn.LSTM):
+        steps = ExplicitLSTM.from_torch(module).eval().unroll(x).steps[0][0]  # L x StepState
+        hiddens = [s.hidden for s in steps]  # L x [B, H]
+        cells = [s.cell for s in steps]
+        forgets = [s.forget for s in steps]
+    else:
+        hiddens = []
+        previous = x.new_zeros(batch, hidden_size)  # [B, H]
+        for t in range(length):
+            # one step at a time so every h_t is a node of the graph: [B, 1, F], [1, B, H] -> [1, B, H]
+            _, state = module(x[:, t : t + 1], previous.unsqueeze(0))
+            previous = state[0]
+            hiddens.append(previous)
+    loss = (hiddens[-1] @ _projection(hidden_size, seed)).sum()
+    grads = torch.autograd.grad(loss, hiddens + cells)
+    h_norms = torch.stack([g.norm(dim=-1).mean() for g in grads[:length]]).numpy()  # [L]
+    frame = pd.DataFrame({"step": np.arange(length), "distance": np.arange(length)[::-1].copy()})
+    frame["h_grad_norm"] = h_norms
+    if cells:
+        frame["c_grad_norm"] = torch.stack([g.norm(dim=-1).mean() for g in grads[length:]]).numpy()
+        gates = torch.stack(forgets, dim=1).detach().numpy()  # L x [B, H] -> [B, L, H]
+        # prod_{s=t+1}^{L-1} f_s: reverse cumulative product of the gates after t
+        after = np.concatenate([gates[:, 1:], np.ones_like(gates[:, :1])], axis=1)  # [B, L, H]
+        path = np.cumprod(after[:, ::-1], axis=1)[:, ::-1]  # [B, L, H]
+        frame["forget_path"] = path.mean(axis=(0, 2))
+    else:
+        frame["c_grad_norm"] = np.nan
+        frame["forget_path"] = np.nan
+    return frame[list(NORM_COLUMNS)]
+
+
+@dataclass(frozen=True)
+class GradientFlowConfig:
+    """Settings of :func:`gradient_flow`. Defaults are the documented experiment."""
+
+    models: tuple[str, ...] = ("rnn", "gru", "lstm-fb0", "lstm-fb1")
+    length: int = 100
+    train_length: int = 20
+    train_steps: int = 400
+    hidden_size: int = 32
+    n_classes: int = 4
+    noise: float = 0.1
+    batch_size: int = 64
+    measure_batch: int = 32
+    learning_rate: float = 1e-2
+    threshold: float = 1e-3
+    seed: int = 0
+    num_threads: int | None = 1
+
+    def __post_init__(self) -> None:
+        unknown = [m for m in self.models if m not in MODEL_NAMES]
+        if unknown or not self.models:
+            raise ConfigError(f"models must be a non-empty subset of {', '.join(MODEL_NAMES)}, got {self.models}.")
+        for name in ("length", "train_length", "hidden_size", "batch_size", "measure_batch"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}.")
+        if self.train_steps < 0:
+            raise ConfigError(f"train_steps must be >= 0, got {self.train_steps}.")
+        if not 0.0 < self.threshold < 1.0:
+            raise ConfigError(f"threshold must be in (0, 1), got {self.threshold}.")
+
+    @classmethod
+    def quick(cls) -> GradientFlowConfig:
+        """A smoke-test preset (about a second)."""
+        return cls(length=20, train_length=8, train_steps=20, hidden_size=8, measure_batch=8)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def gradient_flow(config: GradientFlowConfig | None = None) -> pd.DataFrame:
+    """Gradient norms for every model at initialisation and after a short training.
+
+    Each model is built with the same seed, measured on the same batch of ``length``-step recall
+    sequences (:func:`gradient_norms`), trained for ``train_steps`` on the recall task with
+    ``train_length`` steps, and measured again on the same batch.
+
+    Output: the columns of :data:`NORM_COLUMNS` plus ``model`` and ``stage`` ('init' | 'trained'),
+    one row per model, stage and step. ``frame.attrs['accuracy']`` maps each model to its recall
+    accuracy at ``train_length`` after training; ``frame.attrs['config']`` holds the config.
+    """
+    config = config or GradientFlowConfig()
+    inputs, _ = make_recall_batch(
+        config.measure_batch, config.length, n_classes=config.n_classes, noise=config.noise,
+        generator=torch.Generator().manual_seed(40_000 + config.seed),
+    )  # [B, L, K+1]
+    parts: list[pd.DataFrame] = []
+    accuracy: dict[str, float] = {}
+    with limit_threads(config.num_threads):
+        for name in config.models:
+            model: RecurrentClassifier = build_model(
+                name, config.n_classes + 1, config.hidden_size, config.n_classes,
+                max_length=config.length, seed=config.seed,
+            )
+            stages = [("init", None)]
+            if config.train_steps > 0:
+                stages.append(("trained", config.train_steps))
+            for stage, steps in stages:
+                if steps:
+                    train_recall(
+                        model, config.train_length, steps=steps, batch_size=config.batch_size,
+                        learning_rate=config.learning_rate, noise=config.noise,
+                        n_classes=config.n_classes, stop_accuracy=None, seed=config.seed,
+                    )
+                    accuracy[name] = evaluate_recall(
+                        model, config.train_length, noise=config.noise,
+                        n_classes=config.n_classes, seed=config.seed,
+                    )
+                norms = gradient_norms(model.rnn, inputs, seed=config.seed)
+                norms.insert(0, "stage", stage)
+                norms.insert(0, "model", name)
+                parts.append(norms)
+    frame = pd.concat(parts, ignore_index=True)
+    frame.attrs["accuracy"] = accuracy
+    frame.attrs["config"] = config.to_dict()
+    return frame
+
+
+def gradient_horizons(norms: pd.DataFrame, threshold: float = 1e-3) -> pd.DataFrame:
+    """Summarise a :func:`gradient_flow` (or :func:`gradient_norms`) frame into horizons.
+
+    One row per ``model`` and ``stage`` (when present) with ``length``, ``h_horizon``,
+    ``c_horizon`` and ``path_horizon`` (nullable integers: ``<NA>`` means beyond the sequence, or
+    not applicable for ``c``/``path`` on an RNN or GRU), the readable ``h_horizon_text`` and the
+    forget-gate path at the far end of the sequence (``forget_path_end``).
+    """
+    missing = [c for c in NORM_COLUMNS if c not in norms.columns]
+    if missing:
+        raise DataError(f"norms is missing the columns {missing}; pass the frame gradient_flow returns.")
+    keys = [k for k in ("model", "stage") if k in norms.columns]
+    groups = norms.groupby(keys, sort=False) if keys else [((), norms)]
+    rows = []
+    for key, group in groups:
+        group = group.sort_values("distance")
+        length = len(group)
+        row = dict(zip(keys, key if isinstance(key, tuple) else (key,), strict=True))
+        row["length"] = length
+        for column, name in (("h_grad_norm", "h_horizon"), ("c_grad_norm", "c_horizon"), ("forget_path", "path_horizon")):
+            values = group[column].to_numpy()
+            row[name] = pd.NA if np.isnan(values).all() else gradient_horizon(values, threshold)
+        row["h_horizon_text"] = format_horizon(row["h_horizon"], length)
+        row["forget_path_end"] = float(group["forget_path"].iloc[-1])
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    for name in ("h_horizon", "c_horizon", "path_horizon"):
+        frame[name] = frame[name].astype("Int64")
+    return frame

@@ -1,0 +1,227 @@
+"""Record an LSTM's gates and states at every layer, direction and time step.
+
+``record(lstm, x)`` runs :class:`~lstmcast.lstm.cell.ExplicitLSTM` (converting an ``nn.LSTM``
+first) without gradients and returns an :class:`LSTMTrace` of numpy arrays
+``[layers, directions, B, L, H]``. Time is indexed by input position for both directions, so
+``trace.hidden[-1, :, :, t]`` concatenated over directions equals ``nn.LSTM``'s ``output[:, t]``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from lstmcast.errors import ConfigError, DataError
+from lstmcast.lstm.cell import ExplicitLSTM
+
+__all__ = ["QUANTITIES", "LSTMTrace", "record"]
+
+#: The recorded quantities, in the order of :class:`LSTMTrace`'s array fields.
+QUANTITIES: tuple[str, ...] = ("forget", "input", "output", "candidate", "cell", "hidden")
+DIRECTION_NAMES: tuple[str, ...] = ("forward", "backward")
+_ALIASES = {"f": "forget", "i": "input", "o": "output", "g": "candidate", "c": "cell", "h": "hidden"}
+
+
+def _canonical(quantity: str) -> str:
+    name = _ALIASES.get(quantity, quantity)
+    if name not in QUANTITIES:
+        raise ConfigError(
+            f"Unknown quantity {quantity!r}; expected one of {', '.join(QUANTITIES)} "
+            "(or f, i, o, g, c, h)."
+        )
+    return name
+
+
+@dataclass(frozen=True, eq=False)
+class LSTMTrace:
+    """Gates and states of an LSTM over one batch of sequences.
+
+    Each of ``forget`` (f), ``input`` (i), ``output`` (o), ``candidate`` (g, the tanh candidate
+    C~), ``cell`` (c) and ``hidden`` (h) is a float64 array ``[layers, directions, B, L, H]``.
+    ``initial_hidden`` and ``initial_cell`` are the starting states ``[layers, directions, B, H]``.
+    For ``direction == 1`` (backward) the recurrence runs from ``t = L-1`` down to 0, so there
+    ``c[t] = f[t] * c[t+1] + i[t] * g[t]``.
+    """
+
+    forget: np.ndarray
+    input: np.ndarray
+    output: np.ndarray
+    candidate: np.ndarray
+    cell: np.ndarray
+    hidden: np.ndarray
+    initial_hidden: np.ndarray
+    initial_cell: np.ndarray
+
+    def __post_init__(self) -> None:
+        shape = self.forget.shape
+        if len(shape) != 5:
+            raise DataError(f"LSTMTrace arrays must be [layers, directions, B, L, H], got shape {shape}.")
+        for name in QUANTITIES:
+            if getattr(self, name).shape != shape:
+                raise DataError(
+                    f"LSTMTrace.{name} has shape {getattr(self, name).shape}, expected {shape} like 'forget'."
+                )
+        for name in ("initial_hidden", "initial_cell"):
+            if getattr(self, name).shape != shape[:3] + shape[4:]:
+                raise DataError(
+                    f"LSTMTrace.{name} has shape {getattr(self, name).shape}, "
+                    f"expected [layers, directions, B, H] = {shape[:3] + shape[4:]}."
+                )
+
+    @property
+    def shape(self) -> tuple[int, int, int, int, int]:
+        """``(layers, directions, B, L, H)``."""
+        return self.forget.shape  # type: ignore[return-value]
+
+    @property
+    def num_layers(self) -> int:
+        return self.shape[0]
+
+    @property
+    def num_directions(self) -> int:
+        return self.shape[1]
+
+    @property
+    def batch_size(self) -> int:
+        return self.shape[2]
+
+    @property
+    def length(self) -> int:
+        return self.shape[3]
+
+    @property
+    def hidden_size(self) -> int:
+        return self.shape[4]
+
+    def get(self, quantity: str) -> np.ndarray:
+        """The array of one quantity by name (one of :data:`QUANTITIES`, or f, i, o, g, c, h)."""
+        return getattr(self, _canonical(quantity))
+
+    def output_sequence(self, layer: int = -1) -> np.ndarray:
+        """The layer's output as ``nn.LSTM`` returns it (batch first): ``[B, L, D*H]``."""
+        hidden = self.hidden[layer]  # [D, B, L, H]
+        return np.concatenate(list(hidden), axis=-1)  # D x [B, L, H] -> [B, L, D*H]
+
+    def to_frame(self, quantities: tuple[str, ...] | list[str] = QUANTITIES) -> pd.DataFrame:
+        """A tidy DataFrame, one row per value.
+
+        Columns: ``layer``, ``direction`` ('forward' | 'backward'), ``sample``, ``step``, ``unit``,
+        ``gate`` (the quantity name: forget, input, output, candidate, cell or hidden) and ``value``.
+        """
+        layers, directions, batch, length, hidden = self.shape
+        names = [_canonical(q) for q in quantities]
+        stacked = np.stack([getattr(self, name) for name in names])  # [Q, layers, D, B, L, H]
+        index = pd.MultiIndex.from_product(
+            [
+                names,
+                range(layers),
+                list(DIRECTION_NAMES[:directions]),
+                range(batch),
+                range(length),
+                range(hidden),
+            ],
+            names=["gate", "layer", "direction", "sample", "step", "unit"],
+        )
+        frame = pd.DataFrame({"value": stacked.reshape(-1)}, index=index).reset_index()
+        frame["gate"] = pd.Categorical(frame["gate"], categories=list(QUANTITIES))
+        frame["direction"] = pd.Categorical(frame["direction"], categories=list(DIRECTION_NAMES))
+        return frame[["layer", "direction", "sample", "step", "unit", "gate", "value"]]
+
+    def summary(self) -> pd.DataFrame:
+        """Mean forget gate and mean cell-state L2 norm per layer, direction and step (over B, H)."""
+        rows = []
+        layers, directions, _, length, _ = self.shape
+        for layer in range(layers):
+            for direction in range(directions):
+                forget = self.forget[layer, direction].mean(axis=(0, 2))  # [B, L, H] -> [L]
+                cell_norm = np.linalg.norm(self.cell[layer, direction], axis=-1).mean(axis=0)
+                for step in range(length):
+                    rows.append(
+                        {
+                            "layer": layer,
+                            "direction": DIRECTION_NAMES[direction],
+                            "step": step,
+                            "mean_forget": float(forget[step]),
+                            "cell_norm": float(cell_norm[step]),
+                        }
+                    )
+        return pd.DataFrame(rows)
+
+    def __repr__(self) -> str:
+        names = ", ".join(f.name for f in fields(self))
+        return f"LSTMTrace(shape [layers, directions, B, L, H] = {self.shape}; {names})"
+
+
+def _as_explicit(lstm: nn.Module) -> ExplicitLSTM:
+    if isinstance(lstm, ExplicitLSTM):
+        return lstm
+    if isinstance(lstm, nn.LSTM):
+        return ExplicitLSTM.from_torch(lstm)
+    raise ConfigError(
+        f"record expects a torch.nn.LSTM or an ExplicitLSTM, got {type(lstm).__name__}. "
+        "For a forecaster, pass its LSTM submodule (e.g. model.lstm)."
+    )
+
+
+def record(
+    lstm: nn.Module,
+    inputs: torch.Tensor | np.ndarray,
+    hx: tuple[torch.Tensor, torch.Tensor] | None = None,
+) -> LSTMTrace:
+    """Run ``lstm`` on ``inputs`` and record f, i, o, g, c and h at every layer, direction and step.
+
+    Inputs: ``lstm`` an ``nn.LSTM`` (converted with :meth:`ExplicitLSTM.from_torch`; its weights
+    are copied, not changed) or an :class:`ExplicitLSTM`; ``inputs [B, L, F]`` always batch first
+    (whatever the module's ``batch_first``), a tensor or array, cast to the module's dtype; optional
+    ``hx = (h_0, c_0)`` each ``[num_layers * D, B, H]``. Output: an :class:`LSTMTrace` of arrays
+    ``[layers, D, B, L, H]``. Runs in eval mode (no dropout) without gradients.
+    """
+    explicit = _as_explicit(lstm)
+    reference = next(explicit.parameters())
+    if isinstance(inputs, np.ndarray | list):
+        inputs = torch.as_tensor(np.asarray(inputs, dtype=np.float64))
+    if not isinstance(inputs, torch.Tensor):
+        raise DataError(f"record expects inputs [B, L, F] as a tensor or numpy array, got {type(inputs).__name__}.")
+    if inputs.dim() != 3:
+        raise DataError(
+            f"record expects inputs of rank 3, [B, L, F] (batch first), got rank {inputs.dim()} "
+            f"(shape {tuple(inputs.shape)}). For a single sequence add a batch axis, e.g. x[None]."
+        )
+    if not inputs.is_floating_point():
+        inputs = inputs.to(torch.float64)
+    inputs = inputs.to(device=reference.device, dtype=reference.dtype)
+    x = inputs if explicit.batch_first else inputs.transpose(0, 1)  # [B, L, F] -> module layout
+    was_training = explicit.training
+    explicit.eval()
+    try:
+        with torch.no_grad():
+            result = explicit.unroll(x, hx)
+    finally:
+        explicit.train(was_training)
+
+    def stack(quantity: str) -> np.ndarray:
+        # layers x D x L x [B, H] -> [layers, D, B, L, H]
+        return np.stack(
+            [
+                np.stack(
+                    [torch.stack([getattr(s, quantity) for s in steps], dim=1).double().cpu().numpy()
+                     for steps in layer]
+                )
+                for layer in result.steps
+            ]
+        )
+
+    def stack_initial(position: int) -> np.ndarray:
+        return np.stack(
+            [np.stack([pair[position].double().cpu().numpy() for pair in layer]) for layer in result.initial]
+        )  # [layers, D, B, H]
+
+    return LSTMTrace(
+        **{quantity: stack(quantity) for quantity in QUANTITIES},
+        initial_hidden=stack_initial(0),
+        initial_cell=stack_initial(1),
+    )

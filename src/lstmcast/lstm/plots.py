@@ -1,0 +1,237 @@
+"""Plots of LSTM traces, gradient flow and the long-dependency experiment.
+
+Every function draws on the Axes it is given (or on a new figure) and, when ``path`` is given,
+writes a PNG there (parent folders are created). Figures are built with ``matplotlib.figure.Figure``
+and the Agg canvas, never through pyplot, so nothing global changes and nothing is shown.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from lstmcast.errors import ConfigError, DataError
+from lstmcast.lstm.introspect import DIRECTION_NAMES, QUANTITIES, LSTMTrace, _canonical
+
+__all__ = [
+    "plot_forget_and_cell_norm",
+    "plot_gate_heatmaps",
+    "plot_gradient_flow",
+    "plot_long_dependency",
+]
+
+_TITLES = {
+    "forget": "forget gate f",
+    "input": "input gate i",
+    "output": "output gate o",
+    "candidate": "candidate g = C~",
+    "cell": "cell state c",
+    "hidden": "hidden state h",
+}
+
+
+def _figure(figsize: tuple[float, float]) -> Figure:
+    figure = Figure(figsize=figsize, dpi=100, layout="constrained")
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def _save(figure: Figure, path: str | Path | None) -> None:
+    if path is None:
+        return
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, format="png", dpi=figure.dpi)
+
+
+def _check_selection(trace: LSTMTrace, sample: int, layer: int, direction: int) -> None:
+    layers, directions, batch, _, _ = trace.shape
+    if not -layers <= layer < layers:
+        raise ConfigError(f"layer={layer} is out of range for a trace with {layers} layer(s).")
+    if not 0 <= direction < directions:
+        raise ConfigError(f"direction={direction} is out of range for a trace with {directions} direction(s).")
+    if not 0 <= sample < batch:
+        raise ConfigError(f"sample={sample} is out of range for a trace of {batch} sequence(s).")
+
+
+def plot_gate_heatmaps(
+    trace: LSTMTrace,
+    path: str | Path | None = None,
+    *,
+    sample: int = 0,
+    layer: int = -1,
+    direction: int = 0,
+    quantities: tuple[str, ...] = QUANTITIES,
+    axes: np.ndarray | list[Axes] | None = None,
+) -> np.ndarray:
+    """Heatmaps over (step, unit) of each gate and state for one sequence.
+
+    Draws ``trace.<quantity>[layer, direction, sample]`` (``[L, H]``) for each quantity: gates on
+    a fixed [0, 1] scale, candidate and hidden state on [-1, 1], the cell state on a symmetric
+    scale. Returns the array of Axes (one per quantity); writes a PNG when ``path`` is given.
+    """
+    _check_selection(trace, sample, layer, direction)
+    if axes is None:
+        columns = 3 if len(quantities) > 3 else len(quantities)
+        rows = -(-len(quantities) // columns)
+        figure = _figure((4.0 * columns, 2.6 * rows))
+        axes = np.atleast_1d(figure.subplots(rows, columns, squeeze=False).ravel())
+    else:
+        axes = np.atleast_1d(np.asarray(axes, dtype=object).ravel())
+        figure = axes[0].figure
+    if len(axes) < len(quantities):
+        raise ConfigError(f"Got {len(axes)} Axes for {len(quantities)} quantities; pass one Axes per quantity.")
+    layer_index = layer % trace.num_layers
+    for ax, quantity in zip(axes, quantities, strict=False):
+        name = _canonical(quantity)
+        values = trace.get(name)[layer, direction, sample].T  # [L, H] -> [H, L]
+        if name in ("forget", "input", "output"):
+            limits, cmap = (0.0, 1.0), "viridis"
+        elif name == "cell":
+            bound = float(np.abs(values).max()) or 1.0
+            limits, cmap = (-bound, bound), "RdBu_r"
+        else:
+            limits, cmap = (-1.0, 1.0), "RdBu_r"
+        image = ax.imshow(values, aspect="auto", origin="lower", cmap=cmap, vmin=limits[0], vmax=limits[1],
+                          interpolation="nearest")
+        ax.set_title(_TITLES.get(name, name), fontsize=9)
+        ax.set_xlabel("step t", fontsize=8)
+        ax.set_ylabel("unit", fontsize=8)
+        ax.tick_params(labelsize=7)
+        figure.colorbar(image, ax=ax, shrink=0.85)
+    for ax in axes[len(quantities):]:
+        ax.set_visible(False)
+    figure.suptitle(
+        f"LSTM gates and states: layer {layer_index}, {DIRECTION_NAMES[direction]}, sample {sample}",
+        fontsize=10,
+    )
+    _save(figure, path)
+    return axes
+
+
+def plot_forget_and_cell_norm(
+    trace: LSTMTrace,
+    path: str | Path | None = None,
+    *,
+    layer: int = -1,
+    direction: int = 0,
+    sample: int | None = None,
+    ax: Axes | None = None,
+) -> Axes:
+    """Mean forget gate (left axis) and cell-state L2 norm (right axis) along the sequence.
+
+    Means are over units, and over the batch unless ``sample`` picks one sequence. Returns the
+    left Axes (the right one is ``ax.right_ax``); writes a PNG when ``path`` is given.
+    """
+    _check_selection(trace, sample or 0, layer, direction)
+    forget = trace.forget[layer, direction]  # [B, L, H]
+    cell = trace.cell[layer, direction]  # [B, L, H]
+    if sample is not None:
+        forget, cell = forget[sample : sample + 1], cell[sample : sample + 1]
+    mean_forget = forget.mean(axis=(0, 2))  # [L]
+    cell_norm = np.linalg.norm(cell, axis=-1).mean(axis=0)  # [B, L] -> [L]
+    if ax is None:
+        figure = _figure((7.0, 3.2))
+        ax = figure.subplots()
+    steps = np.arange(trace.length)
+    ax.plot(steps, mean_forget, color="tab:blue", label="mean forget gate")
+    ax.set_ylim(0.0, 1.0)
+    ax.set_xlabel("step t")
+    ax.set_ylabel("mean f_t", color="tab:blue")
+    right = ax.twinx()
+    right.plot(steps, cell_norm, color="tab:red", label="||c_t||")
+    right.set_ylabel("||c_t||", color="tab:red")
+    right.set_ylim(bottom=0.0)
+    ax.right_ax = right  # type: ignore[attr-defined]
+    which = "mean over batch" if sample is None else f"sample {sample}"
+    ax.set_title(f"Forget gate and cell-state norm ({which}, layer {layer % trace.num_layers}, "
+                 f"{DIRECTION_NAMES[direction]})", fontsize=10)
+    _save(ax.figure, path)
+    return ax
+
+
+def plot_gradient_flow(
+    norms: pd.DataFrame,
+    path: str | Path | None = None,
+    *,
+    column: str = "h_grad_norm",
+    stage: str | None = None,
+    threshold: float | None = 1e-3,
+    ax: Axes | None = None,
+) -> Axes:
+    """Gradient norm vs distance from the loss, log y-scale, one line per model (and stage).
+
+    ``norms`` is :func:`~lstmcast.lstm.gradflow.gradient_flow`'s frame; ``column`` one of
+    ``h_grad_norm``, ``c_grad_norm``, ``forget_path``; ``stage`` ('init' | 'trained') keeps one
+    stage. Each line is divided by its value at distance 0, so the ``threshold`` line marks the
+    gradient horizon. Returns the Axes; writes a PNG when ``path`` is given.
+    """
+    if column not in norms.columns or "distance" not in norms.columns:
+        raise DataError(f"norms must have 'distance' and {column!r} columns; got {list(norms.columns)}.")
+    frame = norms if stage is None else norms[norms["stage"] == stage]
+    if frame.empty:
+        raise DataError(f"No rows to plot for stage={stage!r}.")
+    if ax is None:
+        figure = _figure((7.0, 4.0))
+        ax = figure.subplots()
+    keys = [k for k in ("model", "stage") if k in frame.columns and (k != "stage" or stage is None)]
+    groups = frame.groupby(keys, sort=False) if keys else [("", frame)]
+    for key, group in groups:
+        group = group.sort_values("distance")
+        values = group[column].to_numpy(dtype=np.float64)
+        if np.isnan(values).all() or values[0] <= 0:
+            continue
+        label = " / ".join(str(k) for k in (key if isinstance(key, tuple) else (key,)))
+        style = "--" if "trained" in label else "-"
+        ax.semilogy(group["distance"], np.maximum(values / values[0], 1e-300), style, label=label)
+    if threshold is not None:
+        ax.axhline(threshold, color="grey", linewidth=0.8, linestyle=":", label=f"horizon threshold {threshold:g}")
+    ax.set_xlabel("distance from the loss (steps, L - t)")
+    ax.set_ylabel(f"{column} / value at the last step")
+    ax.set_title(f"Gradient flow: {column}" + (f" ({stage})" if stage else ""), fontsize=10)
+    ax.legend(fontsize=7)
+    _save(ax.figure, path)
+    return ax
+
+
+def plot_long_dependency(
+    results: pd.DataFrame,
+    path: str | Path | None = None,
+    *,
+    success_accuracy: float | None = 0.9,
+    ax: Axes | None = None,
+) -> Axes:
+    """Test accuracy vs dependency length T, one line per model, with chance and success lines.
+
+    ``results`` is :func:`~lstmcast.lstm.longdep.long_dependency_experiment`'s frame. Returns the
+    Axes; writes a PNG when ``path`` is given.
+    """
+    missing = [c for c in ("model", "length", "accuracy") if c not in results.columns]
+    if missing:
+        raise DataError(f"results is missing the columns {missing}; pass long_dependency_experiment's frame.")
+    if ax is None:
+        figure = _figure((6.5, 4.0))
+        ax = figure.subplots()
+    for model, group in results.groupby("model", sort=False):
+        mean = group.groupby("length")["accuracy"].mean()
+        ax.plot(mean.index, mean.to_numpy(), marker="o", label=str(model))
+    if "chance" in results.columns:
+        ax.axhline(float(results["chance"].iloc[0]), color="grey", linestyle=":", linewidth=0.8, label="chance")
+    if success_accuracy is not None:
+        ax.axhline(success_accuracy, color="black", linestyle="--", linewidth=0.8, label="solved threshold")
+    ax.set_xscale("log")
+    lengths = sorted(results["length"].unique())
+    ax.set_xticks(lengths)
+    ax.set_xticklabels([str(t) for t in lengths])
+    ax.set_ylim(0.0, 1.05)
+    ax.set_xlabel("dependency length T (steps)")
+    ax.set_ylabel("test accuracy")
+    ax.set_title("Recall a class seen T steps ago", fontsize=10)
+    ax.legend(fontsize=8)
+    _save(ax.figure, path)
+    return ax
