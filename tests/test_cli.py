@@ -199,3 +199,10 @@ def test_real_process_exit_code_and_no_traceback(tmp_path):
                           timeout=120)
     assert proc.returncode == 2
     assert "does not exist" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_predict_without_the_time_column(model_dir, tmp_path, capsys):
+    path = tmp_path / "p.csv"
+    dated_frame(60).drop(columns="date").to_csv(path, index=False)
+    err = error_of(["predict", "--model", str(model_dir), "--data", str(path)], capsys)
+    assert "trained on timestamped data (frequency 'h')" in err

@@ -241,6 +241,11 @@ def future_index(index: pd.Index, freq: str | None, steps: int) -> pd.Index:
         if freq is None:
             raise DataError("Cannot infer the time step of the data to date the forecast; give regular timestamps.")
         return pd.date_range(last, periods=steps + 1, freq=freq)[1:]
+    if freq not in (None, "") and not str(freq).lstrip("-").isdigit():
+        raise DataError(
+            f"The model was trained on timestamped data (frequency {freq!r}), but this data has no "
+            "date/time column; include the time column the model was trained with (--time-col)."
+        )
     step = int(freq) if freq not in (None, "") else 1
     return pd.Index(last + step * np.arange(1, steps + 1), name=index.name)
 
