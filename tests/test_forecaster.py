@@ -74,7 +74,7 @@ def test_save_load_gives_identical_predictions(tmp_path, fitted):
 
 
 def test_failed_save_leaves_previous_model_intact(tmp_path, fitted):
-    forecaster, frame = fitted
+    forecaster, _ = fitted
     path = forecaster.save(tmp_path / "model")
     before = (path / "weights.safetensors").read_bytes()
 

@@ -2,10 +2,10 @@
 
 __version__ = "0.1.0"
 
-from lstmcast.config import DataConfig, ForecastConfig, ModelConfig, TrainConfig  # noqa: E402
-from lstmcast.errors import ConfigError, DataError, ModelFileError, NotFittedError  # noqa: E402
-from lstmcast.forecast import Forecast  # noqa: E402
-from lstmcast.forecaster import Forecaster  # noqa: E402
+from lstmcast.config import DataConfig, ForecastConfig, ModelConfig, TrainConfig
+from lstmcast.errors import ConfigError, DataError, ModelFileError, NotFittedError
+from lstmcast.forecast import Forecast
+from lstmcast.forecaster import Forecaster
 
 __all__ = [
     "ConfigError",

@@ -74,7 +74,13 @@ class Progress:
             return
         self.max_epochs = state.config.max_epochs
         if sys.stderr.isatty():
-            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+            from rich.progress import (
+                BarColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+                TimeRemainingColumn,
+            )
 
             self._bar = Progress(TextColumn("epoch {task.completed}/{task.total}"), BarColumn(),
                                  TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TimeRemainingColumn(),
@@ -89,7 +95,7 @@ class Progress:
         info = f"train {record.train_loss:.5f}{val} lr {record.learning_rate:.2g}"
         if self._bar is not None:
             self._bar.update(self._task, completed=record.epoch, info=info)
-        elif record.epoch == 1 or record.epoch % self.every == 0 or record.best and record.epoch < 5:
+        elif record.epoch == 1 or record.epoch % self.every == 0 or (record.best and record.epoch < 5):
             _stderr(f"epoch {record.epoch:>4}/{self.max_epochs} {info} ({record.seconds * 1000:.0f} ms)")
 
     def on_event(self, state: Any, message: str) -> None:

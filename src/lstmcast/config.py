@@ -342,7 +342,7 @@ def _coerce(name: str, value: Any, hint: Any) -> Any:
             items = [v.strip() for v in value.split(",") if v.strip()]
         return tuple(_coerce(name, v, args[0]) for v in items)
     if type(None) in args:  # Optional[X]
-        inner = [a for a in args if a is not type(None)][0]
+        inner = next(a for a in args if a is not type(None))
         if value in ("", "none", "None", "null"):
             return None
         return _coerce(name, value, inner)

@@ -30,8 +30,8 @@ class SplitBounds:
 
 def split_bounds(n_rows: int, val_fraction: float, test_fraction: float) -> SplitBounds:
     """Split ``n_rows`` time-ordered rows by fractions (rounded to whole rows)."""
-    n_test = int(round(n_rows * test_fraction))
-    n_val = int(round(n_rows * val_fraction))
+    n_test = round(n_rows * test_fraction)
+    n_val = round(n_rows * val_fraction)
     return SplitBounds(n_rows=n_rows, train_end=n_rows - n_val - n_test, val_end=n_rows - n_test)
 
 

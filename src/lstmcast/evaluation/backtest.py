@@ -42,7 +42,13 @@ from lstmcast.data.io import infer_frequency, prepare_frame
 from lstmcast.data.splits import SplitBounds, minimum_length
 from lstmcast.errors import ConfigError, DataError
 from lstmcast.evaluation import metrics as M
-from lstmcast.evaluation.baselines import drift, naive, seasonal_naive, seasonality_from_freq, window_mean
+from lstmcast.evaluation.baselines import (
+    drift,
+    naive,
+    seasonal_naive,
+    seasonality_from_freq,
+    window_mean,
+)
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

@@ -31,7 +31,7 @@ def score_windows(
     truth, history = windows.truth, windows.history
     horizon = truth.shape[1]
     out: dict[str, Any] = {
-        "n_windows": int(len(truth)),
+        "n_windows": len(truth),
         "horizon": int(horizon),
         "season": int(season),
     }
