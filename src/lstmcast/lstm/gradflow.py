@@ -153,16 +153,16 @@ def gradient_norms(rnn: nn.Module, inputs: Tensor, *, seed: int = 0) -> pd.DataF
 class GradientFlowConfig:
     """Settings of :func:`gradient_flow`. Defaults are the documented experiment."""
 
-    models: tuple[str, ...] = ("rnn", "gru", "lstm-fb0", "lstm-fb1")
+    models: tuple[str, ...] = ("rnn", "gru", "lstm-fb0", "lstm-fb1", "lstm-chrono")
     length: int = 100
     train_length: int = 20
-    train_steps: int = 400
+    train_steps: int = 600
     hidden_size: int = 32
     n_classes: int = 4
     noise: float = 0.1
     batch_size: int = 64
     measure_batch: int = 32
-    learning_rate: float = 1e-2
+    learning_rate: float = 3e-3
     threshold: float = 1e-3
     seed: int = 0
     num_threads: int | None = 1

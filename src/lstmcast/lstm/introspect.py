@@ -9,6 +9,7 @@ first) without gradients and returns an :class:`LSTMTrace` of numpy arrays
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -18,7 +19,7 @@ from torch import nn
 from lstmcast.errors import ConfigError, DataError
 from lstmcast.lstm.cell import ExplicitLSTM
 
-__all__ = ["QUANTITIES", "LSTMTrace", "record"]
+__all__ = ["QUANTITIES", "Inspection", "LSTMTrace", "find_lstm", "record", "record_network"]
 
 #: The recorded quantities, in the order of :class:`LSTMTrace`'s array fields.
 QUANTITIES: tuple[str, ...] = ("forget", "input", "output", "candidate", "cell", "hidden")
@@ -225,3 +226,54 @@ def record(
         initial_hidden=stack_initial(0),
         initial_cell=stack_initial(1),
     )
+
+
+class Inspection(NamedTuple):
+    """What ``Forecaster.inspect`` returns: the trace, its tidy frame and any plots written."""
+
+    trace: LSTMTrace
+    frame: pd.DataFrame
+    paths: dict[str, str]
+
+
+def find_lstm(network: nn.Module) -> nn.LSTM:
+    """The one ``nn.LSTM`` inside ``network`` (``network`` itself if it is one)."""
+    if isinstance(network, nn.LSTM):
+        return network
+    found = [m for m in network.modules() if isinstance(m, nn.LSTM)]
+    if len(found) != 1:
+        raise ConfigError(
+            f"Expected exactly one nn.LSTM inside {type(network).__name__}, found {len(found)}. "
+            "Pass the LSTM to record explicitly."
+        )
+    return found[0]
+
+
+def record_network(network: nn.Module, *inputs: torch.Tensor, lstm: nn.LSTM | None = None) -> LSTMTrace:
+    """Run ``network(*inputs)`` and record its LSTM on exactly the tensor the LSTM received.
+
+    Whatever the network does before its LSTM (instance normalisation, patch embedding, a
+    channel-independent reshape to ``[B*T, L, 1]``) is therefore included. When the LSTM is called
+    several times (a recursive strategy rolls it out H times), the first call is recorded.
+    Output: an :class:`LSTMTrace` whose batch axis is the LSTM's batch axis.
+    """
+    lstm = lstm if lstm is not None else find_lstm(network)
+    captured: list[torch.Tensor] = []
+
+    def capture(module: nn.Module, args: tuple) -> None:
+        if not captured:
+            captured.append(args[0].detach())
+
+    handle = lstm.register_forward_pre_hook(capture)
+    was_training = network.training
+    network.eval()
+    try:
+        with torch.no_grad():
+            network(*inputs)
+    finally:
+        handle.remove()
+        network.train(was_training)
+    if not captured:
+        raise ConfigError(f"{type(network).__name__} did not call its LSTM on these inputs; nothing to record.")
+    x = captured[0] if lstm.batch_first else captured[0].transpose(0, 1)  # -> [B, L, F]
+    return record(lstm, x)

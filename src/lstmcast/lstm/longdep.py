@@ -47,6 +47,7 @@ RESULT_COLUMNS: tuple[str, ...] = (
     "chance",
     "steps",
     "train_seconds",
+    "cpu_seconds",
     "train_loss",
 )
 
@@ -109,6 +110,7 @@ class LongDependencyConfig:
 
 def _run_one(config: LongDependencyConfig, name: str, length: int, seed: int) -> dict:
     """Train and score one model at one length and seed (a pure function of its arguments)."""
+    cpu_start = time.process_time()
     with limit_threads(config.num_threads):
         model = build_model(
             name, config.n_classes + 1, config.hidden_size, config.n_classes,
@@ -137,6 +139,7 @@ def _run_one(config: LongDependencyConfig, name: str, length: int, seed: int) ->
         "chance": 1.0 / config.n_classes,
         "steps": trained.steps,
         "train_seconds": trained.seconds,
+        "cpu_seconds": time.process_time() - cpu_start,
         "train_loss": trained.loss,
     }
 
@@ -146,7 +149,9 @@ def long_dependency_experiment(config: LongDependencyConfig | None = None) -> pd
 
     Columns (:data:`RESULT_COLUMNS`): ``model``, ``length`` (T), ``seed``, ``accuracy`` (test, on
     ``eval_samples`` fresh sequences), ``solved`` (accuracy >= ``success_accuracy``), ``chance``,
-    ``steps`` (updates taken), ``train_seconds`` and ``train_loss`` (mean of the last 20 batches).
+    ``steps`` (updates taken), ``train_seconds`` (wall), ``cpu_seconds`` (CPU time of the whole
+    run: the cost on an idle machine, whatever else shares the CPU) and ``train_loss`` (mean of the
+    last 20 batches).
     ``frame.attrs`` holds the config and the total wall time (``wall_seconds``).
 
     Runs are independent and seeded, so the result does not depend on ``config.n_jobs``: with

@@ -23,6 +23,7 @@ __all__ = [
     "plot_gate_heatmaps",
     "plot_gradient_flow",
     "plot_long_dependency",
+    "write_trace_plots",
 ]
 
 _TITLES = {
@@ -235,3 +236,25 @@ def plot_long_dependency(
     ax.legend(fontsize=8)
     _save(ax.figure, path)
     return ax
+
+
+def write_trace_plots(trace: LSTMTrace, out_dir: str | Path, *, sample: int = 0,
+                      prefix: str = "lstm_") -> dict[str, str]:
+    """Write the standard pictures of a trace into ``out_dir`` and return their paths by name.
+
+    ``{prefix}gates_l{k}[_backward].png`` (heatmaps of every gate and state, one sequence) for each
+    layer and direction, and ``{prefix}forget_cell.png`` (mean forget gate and cell-state norm of
+    the last layer over the batch).
+    """
+    out_dir = Path(out_dir)
+    paths: dict[str, str] = {}
+    for layer in range(trace.num_layers):
+        for direction in range(trace.num_directions):
+            name = f"{prefix}gates_l{layer}" + ("_backward" if direction else "")
+            path = out_dir / f"{name}.png"
+            plot_gate_heatmaps(trace, path, sample=sample, layer=layer, direction=direction)
+            paths[name] = str(path)
+    path = out_dir / f"{prefix}forget_cell.png"
+    plot_forget_and_cell_norm(trace, path)
+    paths[f"{prefix}forget_cell"] = str(path)
+    return paths
