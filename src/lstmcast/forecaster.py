@@ -204,23 +204,30 @@ class Forecaster:
         ``bounds_fn(n_rows) -> SplitBounds`` replaces the fractions with explicit row bounds
         per series (e.g. the last 48 rows of every series for validation, as in M4).
         """
-        cfg = self.config
         self._infer_targets(frame)
-        cfg = self.config
-        d, m, t = cfg.data, cfg.model, cfg.train
+        d, m, t = self.config.data, self.config.model, self.config.train
+        device = resolve_device(t.device)
+        threads, deterministic = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
+        try:
+            if device.type == "cpu":
+                torch.set_num_threads(1 if t.deterministic and not t.threads else auto_threads(m, t))
+            if t.deterministic:
+                torch.use_deterministic_algorithms(True)
+            return self._fit(frame, callbacks, checkpoint, resume, source, distributed, bounds_fn, device)
+        finally:  # leave the process's torch settings as they were
+            torch.set_num_threads(threads)
+            torch.use_deterministic_algorithms(deterministic)
+
+    def _fit(self, frame: pd.DataFrame, callbacks: Sequence[Callback], checkpoint: str | Path | None,
+             resume: str | Path | None, source: str, distributed: DistributedContext | None,
+             bounds_fn: Callable[[int], SplitBounds] | None, device: torch.device) -> Forecaster:
+        d, m, t = self.config.data, self.config.model, self.config.train
         started = time.perf_counter()
         torch.manual_seed(t.seed)
-        if t.deterministic:
-            torch.use_deterministic_algorithms(True)
-        device = resolve_device(t.device)
-        if device.type == "cpu":
-            torch.set_num_threads(auto_threads(m, t))
         self.meta_ = {}
-        series = self._prepare(frame, source)
+        series = self._prepare(frame, source)  # calendar channels included when asked for
         calendar = calendar_columns(series[0].index) if d.calendar_features else []
         self.meta_ = {"calendar": calendar}
-        if calendar:
-            series = self._prepare(frame, source)
         n_targets = len(d.targets)
         L, H = d.input_length, d.horizon
         self.scalers_: dict[str, Scaler] = {}
