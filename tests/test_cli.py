@@ -206,3 +206,24 @@ def test_predict_without_the_time_column(model_dir, tmp_path, capsys):
     dated_frame(60).drop(columns="date").to_csv(path, index=False)
     err = error_of(["predict", "--model", str(model_dir), "--data", str(path)], capsys)
     assert "trained on timestamped data (frequency 'h')" in err
+
+
+def test_many_series_from_the_cli(tmp_path, capsys):
+    frames = []
+    for k, key in enumerate(["north", "south"]):
+        f = dated_frame(150, columns=1, seed=k)
+        f["shop"] = key
+        frames.append(f)
+    path = tmp_path / "shops.csv"
+    pd.concat(frames).to_csv(path, index=False)
+    out = tmp_path / "m"
+    assert main(["train", "--data", str(path), "--series-col", "shop", "--target", "y", "--input-length", "24",
+                 "--horizon", "2", "--out", str(out), *FAST]) == 0
+    renamed = tmp_path / "renamed.csv"
+    pd.concat(frames).rename(columns={"shop": "store"}).to_csv(renamed, index=False)
+    payload = run_json(["predict", "--model", str(out), "--data", str(renamed), "--series-col", "store"], capsys)
+    assert [row["series"] for row in payload["forecast"]] == ["north", "north", "south", "south"]
+    scores = run_json(["evaluate", "--model", str(out), "--data", str(path)], capsys)
+    assert scores["n_windows"] > 0
+    err = error_of(["predict", "--model", str(out), "--data", str(path), "--series-col", "nope"], capsys)
+    assert "--series-col 'nope' is not a column" in err

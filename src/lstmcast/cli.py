@@ -415,13 +415,29 @@ def cmd_tune(args: argparse.Namespace) -> int:
     return 0
 
 
+def _align_columns(frame: Any, forecaster: Any, args: argparse.Namespace) -> Any:
+    """Rename the file's time / series columns (--time-col, --series-col) to the model's names."""
+    d = forecaster.config.data
+    for flag, given, expected in (("--series-col", args.series_col, d.series_col),
+                                  ("--time-col", args.time_col, d.time_col)):
+        if given is None or given == expected:
+            continue
+        if flag == "--series-col" and expected is None:
+            raise CommandError(f"{flag} {given!r}: this model was trained on a single series; drop {flag}.")
+        if given not in frame.columns:
+            raise CommandError(f"{flag} {given!r} is not a column of the data; columns are: "
+                               f"{', '.join(repr(str(c)) for c in frame.columns)}.")
+        frame = frame.rename(columns={given: expected}) if expected else frame
+    return frame
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
     from lstmcast.data.io import read_table
     from lstmcast.forecaster import Forecaster
 
     forecaster = Forecaster.load(args.model, device=args.device)
-    frame = read_table(args.data)
-    future = read_table(args.future) if args.future else None
+    frame = _align_columns(read_table(args.data), forecaster, args)
+    future = _align_columns(read_table(args.future), forecaster, args) if args.future else None
     forecast = forecaster.predict(frame, future=future, source=str(args.data))
     table = forecast.to_frame()
     payload: dict[str, Any] = {"command": "predict", "rows": len(table), "horizon": forecaster.config.data.horizon}
@@ -442,7 +458,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from lstmcast.forecaster import Forecaster
 
     forecaster = Forecaster.load(args.model, device=args.device)
-    frame = read_table(args.data)
+    frame = _align_columns(read_table(args.data), forecaster, args)
     scores = forecaster.evaluate(frame, part=args.part, source=str(args.data), season=args.season)
     if args.json:
         _emit_json({"command": "evaluate", **scores})
@@ -645,6 +661,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="CSV file to write (default: print)")
     p.add_argument("--device")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--series-col", metavar="COL", help="series id column, if named differently than in training")
+    p.add_argument("--time-col", metavar="COL", help="time column, if named differently than in training")
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("evaluate", help="score a model on a file's last part against baselines")
@@ -655,6 +673,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--season", type=int, help="seasonality for seasonal naive (default from the frequency)")
     p.add_argument("--device")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--series-col", metavar="COL", help="series id column, if named differently than in training")
+    p.add_argument("--time-col", metavar="COL", help="time column, if named differently than in training")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("export", help="export the whole forecast path (pt2, ONNX, TorchScript) with a parity check",
