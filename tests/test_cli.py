@@ -227,3 +227,10 @@ def test_many_series_from_the_cli(tmp_path, capsys):
     assert scores["n_windows"] > 0
     err = error_of(["predict", "--model", str(out), "--data", str(path), "--series-col", "nope"], capsys)
     assert "--series-col 'nope' is not a column" in err
+
+
+def test_progress_is_plain_log_lines_when_not_a_terminal(tmp_path, capsys):
+    assert main(["demo", "--out", str(tmp_path), "--set", "train.max_epochs=3", "--set", "model.hidden_size=4"]) == 0
+    err = capsys.readouterr().err
+    assert "epoch    1/3 train " in err and " lr 0.001" in err  # epoch, losses, learning rate
+    assert "trained 3 epochs in" in err and "\x1b[" not in err  # no terminal control codes
