@@ -605,6 +605,190 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---------------------------------------------------------------------------- the LSTM explained (lstmcast.lstm)
+def _records(frame: Any) -> list[dict[str, Any]]:
+    """DataFrame rows as plain JSON-able dicts (pandas NA -> None, numpy scalars -> Python)."""
+    import pandas as pd
+
+    return [{str(k): (None if pd.isna(v) else v.item() if hasattr(v, "item") else v) for k, v in row.items()}
+            for row in frame.astype(object).to_dict("records")]
+
+
+def _window_tensors(forecaster: Any, frame: Any, part: str, windows: int, source: str) -> tuple[Any, Any]:
+    import numpy as np
+    import torch
+
+    if windows < 1:
+        raise CommandError(f"--windows must be at least 1; got {windows}.")
+    w = forecaster.windows(frame, part, source)
+    device = next(forecaster.network_.parameters()).device
+    x = torch.as_tensor(np.ascontiguousarray(w.x[-windows:]), dtype=torch.float32, device=device)
+    fut = (torch.as_tensor(np.ascontiguousarray(w.future[-windows:]), dtype=torch.float32, device=device)
+           if w.future is not None else None)
+    return x, fut
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from lstmcast.data.io import read_table
+    from lstmcast.forecaster import Forecaster
+
+    if args.windows < 1:
+        raise CommandError(f"--windows must be at least 1; got {args.windows}.")
+    forecaster = Forecaster.load(args.model, device=args.device)
+    frame = read_table(args.data)
+    result = forecaster.inspect(frame, part=args.part, windows=args.windows, out=args.out, source=str(args.data))
+    trace, paths = result.trace, dict(result.paths)
+    if args.out:
+        csv = Path(args.out) / "lstm_trace.csv"
+        result.frame.to_csv(csv, index=False)
+        paths["trace"] = str(csv)
+    layers, directions, batch, length, hidden = trace.shape
+    summary = trace.layer_summary()
+    payload = {"command": "inspect", "shape": {"layers": layers, "directions": directions, "sequences": batch,
+                                                "steps": length, "hidden_size": hidden},
+               "layers": _records(summary), "paths": paths}
+    if args.json:
+        _emit_json(payload)
+        return 0
+    _print_rows(f"LSTM gates over the last {args.windows} {args.part} window(s) of {args.data}: "
+                f"{layers} layer(s) x {directions} direction(s), {length} steps, {hidden} units",
+                list(summary.columns), summary.to_numpy().tolist(),
+                caption="remembering: share of forget-gate values above 0.95")
+    for name, path in paths.items():
+        print(f"{name}: {path}")
+    return 0
+
+
+def cmd_gradient_flow(args: argparse.Namespace) -> int:
+    from lstmcast.lstm.gradflow import (
+        GradientFlowConfig,
+        gradient_flow,
+        gradient_horizons,
+        network_gradient_norms,
+    )
+    from lstmcast.lstm.plots import plot_gradient_flow
+
+    if args.model:
+        from lstmcast.data.io import read_table
+        from lstmcast.forecaster import Forecaster
+
+        if not args.data:
+            raise CommandError("gradient-flow --model DIR also needs --data FILE: the windows to measure the "
+                               "trained LSTM on (e.g. the file it was trained on).")
+        forecaster = Forecaster.load(args.model, device=args.device)
+        x, fut = _window_tensors(forecaster, read_table(args.data), args.part, args.windows, str(args.data))
+        norms = network_gradient_norms(forecaster.network_, x, fut)
+        norms.insert(0, "stage", "trained")
+        norms.insert(0, "model", "forecaster")
+    else:
+        norms = gradient_flow(GradientFlowConfig.quick() if args.quick else GradientFlowConfig())
+    horizons = gradient_horizons(norms)
+    paths: dict[str, str] = {}
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        norms.to_csv(out / "gradient_norms.csv", index=False)
+        horizons.to_csv(out / "gradient_horizons.csv", index=False)
+        paths |= {"norms": str(out / "gradient_norms.csv"), "horizons": str(out / "gradient_horizons.csv")}
+        for stage in norms["stage"].unique():
+            plot_gradient_flow(norms, out / f"gradient_flow_{stage}.png", stage=stage)
+            paths[f"plot_{stage}"] = str(out / f"gradient_flow_{stage}.png")
+        if norms["c_grad_norm"].notna().any():
+            plot_gradient_flow(norms, out / "gradient_flow_cell.png", column="c_grad_norm")
+            paths["plot_cell"] = str(out / "gradient_flow_cell.png")
+    payload = {"command": "gradient-flow", "horizons": _records(horizons),
+               "recall_accuracy": norms.attrs.get("accuracy", {}), "paths": paths}
+    if args.json:
+        _emit_json(payload)
+        return 0
+    columns = ["model", "stage", "h_horizon_text", "c_horizon", "path_horizon", "forget_path_end"]
+    _print_rows("Gradient horizon: distance from the last-step loss at which the gradient norm falls below "
+                "1e-3 of its value at the loss", columns, horizons[columns].astype(object).to_numpy().tolist(),
+                caption="c / path: LSTM only (dL/dc_t, and the product of forget gates along the cell state)")
+    for name, path in paths.items():
+        print(f"{name}: {path}")
+    return 0
+
+
+def cmd_long_dependency(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from lstmcast.lstm.longdep import (
+        LongDependencyConfig,
+        accuracy_table,
+        long_dependency_experiment,
+        solved_table,
+    )
+    from lstmcast.lstm.plots import plot_long_dependency
+
+    config = LongDependencyConfig.quick() if args.quick else LongDependencyConfig()
+    if args.jobs is not None:
+        if args.jobs < 1:
+            raise CommandError(f"--jobs must be at least 1; got {args.jobs}.")
+        config = dataclasses.replace(config, n_jobs=args.jobs)
+    results = long_dependency_experiment(config)
+    paths: dict[str, str] = {}
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        results.to_csv(out / "long_dependency.csv", index=False)
+        plot_long_dependency(results, out / "long_dependency.png", success_accuracy=config.success_accuracy)
+        paths = {"results": str(out / "long_dependency.csv"), "plot": str(out / "long_dependency.png")}
+    accuracy, solved = accuracy_table(results), solved_table(results)
+    payload = {"command": "long-dependency", "config": config.to_dict(),
+               "wall_seconds": round(results.attrs["wall_seconds"], 2),
+               "cpu_seconds": round(float(results["cpu_seconds"].sum()), 2),
+               "accuracy": {m: {str(t): float(v) for t, v in row.items()} for m, row in accuracy.iterrows()},
+               "solved": {m: {str(t): v for t, v in row.items()} for m, row in solved.iterrows()},
+               "runs": _records(results), "paths": paths}
+    if args.json:
+        _emit_json(payload)
+        return 0
+    header = ["model", *(f"T={t}" for t in accuracy.columns)]
+    rows = [[model, *(f"{a:.3f} ({s})" for a, s in zip(accuracy.loc[model], solved.loc[model], strict=True))]
+            for model in accuracy.index]
+    _print_rows(f"Recall a class seen T steps ago: test accuracy (runs solved, accuracy >= "
+                f"{config.success_accuracy:g}); chance {1 / config.n_classes:g}", header, rows,
+                caption=f"{len(results)} runs in {results.attrs['wall_seconds']:.0f}s wall "
+                        f"({results['cpu_seconds'].sum():.0f}s CPU, {config.n_jobs} worker(s))")
+    for name, path in paths.items():
+        print(f"{name}: {path}")
+    return 0
+
+
+def _add_lstm_commands(sub: Any) -> None:
+    p = sub.add_parser("inspect", help="record a trained model's LSTM gates and cell states on windows of a file")
+    p.add_argument("--model", required=True, help="model directory")
+    p.add_argument("--data", required=True, help="CSV/Parquet with the training columns")
+    p.add_argument("--part", default="test", choices=["test", "val", "train", "all"],
+                   help="which part of the file the windows come from (default test)")
+    p.add_argument("--windows", type=int, default=1, metavar="N", help="record the last N windows (default 1)")
+    p.add_argument("--out", metavar="DIR", help="write gate heatmaps, the forget/cell plot and lstm_trace.csv here")
+    p.add_argument("--device")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_inspect)
+
+    p = sub.add_parser("gradient-flow", help="how far back the gradient of a last-step loss reaches: RNN, GRU and "
+                       "LSTM (forget bias 0 / 1 / chrono) at init and trained, or a trained model's LSTM")
+    p.add_argument("--model", metavar="DIR", help="measure this trained model's LSTM instead (needs --data)")
+    p.add_argument("--data", help="with --model: CSV/Parquet whose windows to measure on")
+    p.add_argument("--part", default="test", choices=["test", "val", "train", "all"])
+    p.add_argument("--windows", type=int, default=32, metavar="N", help="with --model: the last N windows (default 32)")
+    p.add_argument("--quick", action="store_true", help="tiny sizes (seconds), for CI")
+    p.add_argument("--out", metavar="DIR", help="write gradient_norms.csv, gradient_horizons.csv and plots here")
+    p.add_argument("--device")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_gradient_flow)
+
+    p = sub.add_parser("long-dependency", help="train RNN, GRU and LSTMs to recall a class seen T steps ago, "
+                       "T in 10, 50, 100, 200 (a few minutes on 2 cores)")
+    p.add_argument("--quick", action="store_true", help="tiny preset (seconds), for CI")
+    p.add_argument("--jobs", type=int, metavar="N", help="worker processes (default 2; each uses one thread)")
+    p.add_argument("--out", metavar="DIR", help="write long_dependency.csv and long_dependency.png here")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_long_dependency)
+
+
 # ---------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lstmcast", description="Time-series forecasting with LSTM networks.")
@@ -738,6 +922,7 @@ def build_parser() -> argparse.ArgumentParser:
         q.add_argument("--quiet", action="store_true", help="no progress output")
         q.set_defaults(func=cmd_bench)
 
+    _add_lstm_commands(sub)
     return parser
 
 

@@ -485,6 +485,28 @@ class Forecaster:
         return backtest(self.config, frame, folds, step, refit, season=season, callbacks=callbacks,
                         source=source)
 
+    def inspect(self, frame: pd.DataFrame, part: str = "test", windows: int = 1, out: str | Path | None = None,
+                source: str = "the data") -> Any:
+        """Record the trained LSTM's gates and states (f, i, o, g, c, h) on the last ``windows``
+        windows of ``part`` (train | val | test | all) of ``frame``, exactly as the LSTM sees them
+        (after scaling, normalisation or patching). Returns ``Inspection(trace, frame, paths)``:
+        the :class:`lstmcast.lstm.LSTMTrace` ``[layers, D, B, L', hidden]``, its tidy DataFrame,
+        and the PNGs written to ``out`` when given (see :mod:`lstmcast.lstm`)."""
+        from lstmcast.lstm.introspect import Inspection, record_network
+        from lstmcast.lstm.plots import write_trace_plots
+
+        self._check_fitted()
+        if not isinstance(windows, int) or isinstance(windows, bool) or windows < 1:
+            raise ConfigError(f"windows must be a positive integer (how many windows to record); got {windows!r}.")
+        w = self.windows(frame, part, source)
+        device = next(self.network_.parameters()).device
+        x = torch.as_tensor(np.ascontiguousarray(w.x[-windows:]), dtype=torch.float32, device=device)
+        fut = (torch.as_tensor(np.ascontiguousarray(w.future[-windows:]), dtype=torch.float32, device=device)
+               if w.future is not None else None)
+        trace = record_network(self.network_, x, fut)
+        paths = write_trace_plots(trace, out) if out is not None else {}
+        return Inspection(trace, trace.to_frame(), paths)
+
     # ------------------------------------------------------------------ save / load
     def save(self, path: str | Path, extras: dict[str, Callable[[Path], None]] | None = None,
              metrics: dict[str, Any] | None = None, run: dict[str, Any] | None = None) -> Path:

@@ -85,8 +85,16 @@ def test_gradient_norms_leaves_the_module_alone_and_checks_its_input():
     assert next(lstm.parameters()).dtype == torch.float32
     with pytest.raises(DataError, match=r"F = input_size = 2, got \(2, 5, 3\)"):
         gradient_norms(lstm, torch.randn(2, 5, 3))
-    with pytest.raises(ConfigError, match="one-layer, unidirectional, batch_first"):
-        gradient_norms(nn.LSTM(2, 3, bidirectional=True, batch_first=True), torch.randn(2, 5, 2))
+    with pytest.raises(ConfigError, match="one-layer, unidirectional GRU"):
+        gradient_norms(nn.GRU(2, 3, num_layers=2, batch_first=True), torch.randn(2, 5, 2))
+
+
+def test_stacked_bidirectional_lstm_measures_the_top_forward_layer():
+    torch.manual_seed(0)
+    lstm = nn.LSTM(2, 3, num_layers=2, bidirectional=True)  # time-major: inputs are still [B, L, F]
+    frame = gradient_norms(lstm, torch.randn(4, 6, 2))
+    assert len(frame) == 6 and frame[["h_grad_norm", "c_grad_norm", "forget_path"]].notna().all().all()
+    assert frame.loc[frame["distance"] == 0, "forget_path"].item() == 1.0
 
 
 @pytest.mark.parametrize("value", [0.0, 1.0, -2.5])

@@ -30,6 +30,7 @@ from torch import Tensor, nn
 from lstmcast.errors import ConfigError, DataError
 from lstmcast.lstm.bias import set_chrono_bias, set_forget_bias
 from lstmcast.lstm.cell import ExplicitLSTM
+from lstmcast.lstm.introspect import capture_lstm_input
 from lstmcast.lstm.tasks import (
     MODEL_NAMES,
     RecurrentClassifier,
@@ -48,6 +49,7 @@ __all__ = [
     "gradient_horizon",
     "gradient_horizons",
     "gradient_norms",
+    "network_gradient_norms",
     "set_chrono_bias",
     "set_forget_bias",
 ]
@@ -89,11 +91,13 @@ def _projection(hidden_size: int, seed: int) -> Tensor:
 
 
 def gradient_norms(rnn: nn.Module, inputs: Tensor, *, seed: int = 0) -> pd.DataFrame:
-    """Per-step gradient norms of a last-step loss through a one-layer recurrent module.
+    """Per-step gradient norms of a last-step loss through a recurrent module.
 
-    Inputs: ``rnn`` a one-layer, unidirectional, batch-first ``nn.RNN``, ``nn.GRU`` or ``nn.LSTM``
-    (not modified: a float64 copy is measured); ``inputs [B, L, F]``. The loss is
-    ``sum_b u . h_L[b]`` with a fixed random unit vector ``u`` (from ``seed``).
+    Inputs: ``rnn`` an ``nn.LSTM`` (any number of layers, uni- or bidirectional: the top layer's
+    forward direction is measured) or a one-layer, unidirectional ``nn.RNN`` / ``nn.GRU``; it is
+    not modified (a float64 copy is measured). ``inputs [B, L, F]``, batch first whatever the
+    module's ``batch_first``. The loss is ``sum_b u . h_L[b]`` with a fixed random unit vector
+    ``u`` (from ``seed``) and ``h_L`` the measured layer's last hidden state.
 
     Output: DataFrame with one row per step (:data:`NORM_COLUMNS`): ``step`` t (0-based),
     ``distance`` ``L-1-t``, ``h_grad_norm`` mean over the batch of ``||dL/dh_t||``,
@@ -102,10 +106,10 @@ def gradient_norms(rnn: nn.Module, inputs: Tensor, *, seed: int = 0) -> pd.DataF
     """
     if not isinstance(rnn, nn.RNN | nn.GRU | nn.LSTM):
         raise ConfigError(f"gradient_norms expects an nn.RNN, nn.GRU or nn.LSTM, got {type(rnn).__name__}.")
-    if rnn.num_layers != 1 or rnn.bidirectional or not rnn.batch_first:
+    if not isinstance(rnn, nn.LSTM) and (rnn.num_layers != 1 or rnn.bidirectional):
         raise ConfigError(
-            "gradient_norms measures a one-layer, unidirectional, batch_first module; got "
-            f"num_layers={rnn.num_layers}, bidirectional={rnn.bidirectional}, batch_first={rnn.batch_first}."
+            f"gradient_norms measures a one-layer, unidirectional {type(rnn).__name__}; got "
+            f"num_layers={rnn.num_layers}, bidirectional={rnn.bidirectional}."
         )
     if not isinstance(inputs, Tensor) or inputs.dim() != 3 or inputs.shape[-1] != rnn.input_size:
         shape = tuple(inputs.shape) if isinstance(inputs, Tensor) else type(inputs).__name__
@@ -113,13 +117,14 @@ def gradient_norms(rnn: nn.Module, inputs: Tensor, *, seed: int = 0) -> pd.DataF
             f"inputs must be a tensor [B, L, F] with F = input_size = {rnn.input_size}, got {shape}."
         )
     module = copy.deepcopy(rnn).double().eval()
-    x = inputs.detach().to(torch.float64)  # [B, L, F]
+    x = inputs.detach().to(device=next(module.parameters()).device, dtype=torch.float64)  # [B, L, F]
     batch, length, _ = x.shape
     hidden_size = module.hidden_size
     cells: list[Tensor] = []
     forgets: list[Tensor] = []
     if isinstance(module, nn.LSTM):
-        steps = ExplicitLSTM.from_torch(module).eval().unroll(x).steps[0][0]  # L x StepState
+        explicit = ExplicitLSTM.from_torch(module).eval()
+        steps = explicit.unroll(x if module.batch_first else x.transpose(0, 1)).steps[-1][0]  # L x StepState
         hiddens = [s.hidden for s in steps]  # L x [B, H]
         cells = [s.cell for s in steps]
         forgets = [s.forget for s in steps]
@@ -128,17 +133,18 @@ def gradient_norms(rnn: nn.Module, inputs: Tensor, *, seed: int = 0) -> pd.DataF
         previous = x.new_zeros(batch, hidden_size)  # [B, H]
         for t in range(length):
             # one step at a time so every h_t is a node of the graph: [B, 1, F], [1, B, H] -> [1, B, H]
-            _, state = module(x[:, t : t + 1], previous.unsqueeze(0))
+            step_input = x[:, t : t + 1] if module.batch_first else x[:, t : t + 1].transpose(0, 1)
+            _, state = module(step_input, previous.unsqueeze(0))
             previous = state[0]
             hiddens.append(previous)
-    loss = (hiddens[-1] @ _projection(hidden_size, seed)).sum()
+    loss = (hiddens[-1] @ _projection(hidden_size, seed).to(x.device)).sum()
     grads = torch.autograd.grad(loss, hiddens + cells)
-    h_norms = torch.stack([g.norm(dim=-1).mean() for g in grads[:length]]).numpy()  # [L]
+    h_norms = torch.stack([g.norm(dim=-1).mean() for g in grads[:length]]).cpu().numpy()  # [L]
     frame = pd.DataFrame({"step": np.arange(length), "distance": np.arange(length)[::-1].copy()})
     frame["h_grad_norm"] = h_norms
     if cells:
-        frame["c_grad_norm"] = torch.stack([g.norm(dim=-1).mean() for g in grads[length:]]).numpy()
-        gates = torch.stack(forgets, dim=1).detach().numpy()  # L x [B, H] -> [B, L, H]
+        frame["c_grad_norm"] = torch.stack([g.norm(dim=-1).mean() for g in grads[length:]]).cpu().numpy()
+        gates = torch.stack(forgets, dim=1).detach().cpu().numpy()  # L x [B, H] -> [B, L, H]
         # prod_{s=t+1}^{L-1} f_s: reverse cumulative product of the gates after t
         after = np.concatenate([gates[:, 1:], np.ones_like(gates[:, :1])], axis=1)  # [B, L, H]
         path = np.cumprod(after[:, ::-1], axis=1)[:, ::-1]  # [B, L, H]
@@ -147,6 +153,13 @@ def gradient_norms(rnn: nn.Module, inputs: Tensor, *, seed: int = 0) -> pd.DataF
         frame["c_grad_norm"] = np.nan
         frame["forget_path"] = np.nan
     return frame[list(NORM_COLUMNS)]
+
+
+def network_gradient_norms(network: nn.Module, *inputs: Tensor, seed: int = 0) -> pd.DataFrame:
+    """:func:`gradient_norms` for the ``nn.LSTM`` inside a network (e.g. a trained forecaster's),
+    measured on exactly the tensor the LSTM receives when ``network(*inputs)`` runs."""
+    lstm, x = capture_lstm_input(network, *inputs)
+    return gradient_norms(lstm, x, seed=seed)
 
 
 @dataclass(frozen=True)

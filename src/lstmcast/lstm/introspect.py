@@ -19,7 +19,15 @@ from torch import nn
 from lstmcast.errors import ConfigError, DataError
 from lstmcast.lstm.cell import ExplicitLSTM
 
-__all__ = ["QUANTITIES", "Inspection", "LSTMTrace", "find_lstm", "record", "record_network"]
+__all__ = [
+    "QUANTITIES",
+    "Inspection",
+    "LSTMTrace",
+    "capture_lstm_input",
+    "find_lstm",
+    "record",
+    "record_network",
+]
 
 #: The recorded quantities, in the order of :class:`LSTMTrace`'s array fields.
 QUANTITIES: tuple[str, ...] = ("forget", "input", "output", "candidate", "cell", "hidden")
@@ -152,6 +160,26 @@ class LSTMTrace:
                     )
         return pd.DataFrame(rows)
 
+    def layer_summary(self, saturated: float = 0.95) -> pd.DataFrame:
+        """One row per layer and direction: mean forget, input and output gates, mean ``|c|``, and
+        ``remembering`` = the share of (sample, step, unit) with ``f > saturated`` (memory kept)."""
+        rows = []
+        for layer in range(self.num_layers):
+            for direction in range(self.num_directions):
+                forget = self.forget[layer, direction]
+                rows.append(
+                    {
+                        "layer": layer,
+                        "direction": DIRECTION_NAMES[direction],
+                        "mean_forget": float(forget.mean()),
+                        "mean_input": float(self.input[layer, direction].mean()),
+                        "mean_output": float(self.output[layer, direction].mean()),
+                        "mean_abs_cell": float(np.abs(self.cell[layer, direction]).mean()),
+                        "remembering": float((forget > saturated).mean()),
+                    }
+                )
+        return pd.DataFrame(rows)
+
     def __repr__(self) -> str:
         names = ", ".join(f.name for f in fields(self))
         return f"LSTMTrace(shape [layers, directions, B, L, H] = {self.shape}; {names})"
@@ -249,13 +277,15 @@ def find_lstm(network: nn.Module) -> nn.LSTM:
     return found[0]
 
 
-def record_network(network: nn.Module, *inputs: torch.Tensor, lstm: nn.LSTM | None = None) -> LSTMTrace:
-    """Run ``network(*inputs)`` and record its LSTM on exactly the tensor the LSTM received.
+def capture_lstm_input(
+    network: nn.Module, *inputs: torch.Tensor, lstm: nn.LSTM | None = None
+) -> tuple[nn.LSTM, torch.Tensor]:
+    """Run ``network(*inputs)`` (eval mode, no gradients) and return its LSTM and the tensor the
+    LSTM received, batch first ``[B', L', F']``.
 
     Whatever the network does before its LSTM (instance normalisation, patch embedding, a
     channel-independent reshape to ``[B*T, L, 1]``) is therefore included. When the LSTM is called
-    several times (a recursive strategy rolls it out H times), the first call is recorded.
-    Output: an :class:`LSTMTrace` whose batch axis is the LSTM's batch axis.
+    several times (a recursive strategy rolls it out H times), the first call is kept.
     """
     lstm = lstm if lstm is not None else find_lstm(network)
     captured: list[torch.Tensor] = []
@@ -275,5 +305,12 @@ def record_network(network: nn.Module, *inputs: torch.Tensor, lstm: nn.LSTM | No
         network.train(was_training)
     if not captured:
         raise ConfigError(f"{type(network).__name__} did not call its LSTM on these inputs; nothing to record.")
-    x = captured[0] if lstm.batch_first else captured[0].transpose(0, 1)  # -> [B, L, F]
+    x = captured[0] if lstm.batch_first else captured[0].transpose(0, 1)  # -> [B', L', F']
+    return lstm, x
+
+
+def record_network(network: nn.Module, *inputs: torch.Tensor, lstm: nn.LSTM | None = None) -> LSTMTrace:
+    """Run ``network(*inputs)`` and record its LSTM on exactly the tensor the LSTM received
+    (see :func:`capture_lstm_input`). The trace's batch axis is the LSTM's batch axis."""
+    lstm, x = capture_lstm_input(network, *inputs, lstm=lstm)
     return record(lstm, x)
