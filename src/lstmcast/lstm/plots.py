@@ -165,14 +165,16 @@ def plot_gradient_flow(
     column: str = "h_grad_norm",
     stage: str | None = None,
     threshold: float | None = 1e-3,
+    floor: float = 1e-16,
     ax: Axes | None = None,
 ) -> Axes:
     """Gradient norm vs distance from the loss, log y-scale, one line per model (and stage).
 
     ``norms`` is :func:`~lstmcast.lstm.gradflow.gradient_flow`'s frame; ``column`` one of
     ``h_grad_norm``, ``c_grad_norm``, ``forget_path``; ``stage`` ('init' | 'trained') keeps one
-    stage. Each line is divided by its value at distance 0, so the ``threshold`` line marks the
-    gradient horizon. Returns the Axes; writes a PNG when ``path`` is given.
+    stage (one colour per model, dashed after training). Each line is divided by its value at
+    distance 0, so the ``threshold`` line marks the gradient horizon; the y-axis stops at ``floor``.
+    Returns the Axes; writes a PNG when ``path`` is given.
     """
     if column not in norms.columns or "distance" not in norms.columns:
         raise DataError(f"norms must have 'distance' and {column!r} columns; got {list(norms.columns)}.")
@@ -184,14 +186,20 @@ def plot_gradient_flow(
         ax = figure.subplots()
     keys = [k for k in ("model", "stage") if k in frame.columns and (k != "stage" or stage is None)]
     groups = frame.groupby(keys, sort=False) if keys else [("", frame)]
+    colors: dict[str, str] = {}
+    lowest = 1.0
     for key, group in groups:
         group = group.sort_values("distance")
         values = group[column].to_numpy(dtype=np.float64)
         if np.isnan(values).all() or values[0] <= 0:
             continue
-        label = " / ".join(str(k) for k in (key if isinstance(key, tuple) else (key,)))
-        style = "--" if "trained" in label else "-"
-        ax.semilogy(group["distance"], np.maximum(values / values[0], 1e-300), style, label=label)
+        parts = [str(k) for k in (key if isinstance(key, tuple) else (key,))]
+        color = colors.setdefault(parts[0], f"C{len(colors) % 10}")  # one colour per model
+        style = "--" if "trained" in parts[1:] else "-"  # dashed after training
+        relative = np.maximum(values / values[0], 1e-300)
+        lowest = min(lowest, float(relative.min()))
+        ax.semilogy(group["distance"], relative, style, color=color, label=" / ".join(parts))
+    ax.set_ylim(bottom=max(lowest / 2, floor), top=2.0)
     if threshold is not None:
         ax.axhline(threshold, color="grey", linewidth=0.8, linestyle=":", label=f"horizon threshold {threshold:g}")
     ax.set_xlabel("distance from the loss (steps, L - t)")
