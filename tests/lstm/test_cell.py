@@ -48,7 +48,7 @@ def _initial_state(options: dict, batch: int, seed: int) -> tuple[torch.Tensor, 
     )
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=50, deadline=None)
 @given(
     options=lstm_options,
     batch=st.integers(1, 3),
@@ -68,7 +68,7 @@ def test_forward_and_final_states_match_nn_lstm(options, batch, length, with_sta
     torch.testing.assert_close(c_got, c_expected, atol=TOLERANCE, rtol=0)
 
 
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(options=lstm_options, batch=st.integers(1, 3), length=st.integers(1, 4), seed=st.integers(0, 2**16))
 def test_gradients_match_autograd_through_nn_lstm(options, batch, length, seed):
     reference, explicit = _pair(options, seed)
