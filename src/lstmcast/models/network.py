@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from lstmcast.config import ModelConfig
+from lstmcast.lstm.bias import set_forget_bias
 from lstmcast.models.heads import make_head
 
 
@@ -138,15 +139,3 @@ class LSTMForecastNet(nn.Module):
         if self.recursive:
             return self.head.loss(self.step(x), target[:, :1])
         return self.head.loss(self.step(x, future), target)
-
-
-def set_forget_bias(lstm: nn.LSTM, value: float) -> None:
-    """Set every layer's forget-gate bias so that bias_ih + bias_hh = ``value`` (PyTorch's
-    gate order is i, f, g, o; Jozefowicz et al. 2015 recommend 1)."""
-    hidden = lstm.hidden_size
-    with torch.no_grad():
-        for name, param in lstm.named_parameters():
-            if name.startswith("bias_ih"):
-                param[hidden : 2 * hidden].fill_(value)
-            elif name.startswith("bias_hh"):
-                param[hidden : 2 * hidden].fill_(0.0)
