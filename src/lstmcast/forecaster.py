@@ -205,7 +205,7 @@ class Forecaster:
         per series (e.g. the last 48 rows of every series for validation, as in M4).
         """
         self._infer_targets(frame)
-        d, m, t = self.config.data, self.config.model, self.config.train
+        m, t = self.config.model, self.config.train
         device = resolve_device(t.device)
         threads, deterministic = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
         try:
