@@ -647,6 +647,9 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     payload = {"command": "inspect", "shape": {"layers": layers, "directions": directions, "sequences": batch,
                                                 "steps": length, "hidden_size": hidden},
                "layers": _records(summary), "paths": paths}
+    if result.attention is not None:
+        mean = result.attention.mean(axis=0)
+        payload["attention"] = {"mean_weights": mean.tolist(), "peak_position": int(mean.argmax()) - len(mean) + 1}
     if args.json:
         _emit_json(payload)
         return 0

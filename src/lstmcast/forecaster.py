@@ -505,7 +505,28 @@ class Forecaster:
                if w.future is not None else None)
         trace = record_network(self.network_, x, fut)
         paths = write_trace_plots(trace, out) if out is not None else {}
-        return Inspection(trace, trace.to_frame(), paths)
+        attention = self._attention_weights(x, fut)
+        if attention is not None and out is not None:
+            from lstmcast.plotting import plot_attention
+
+            path = Path(out) / "attention.png"
+            plot_attention(attention, path)
+            paths["attention"] = str(path)
+        return Inspection(trace, trace.to_frame(), paths, attention)
+
+    @torch.no_grad()
+    def _attention_weights(self, x: torch.Tensor, future: torch.Tensor | None) -> np.ndarray | None:
+        """Weights [B', L'] the attention layer puts on each LSTM output (None without attention)."""
+        layer = self.network_.attention
+        if layer is None:
+            return None
+        captured = []
+        handle = layer.register_forward_hook(lambda _m, _i, out: captured.append(out[1]))
+        try:
+            self.network_(x, future)
+        finally:
+            handle.remove()
+        return torch.cat(captured).squeeze(1).cpu().numpy()  # [B', 1, L'] -> [B', L']
 
     # ------------------------------------------------------------------ save / load
     def save(self, path: str | Path, extras: dict[str, Callable[[Path], None]] | None = None,

@@ -81,3 +81,24 @@ def plot_forecast(forecast: Forecast, path: str | Path | None = None, ax: Axes |
     if path is not None:
         _save(fig, path)
     return ax
+
+
+def plot_attention(weights: np.ndarray, path: str | Path | None = None, ax: Axes | None = None) -> Axes:
+    """Attention weights [B, L'] (one row per window) over the LSTM outputs, and their mean."""
+    weights = np.atleast_2d(np.asarray(weights))
+    fig = Figure(figsize=(9, 4.5)) if ax is None else ax.figure
+    ax = ax or fig.add_subplot()
+    steps = np.arange(weights.shape[1]) - weights.shape[1] + 1  # 0 = the last input step
+    if len(weights) > 1:
+        image = ax.imshow(weights, aspect="auto", cmap="viridis", interpolation="nearest",
+                          extent=(steps[0] - 0.5, steps[-1] + 0.5, len(weights) - 0.5, -0.5))
+        fig.colorbar(image, ax=ax, label="attention weight")
+        ax.set_ylabel("window")
+    else:
+        ax.bar(steps, weights[0], color="tab:blue")
+        ax.set_ylabel("attention weight")
+    ax.set_xlabel("input position (0 = last step)")
+    ax.set_title("Attention over the LSTM outputs (query: the last state)")
+    if path is not None:
+        _save(fig, path)
+    return ax

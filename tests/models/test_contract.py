@@ -147,3 +147,12 @@ def test_instance_normalisation_makes_the_forecast_shift_equivariant():
     net = LSTMForecastNet(1, 1, 0, 3, ModelConfig(hidden_size=4), normalization="last").eval()
     x = torch.randn(2, 10, 1)
     torch.testing.assert_close(net(x + 5.0), net(x) + 5.0)
+
+
+def test_inspect_returns_and_plots_attention_weights(frame, tmp_path):
+    forecaster = Forecaster(config_for("attention")).fit(frame)
+    result = forecaster.inspect(frame, windows=4, out=tmp_path)
+    assert result.attention.shape == (4, 24)
+    np.testing.assert_allclose(result.attention.sum(axis=1), 1.0, rtol=1e-5)  # a softmax over positions
+    assert (tmp_path / "attention.png").stat().st_size > 1000
+    assert Forecaster(config_for("plain")).fit(frame).inspect(frame).attention is None

@@ -262,6 +262,7 @@ class Inspection(NamedTuple):
     trace: LSTMTrace
     frame: pd.DataFrame
     paths: dict[str, str]
+    attention: np.ndarray | None = None  # [B, L'] weights over the LSTM outputs (attention models)
 
 
 def find_lstm(network: nn.Module) -> nn.LSTM:
