@@ -54,6 +54,8 @@ VARIANTS: dict[str, tuple[dict, dict, dict]] = {
         {"head": "gaussian"}, {"dated": True, "series": ("a", "b")}),
     "channel_independent_two_targets": ({"targets": ("value", "value2")},
                                         {"channel_independent": True, "head": "quantile"}, {}),
+    "patches_conformal_quantile": ({"normalization": "last"},
+                                   {"patch_length": 4, "head": "quantile", "conformal": True}, {}),
 }
 
 
