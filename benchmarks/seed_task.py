@@ -94,8 +94,6 @@ def run_tutorial(seed: int) -> dict:
 
 
 def run_ours(seed: int) -> dict:
-    import torch
-
     from lstmcast import DataConfig, ForecastConfig, Forecaster, TrainConfig
     from lstmcast.data.synthetic import noisy_sine
 
@@ -106,7 +104,7 @@ def run_ours(seed: int) -> dict:
     rmse = forecaster.evaluate(frame)["metrics"]["rmse"]
     seconds = time.perf_counter() - start
     return {"seconds": seconds, "epochs": len(forecaster.history_.history), "rmse": rmse,
-            "threads": torch.get_num_threads(), "floor": realised_noise(seed, range(800, 1000))}
+            "threads": forecaster.meta_["threads"], "floor": realised_noise(seed, range(800, 1000))}
 
 
 def realised_noise(seed: int, rows) -> float:
