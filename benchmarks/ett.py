@@ -25,19 +25,7 @@ from lstmcast.forecaster import _jsonable
 
 
 def markdown(result: dict) -> str:
-    header, rows = bench.result_table(result)
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] * len(header)) + "|"]
-    for row in rows:
-        cells = [row[0]] + [f"{v:.3f}" if isinstance(v, float) else "" if v is None else str(v) for v in row[1:]]
-        lines.append("| " + " | ".join(cells) + " |")
-    t, hw = result["training"], result["hardware"]
-    lines.append("")
-    lines.append(f"{result['dataset']} multivariate, horizon {result['horizon']}, input {result['input_length']}"
-                 f"{' (quick)' if result['quick'] else ''}: {bench.describe_config(result['config'])}.")
-    lines.append(f"Training {t['seconds']:.0f} s wall ({t['epochs']} epochs, best {t['best_epoch']}, "
-                 f"{t['stop_reason']}), {t['parameters']:,} parameters, {t['threads']} torch threads; "
-                 f"{hw['cpu']}, {hw['cpu_count']} cores, torch {hw['torch']}.")
-    return "\n".join(lines)
+    return bench.result_markdown(result, f"{result['dataset']} multivariate, horizon {result['horizon']}, input {result['input_length']}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -234,3 +234,32 @@ def test_progress_is_plain_log_lines_when_not_a_terminal(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "epoch    1/3 train " in err and " lr 0.001" in err  # epoch, losses, learning rate
     assert "trained 3 epochs in" in err and "\x1b[" not in err  # no terminal control codes
+
+
+def test_resume_refuses_changed_data_and_new_settings(tmp_path, capsys):
+    import shutil
+
+    data = tmp_path / "d.csv"
+    dated_frame(200).to_csv(data, index=False)
+    run_dir = tmp_path / "m.partial"
+    run_dir.mkdir()
+    (run_dir / "checkpoint.pt").write_bytes(b"")
+    from lstmcast.config import ForecastConfig
+    from lstmcast.data.io import sha256_file
+
+    record = {"data": str(data), "data_sha256": sha256_file(data), "config": ForecastConfig().to_dict(), "argv": []}
+    (run_dir / "run.json").write_text(json.dumps(record))
+    err = error_of(["train", "--resume", str(tmp_path / "m"), "--set", "train.max_epochs=3"], capsys)
+    assert "--resume continues a run with its saved config; drop --set/--config" in err
+    changed = tmp_path / "other.csv"
+    shutil.copy(data, changed)
+    with open(changed, "a") as handle:
+        handle.write("2024-02-01 00:00:00,0,0,0\n")
+    err = error_of(["train", "--resume", str(tmp_path / "m"), "--data", str(changed)], capsys)
+    assert "differs from the file the run started on (checksum mismatch)" in err
+    assert "train needs --out DIR" in error_of(["train", "--data", str(data), "--target", "y"], capsys)
+
+
+def test_series_col_on_a_single_series_model(model_dir, csv, capsys):
+    err = error_of(["predict", "--model", str(model_dir), "--data", str(csv), "--series-col", "x2"], capsys)
+    assert "trained on a single series; drop --series-col" in err

@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+import tomllib
 import weakref
 from pathlib import Path
 
@@ -141,7 +142,7 @@ def tuned(tmp_path_factory):
     frame = noisy_sine(300, seed=1)
     base = tiny_config()
     study = tuning.open_study(None, "unit", out, seed=0, max_epochs=3)
-    space = tuning.parse_space(tuning.tomllib.loads(TINY_SPACE))
+    space = tuning.parse_space(tomllib.loads(TINY_SPACE))
     rows = []
     result = tuning.tune(frame, base, study, space=space, n_trials=4, on_trial=rows.append)
     paths = tuning.write_results(study, result, out)

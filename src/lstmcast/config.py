@@ -287,14 +287,7 @@ class ForecastConfig:
 
     @classmethod
     def from_toml(cls, path: str | Path) -> ForecastConfig:
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"Config file {path} does not exist.")
-        try:
-            raw = tomllib.loads(path.read_text(encoding="utf-8"))
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"Config file {path} is not valid TOML: {exc}.") from exc
-        return cls.from_dict(raw)
+        return cls.from_dict(read_toml(path, "Config file"))
 
     def with_overrides(self, overrides: list[str] | tuple[str, ...] | dict[str, Any]) -> ForecastConfig:
         """Apply ``"section.key=value"`` overrides (values parsed as TOML, else as strings)."""
@@ -314,6 +307,17 @@ class ForecastConfig:
                 )
             raw[section][key] = value
         return ForecastConfig.from_dict(raw)
+
+
+def read_toml(path: str | Path, what: str) -> dict[str, Any]:
+    """Parse a TOML file; ``what`` names it in errors ("Config file", "Search space file")."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{what} {path} does not exist.")
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{what} {path} is not valid TOML: {exc}.") from exc
 
 
 def _split_override(text: str) -> tuple[str, Any]:

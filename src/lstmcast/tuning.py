@@ -38,14 +38,13 @@ import re
 import socket
 import tempfile
 import time
-import tomllib
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, get_type_hints
 
-from lstmcast.config import DataConfig, ForecastConfig, ModelConfig, TrainConfig
+from lstmcast.config import DataConfig, ForecastConfig, ModelConfig, TrainConfig, read_toml
 from lstmcast.errors import ConfigError, require
 from lstmcast.forecaster import Forecaster, _jsonable
 from lstmcast.training.loop import Callback, EpochRecord, LoopState
@@ -190,13 +189,7 @@ def parse_space(raw: Mapping[str, Any], source: str = "the search space",
 
 def load_space(path: str | Path, base: ForecastConfig | None = None) -> tuple[Param, ...]:
     """Read a search space TOML file (see :func:`parse_space`)."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"Search space file {path} does not exist.")
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"Search space file {path} is not valid TOML: {exc}.") from exc
+    raw = read_toml(path, "Search space file")
     return parse_space(raw, source=f"search space {path}", base=base)
 
 

@@ -374,3 +374,18 @@ def describe_config(config: dict[str, Any]) -> str:
                  f"patience {t['patience']}")
     return ", ".join(parts)
 
+
+def result_markdown(result: dict[str, Any], title: str) -> str:
+    """A bench result as a markdown table, a title line (``title``: settings) and the training line."""
+    header, rows = result_table(result)
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] * len(header)) + "|"]
+    for row in rows:
+        cells = [row[0]] + [f"{v:.3f}" if isinstance(v, float) else "" if v is None else str(v) for v in row[1:]]
+        lines.append("| " + " | ".join(cells) + " |")
+    t, hw = result["training"], result["hardware"]
+    lines.append("")
+    lines.append(f"{title}{' (quick)' if result['quick'] else ''}: {describe_config(result['config'])}.")
+    lines.append(f"Training {t['seconds']:.0f} s wall ({t['epochs']} epochs, best {t['best_epoch']}, "
+                 f"{t['stop_reason']}), {t['parameters']:,} parameters, {t['threads']} torch threads; "
+                 f"{hw['cpu']}, {hw['cpu_count']} cores, torch {hw['torch']}.")
+    return "\n".join(lines)
