@@ -11,8 +11,8 @@ import torch
 from torch import nn
 
 from lstmcast.config import ModelConfig
-from lstmcast.lstm.bias import set_forget_bias
 from lstmcast.models.heads import make_head
+from lstmcast.models.init import set_forget_bias
 
 
 class LSTMForecastNet(nn.Module):
