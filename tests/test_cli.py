@@ -68,7 +68,7 @@ def test_predict_writes_the_next_horizon(model_dir, csv, tmp_path, capsys):
     payload = run_json(["predict", "--model", str(model_dir), "--data", str(csv), "--out", str(out)], capsys)
     assert payload["rows"] == 6
     table = pd.read_csv(out)
-    assert list(table.columns) == ["time", "target", "step", "mean"]
+    assert list(table.columns) == ["time", "target", "step", "mean", "q0.1", "q0.5", "q0.9"]  # median head
     assert table["time"].iloc[0] == "2024-01-09 08:00:00"
 
 
@@ -156,8 +156,13 @@ def test_unsorted_and_duplicated_timestamps(tmp_path, capsys):
 
 def test_series_too_short(tmp_path, capsys):
     path = tmp_path / "s.csv"
-    dated_frame(30).to_csv(path, index=False)
+    dated_frame(5).to_csv(path, index=False)
     err = error_of(train_args(str(path), "--input-length", "24", "--horizon", "4"), capsys)
+    assert "too short to learn from" in err and "horizon=4" in err and "longest series has 5" in err
+    # with the fractions of a benchmark protocol, the old minimum still applies
+    dated_frame(30).to_csv(path, index=False)
+    err = error_of(train_args(str(path), "--input-length", "24", "--horizon", "4", "--set", "data.test_fraction=0.2"),
+                   capsys)
     assert "has 30 rows" in err and "need at least" in err
 
 

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from lstmcast import __version__
+from lstmcast._version import __version__
 from lstmcast.errors import LstmcastError
 
 EXIT_USAGE = 2
@@ -60,6 +60,21 @@ def _print_scores(scores: dict[str, Any], extra_rows: Sequence[tuple[str, dict[s
     Console().print(table)
     if "probabilistic" in scores:
         Console().print("probabilistic: " + ", ".join(f"{k}={_fmt(v)}" for k, v in scores["probabilistic"].items()))
+    for line in baseline_verdicts(scores):
+        print(line)
+
+
+def baseline_verdicts(scores: dict[str, Any], metric: str = "mae") -> list[str]:
+    """Plain sentences when a baseline beats the model on ``metric`` (empty when none does)."""
+    model = scores.get("metrics", {}).get(metric)
+    lines = []
+    for name, values in scores.get("baselines", {}).items():
+        other = values.get(metric)
+        if model is not None and other is not None and math.isfinite(model) and other < model:
+            lines.append(f"The model loses to {name} on {metric.upper()} ({model:.4g} vs {other:.4g}): "
+                         "prefer the baseline for these data, or try a longer input_length, more data or "
+                         "model.ensemble=5.")
+    return lines
 
 
 class Progress:
@@ -203,8 +218,13 @@ def _train_and_report(args: argparse.Namespace, frame: Any, config: Any, out: Pa
             ctx.close()
     if ctx is not None and not ctx.is_main:
         return {}  # only rank 0 scores, writes and prints
-    scores = forecaster.evaluate(frame, source=source)
-    hist = forecaster.historical_forecasts(frame, source=source)
+    if forecaster.config_.data.test_fraction > 0:  # a benchmark protocol holding out a test part
+        scores = forecaster.evaluate(frame, source=source)
+        hist = forecaster.historical_forecasts(frame, source=source)
+        title = "Test metrics (original units)"
+    else:  # forecast-first: the scores are those of the validation windows, before the refit
+        scores, hist = forecaster.validation_, forecaster.validation_forecast_
+        title = "Validation metrics: the last horizon of each series, before the final refit (original units)"
     writers = _plot_writers(forecaster, hist)
     model_dir = out / "model" if args.command == "demo" else out
     forecaster.save(model_dir, extras=writers, metrics=scores, run=getattr(args, "manifest", None))
@@ -217,11 +237,14 @@ def _train_and_report(args: argparse.Namespace, frame: Any, config: Any, out: Pa
         for name in writers:
             paths[name.removesuffix(".png") + "_plot"] = str(model_dir / name)
     result = forecaster.history_
+    scores = scores or {"metrics": {}, "baselines": {}, "n_windows": 0, "horizon": forecaster.config_.data.horizon}
     payload = {
         "command": args.command,
+        "scored_on": "test" if forecaster.config_.data.test_fraction > 0 else "validation",
         "metrics": scores["metrics"],
         "baselines": scores["baselines"],
         "n_windows": scores["n_windows"],
+        "verdicts": baseline_verdicts(scores),
         "training": {"epochs": len(result.history), "best_epoch": result.best_epoch,
                      "stop_reason": result.stop_reason, "seconds": round(result.seconds, 3),
                      "events": result.events},
@@ -238,7 +261,10 @@ def _train_and_report(args: argparse.Namespace, frame: Any, config: Any, out: Pa
     else:
         extra = [("noise floor", {"rmse": noise_floor, "mae": noise_floor * math.sqrt(2 / math.pi)})] \
             if noise_floor else []
-        _print_scores(scores, extra)
+        if scores["n_windows"]:
+            _print_scores(scores, extra, title=title)
+        else:
+            print("No series was long enough to hold out a validation horizon; nothing was scored.")
         for event in result.events:
             print(f"- {event}")
         for name, path in paths.items():
@@ -248,11 +274,15 @@ def _train_and_report(args: argparse.Namespace, frame: Any, config: Any, out: Pa
 
 def _demo_inputs(data_seed: int) -> tuple[Any, Any]:
     """The demo's series (noisy sine, 1000 points, noise std 0.1) and its base configuration."""
-    from lstmcast.config import DataConfig, ForecastConfig
+    from lstmcast.config import DataConfig, ForecastConfig, ModelConfig
     from lstmcast.data.synthetic import noisy_sine
 
     frame = noisy_sine(n_points=1000, noise_std=0.1, seed=data_seed)
-    return frame, ForecastConfig(data=DataConfig(targets=("value",), input_length=20, horizon=1, scaler="minmax"))
+    # the tutorial's own setup: a 70/10/20 chronological split scored on its test part, min-max
+    # scaling to [-1, 1], an LSTM + Linear trained with MSE
+    data = DataConfig(targets=("value",), input_length=20, horizon=1, scaler="minmax",
+                      val_fraction=0.1, test_fraction=0.2)
+    return frame, ForecastConfig(data=data, model=ModelConfig(head="point", normalization="none", patch_length=0))
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -417,7 +447,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
 
 def _align_columns(frame: Any, forecaster: Any, args: argparse.Namespace) -> Any:
     """Rename the file's time / series columns (--time-col, --series-col) to the model's names."""
-    d = forecaster.config.data
+    d = forecaster.config_.data
     for flag, given, expected in (("--series-col", args.series_col, d.series_col),
                                   ("--time-col", args.time_col, d.time_col)):
         if given is None or given == expected:
@@ -438,9 +468,14 @@ def cmd_predict(args: argparse.Namespace) -> int:
     forecaster = Forecaster.load(args.model, device=args.device)
     frame = _align_columns(read_table(args.data), forecaster, args)
     future = _align_columns(read_table(args.future), forecaster, args) if args.future else None
-    forecast = forecaster.predict(frame, future=future, source=str(args.data))
+    forecast = forecaster.predict(frame, future=future, source=str(args.data), horizon=args.horizon)
     table = forecast.to_frame()
-    payload: dict[str, Any] = {"command": "predict", "rows": len(table), "horizon": forecaster.config.data.horizon}
+    payload: dict[str, Any] = {"command": "predict", "rows": len(table),
+                               "horizon": args.horizon or forecaster.config_.data.horizon,
+                               "notes": list(getattr(forecast, "notes", []))}
+    if not args.json:
+        for note in payload["notes"]:
+            _stderr(f"note: {note}")
     if args.out:
         payload["paths"] = {"forecast": str(forecast.to_csv(args.out))}
     if args.json:
@@ -457,13 +492,55 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from lstmcast.data.io import read_table
     from lstmcast.forecaster import Forecaster
 
+    if args.holdout is not None:
+        return _evaluate_holdout(args)
+    if not args.model:
+        raise CommandError("evaluate needs --model DIR (score a trained model on the file's last part) or "
+                           "--holdout H (train on all but the last H steps of each series, score those).")
     forecaster = Forecaster.load(args.model, device=args.device)
     frame = _align_columns(read_table(args.data), forecaster, args)
     scores = forecaster.evaluate(frame, part=args.part, source=str(args.data), season=args.season)
+    scores["verdicts"] = baseline_verdicts(scores)
     if args.json:
         _emit_json({"command": "evaluate", **scores})
     else:
-        _print_scores(scores, title=f"Metrics on the {args.part} part of {args.data}")
+        what = "the last horizon of each series" if not forecaster.config_.data.uses_fractions else \
+            f"the {args.part} part"
+        _print_scores(scores, title=f"Metrics on {what} of {args.data}")
+    return 0
+
+
+def _evaluate_holdout(args: argparse.Namespace) -> int:
+    """Train on all but the last H rows of each series, forecast them, score them."""
+    from lstmcast.data.io import read_table
+    from lstmcast.forecaster import Forecaster
+
+    if args.model:
+        raise CommandError("--holdout trains a fresh model; drop --model (or drop --holdout to score that model).")
+    holdout = args.holdout
+    if holdout < 1:
+        raise CommandError(f"--holdout must be a positive number of steps; got {holdout}.")
+    if args.horizon is not None and args.horizon != holdout:
+        raise CommandError(f"--holdout {holdout} scores {holdout} steps, so the model's horizon is {holdout}; "
+                           f"drop --horizon {args.horizon}.")
+    args.horizon = holdout
+    config = _build_config(args)
+    frame = read_table(args.data)
+    series_col = config.data.series_col
+    if series_col is not None and series_col in frame:
+        train = frame[frame.groupby(series_col, sort=False).cumcount(ascending=False).to_numpy() >= holdout]
+    else:
+        train = frame.iloc[:-holdout]
+    if train.empty:
+        raise CommandError(f"{args.data} has no rows left after holding out the last {holdout} of each series.")
+    forecaster = Forecaster(config).fit(train, callbacks=[Progress(not args.quiet)], source=str(args.data))
+    scores = forecaster.evaluate(frame, source=str(args.data), season=args.season)
+    scores["holdout"] = holdout
+    scores["verdicts"] = baseline_verdicts(scores)
+    if args.json:
+        _emit_json({"command": "evaluate", **scores})
+    else:
+        _print_scores(scores, title=f"Held-out metrics: the last {holdout} steps of each series of {args.data}")
     return 0
 
 
@@ -845,6 +922,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True, help="model directory")
     p.add_argument("--data", required=True, help="recent history (CSV/Parquet) with the training columns")
     p.add_argument("--future", help="known-future covariates for the horizon (CSV/Parquet)")
+    p.add_argument("--horizon", type=int, metavar="H",
+                   help="steps to forecast (default: the trained horizon; more rolls the model forward)")
     p.add_argument("--out", help="CSV file to write (default: print)")
     p.add_argument("--device")
     p.add_argument("--json", action="store_true")
@@ -852,16 +931,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--time-col", metavar="COL", help="time column, if named differently than in training")
     p.set_defaults(func=cmd_predict)
 
-    p = sub.add_parser("evaluate", help="score a model on a file's last part against baselines")
-    p.add_argument("--model", required=True)
-    p.add_argument("--data", required=True)
+    p = sub.add_parser("evaluate", help="score a model on the last horizon of each series against baselines, "
+                       "or (--holdout H) train on all but the last H steps and score those")
+    p.add_argument("--model", help="model directory to score (it must not have seen the file's last rows)")
+    p.add_argument("--holdout", type=int, metavar="H",
+                   help="train a fresh model (options as for train) on all but the last H steps of each series, "
+                        "then score its forecast of those H steps")
+    _add_data_options(p)
     p.add_argument("--part", default="test", choices=["test", "val", "train", "all"],
-                   help="which part of the file, split by the model's fractions (default test)")
+                   help="with a model split by fractions: which part (default test = the last horizon)")
     p.add_argument("--season", type=int, help="seasonality for seasonal naive (default from the frequency)")
-    p.add_argument("--device")
+    _add_run_options(p)
     p.add_argument("--json", action="store_true")
-    p.add_argument("--series-col", metavar="COL", help="series id column, if named differently than in training")
-    p.add_argument("--time-col", metavar="COL", help="time column, if named differently than in training")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("export", help="export the whole forecast path (pt2, ONNX, TorchScript) with a parity check",

@@ -1,22 +1,27 @@
-"""Forecaster: the one class that wires config + scalers + network + fit loop.
+"""Forecaster: config in, ``fit(frame) -> self``, then predict / evaluate / save.
 
-    Forecaster(config).fit(frame) -> self
-    .predict(frame) -> Forecast        (the H steps after the end of each series)
-    .historical_forecasts(frame)       (every window of the frame's test part, with the truth)
-    .evaluate(frame) -> dict           (metrics on the frame's last part, next to baselines)
-    .save(dir) / Forecaster.load(dir)  (plain files: JSON + safetensors, never pickles)
+    Forecaster(config).fit(frame) -> self      (learns from the whole history of every series)
+    .predict(frame, horizon=None) -> Forecast  (the steps after the end of each series)
+    .evaluate(frame) -> dict                   (the last H steps of each series, next to baselines)
+    .save(dir) / Forecaster.load(dir)          (plain files: JSON + safetensors, never pickles)
+
+Fit, forecast-first: validation for early stopping and the LR schedule is the last
+``data.val_steps`` (default: the horizon) target steps of each series; then, with
+``train.final_fit="refit"``, a fresh network is trained on every window of every series for the
+number of epochs validation chose, with the same learning-rate schedule, and with scalers fitted
+on all rows. No test part is held out inside ``fit``: held-out scores are the job of
+``evaluate`` / ``backtest`` (CLI: ``lstmcast evaluate --holdout H``, ``lstmcast backtest``).
+``data.val_fraction`` / ``data.test_fraction`` keep the split-by-fractions protocol of
+benchmarks (no refit when a test part is held out).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
-import math
 import os
 import platform
-import shutil
-import tempfile
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,51 +31,32 @@ import numpy as np
 import pandas as pd
 import torch
 
-from lstmcast import __version__
+from lstmcast._version import __version__
 from lstmcast.config import DataConfig, ForecastConfig, ModelConfig, TrainConfig
-from lstmcast.data.io import future_index, infer_frequency, prepare_frame, sha256_file
+from lstmcast.data.io import infer_frequency
+from lstmcast.data.layout import ChannelLayout
+from lstmcast.data.prepare import (
+    SeriesData,
+    infer_targets,
+    last_window,
+    pad_left,
+    series_arrays,
+)
 from lstmcast.data.scaling import Scaler
 from lstmcast.data.splits import SplitBounds, check_length
-from lstmcast.data.windows import input_target_windows
-from lstmcast.errors import ConfigError, DataError, ModelFileError, NotFittedError
-from lstmcast.forecast import Forecast, quantile_column
+from lstmcast.defaults import resolve, season_for
+from lstmcast.errors import ConfigError, DataError, NotFittedError
+from lstmcast.forecast import Forecast
+from lstmcast.inference import TrainedModel, WindowBatch
+from lstmcast.models.ensemble import MedianEnsemble
 from lstmcast.models.network import LSTMForecastNet
+from lstmcast.persistence import load_checkpoint, load_model_dir, save_model_dir
 from lstmcast.training.loop import Callback, FitResult, TensorBatches, fit_loop
 
 if TYPE_CHECKING:
     from lstmcast.training.distributed import DistributedContext
 
-FORMAT_VERSION = 1
-MODEL_FILES = ("config.json", "scaler.json", "weights.safetensors", "meta.json")
-_SINGLE = "__single__"
-
-
-@dataclass
-class SeriesData:
-    """One prepared series: its key, time index and values [T, C] in original units."""
-
-    key: str
-    index: pd.Index
-    values: np.ndarray
-
-
-@dataclass
-class WindowBatch:
-    """Windows of one or more series, ready for the network and for scoring.
-
-    X [N, L, C] scaled inputs, future [N, H, Kf] scaled known-future covariates, truth [N, H, T]
-    and history [N, L, T] in original units, offset/scale [N, T] of each window's series.
-    """
-
-    x: np.ndarray
-    future: np.ndarray | None
-    truth: np.ndarray | None
-    history: np.ndarray
-    offset: np.ndarray
-    scale: np.ndarray
-    series: list[str]
-    origins: list[Any]
-    times: list[pd.Index]
+MIN_INPUT = 2  # observed rows a training window needs before its first target (the rest is padding)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -91,41 +77,26 @@ def auto_threads(model: ModelConfig, train: TrainConfig) -> int:
     return 1 if work <= 128 else min(4, cores)
 
 
-def calendar_columns(index: pd.Index) -> list[str]:
-    """Calendar features suited to the spacing of a DatetimeIndex."""
-    if not isinstance(index, pd.DatetimeIndex):
-        raise DataError(
-            "data.calendar_features=true needs a date/time column; the data has an integer step "
-            "index. Name the time column with --time-col or turn calendar features off."
-        )
-    step = pd.Series(index[:50]).diff().median() if len(index) > 1 else pd.Timedelta(days=1)
-    names = []
-    if step < pd.Timedelta(days=1):
-        names += ["hour_sin", "hour_cos"]
-    if step < pd.Timedelta(days=7):
-        names += ["dow_sin", "dow_cos"]
-    names += ["year_sin", "year_cos"]
-    return names
+@dataclass
+class _Part:
+    """One series prepared for training: scaled (and left-padded) values and its split."""
 
-
-def calendar_values(index: pd.DatetimeIndex, names: Sequence[str]) -> np.ndarray:
-    """[len(index), len(names)] sin/cos encodings of hour of day, day of week, day of year."""
-    hour = (index.hour + index.minute / 60.0).to_numpy() / 24.0
-    dow = (index.day_of_week.to_numpy() + hour) / 7.0
-    doy = (index.day_of_year.to_numpy() - 1 + hour) / 365.25
-    phase = {"hour": hour, "dow": dow, "year": doy}
-    cols = []
-    for name in names:
-        kind, fn = name.split("_")
-        cols.append((np.sin if fn == "sin" else np.cos)(2 * np.pi * phase[kind]))
-    return np.stack(cols, axis=1) if cols else np.zeros((len(index), 0))
+    key: str
+    scaled: np.ndarray  # [n + pad, C] float32
+    bounds: SplitBounds  # over the padded rows
+    pad: int
+    scaler: Scaler
+    index: pd.Index  # the series' time index (unpadded)
 
 
 class Forecaster:
     """An LSTM forecaster. Constructors store; ``fit`` computes and returns self.
 
-    Learned state (after ``fit`` or ``load``) ends in ``_``: ``network_``, ``scalers_``
-    (one per series), ``meta_`` (columns, frequency, training range), ``history_``.
+    Learned state (after ``fit`` or ``load``) ends in ``_``: ``config_`` (the config with what
+    ``fit`` inferred filled in: targets, input length, patches), ``network_``, ``scalers_`` (one per
+    series), ``layout_`` (the channel order), ``meta_`` (frequency, training ranges, ...),
+    ``history_`` and ``validation_`` (scores on the validation windows, next to baselines).
+    The ``config`` given is never changed.
     """
 
     def __init__(self, config: ForecastConfig | None = None, *, data: DataConfig | None = None,
@@ -136,55 +107,47 @@ class Forecaster:
         changes = {k: v for k, v in (("data", data), ("model", model), ("train", train)) if v is not None}
         self.config = dataclasses.replace(config, **changes) if changes else config
 
-    # ------------------------------------------------------------------ helpers
+    # ------------------------------------------------------------------ scikit-learn protocol
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """The constructor's parameters (``sklearn.base.clone`` support)."""
+        return {"config": self.config}
+
+    def set_params(self, **params: Any) -> Forecaster:
+        unknown = set(params) - {"config", "data", "model", "train"}
+        if unknown:
+            raise ConfigError(f"Unknown parameter(s) {sorted(unknown)}; Forecaster takes config, data, model, train.")
+        config = params.pop("config", self.config)
+        self.__init__(config, **params)  # type: ignore[misc]
+        return self
+
+    # ------------------------------------------------------------------ learned state
     def _check_fitted(self) -> None:
         if not hasattr(self, "network_"):
             raise NotFittedError("This Forecaster is not fitted yet; call fit(frame) or Forecaster.load(dir) first.")
 
     @property
+    def model_(self) -> TrainedModel:
+        """The trained model as an object (network, layout, scalers, frequency): every forecast
+        of this forecaster goes through it."""
+        self._check_fitted()
+        return TrainedModel(self.network_, self.layout_, self.scalers_, self.config_.data,
+                            self.meta_.get("frequency"), self.quantile_levels)
+
+    @property
     def channels(self) -> list[str]:
         """Input channels in network order: targets, past covariates, future covariates, calendar."""
-        d = self.config.data
-        return [*d.input_columns, *self.meta_.get("calendar", [])] if hasattr(self, "meta_") else list(d.input_columns)
+        self._check_fitted()
+        return list(self.layout_.channels)
 
     @property
     def n_future(self) -> int:
-        return len(self.config.data.future_features) + len(getattr(self, "meta_", {}).get("calendar", []))
+        self._check_fitted()
+        return self.layout_.n_future
 
-    def _prepare(self, frame: pd.DataFrame, source: str) -> list[SeriesData]:
-        d = self.config.data
-        tidy = prepare_frame(frame, list(d.input_columns), time_col=d.time_col, series_col=d.series_col,
-                             fill=d.fill, source=source)
-        groups = [(_SINGLE, tidy)] if d.series_col is None else list(tidy.groupby(d.series_col, sort=False, observed=True))
-        out = []
-        for key, group in groups:
-            values = group[list(d.input_columns)].to_numpy(np.float64)
-            calendar = getattr(self, "meta_", {}).get("calendar") or (
-                calendar_columns(group.index) if d.calendar_features else [])
-            if calendar:
-                values = np.concatenate([values, calendar_values(group.index, calendar)], axis=1)
-            out.append(SeriesData(str(key), group.index, values))
-        return out
-
-    def _infer_targets(self, frame: pd.DataFrame) -> None:
-        d = self.config.data
-        if d.targets:
-            return
-        skip = {d.time_col, d.series_col, *d.features, *d.future_features}
-        numeric = [c for c in frame.columns if c not in skip and pd.api.types.is_numeric_dtype(frame[c])
-                   and str(c).lower() not in ("date", "time", "timestamp", "datetime", "ds")]
-        if len(numeric) != 1:
-            raise ConfigError(
-                "Name the column(s) to forecast: DataConfig(targets=[...]) or --target COL. "
-                f"Numeric columns found: {[str(c) for c in numeric]}."
-            )
-        self.config = dataclasses.replace(self.config, data=dataclasses.replace(d, targets=(str(numeric[0]),)))
-
-    def _scaler_for(self, series: SeriesData) -> Scaler:
-        scaler = self.scalers_.get(series.key)
-        if scaler is None:  # a series unseen in training is scaled by its own history
-            scaler = Scaler(self.config.data.scaler).fit(series.values)
-        return scaler
+    @property
+    def quantile_levels(self) -> tuple[float, ...]:
+        config = getattr(self, "config_", self.config)
+        return () if config.model.head == "point" else config.model.quantiles
 
     # ------------------------------------------------------------------ fit
     def fit(self, frame: pd.DataFrame, *, callbacks: Sequence[Callback] = (), checkpoint: str | Path | None = None,
@@ -193,24 +156,23 @@ class Forecaster:
             bounds_fn: Callable[[int], SplitBounds] | None = None) -> Forecaster:
         """Train on ``frame`` (time-ordered; one series, or many with ``data.series_col``).
 
-        Each series is split chronologically into train / validation / test parts by
-        ``data.val_fraction`` and ``data.test_fraction``; scalers are fitted on the training
-        part only; the test part is held out (see :meth:`evaluate`).
+        The model learns from every row (see the module docstring for the protocol). Series too
+        short for one window are padded on the left; series with fewer than ``horizon + 2`` rows
+        are left out of training with one warning (they still get forecasts).
 
         ``distributed`` (from :func:`lstmcast.training.distributed.init_distributed`, under
         torchrun) trains data-parallel: this process takes its share of every global batch of
         ``train.batch_size`` windows; only rank 0 writes the checkpoint.
 
-        ``bounds_fn(n_rows) -> SplitBounds`` replaces the fractions with explicit row bounds
-        per series (e.g. the last 48 rows of every series for validation, as in M4).
+        ``bounds_fn(n_rows) -> SplitBounds`` replaces the protocol with explicit row bounds per
+        series (e.g. the last 48 rows of every series for validation, as in M4); no refit.
         """
-        self._infer_targets(frame)
-        m, t = self.config.model, self.config.train
+        t = self.config.train
         device = resolve_device(t.device)
         threads, deterministic = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
         try:
             if device.type == "cpu":
-                torch.set_num_threads(1 if t.deterministic and not t.threads else auto_threads(m, t))
+                torch.set_num_threads(1 if t.deterministic and not t.threads else auto_threads(self.config.model, t))
             if t.deterministic:
                 torch.use_deterministic_algorithms(True)
             return self._fit(frame, callbacks, checkpoint, resume, source, distributed, bounds_fn, device)
@@ -221,270 +183,319 @@ class Forecaster:
     def _fit(self, frame: pd.DataFrame, callbacks: Sequence[Callback], checkpoint: str | Path | None,
              resume: str | Path | None, source: str, distributed: DistributedContext | None,
              bounds_fn: Callable[[int], SplitBounds] | None, device: torch.device) -> Forecaster:
-        d, m, t = self.config.data, self.config.model, self.config.train
         started = time.perf_counter()
-        torch.manual_seed(t.seed)
-        self.meta_ = {}
-        series = self._prepare(frame, source)  # calendar channels included when asked for
-        calendar = calendar_columns(series[0].index) if d.calendar_features else []
-        self.meta_ = {"calendar": calendar}
-        n_targets = len(d.targets)
-        L, H = d.input_length, d.horizon
-        self.scalers_: dict[str, Scaler] = {}
-        scaled_parts, starts = [], {"train": [], "val": [], "test": []}
-        offset = 0
-        ranges = {}
-        for s in series:
-            what = "The series" if s.key == _SINGLE else f"Series {s.key!r}"
-            if bounds_fn is None:
-                bounds = check_length(len(s.values), L, H, d.val_fraction, d.test_fraction, what=what)
-            else:
-                bounds = bounds_fn(len(s.values))
-                if not len(bounds.target_starts("train", L, H)):
-                    raise DataError(
-                        f"{what} has {len(s.values)} rows and bounds_fn leaves rows 0..{bounds.train_end - 1} "
-                        f"for training: no window of input_length={L} + horizon={H} fits. Give it more "
-                        "training rows or use smaller data.input_length / data.horizon."
-                    )
-            scaler = Scaler(d.scaler).fit(s.values[: bounds.train_end])
-            self.scalers_[s.key] = scaler
-            scaled_parts.append(scaler.transform(s.values).astype(np.float32))
-            for part in starts:
-                starts[part].append(np.asarray(bounds.target_starts(part, L, H)) + offset)
-            offset += len(s.values)
-            ranges[s.key] = _ranges(s.index, bounds)
-        values = torch.from_numpy(np.concatenate(scaled_parts)).to(device)  # [T_total, C]
-        net = LSTMForecastNet(len(self.channels), n_targets, self.n_future, H, m, d.normalization).to(device)
-        batches = {part: _window_source(values, np.concatenate(idx), L, H, n_targets, self.n_future, device)
-                   for part, idx in starts.items()}
-        batches["train"].per_epoch = t.epoch_windows
-        ckpt_path = Path(checkpoint) if checkpoint is not None else None
-        resume_state = _load_checkpoint(Path(resume)) if resume is not None else None
-        parts = (lambda b: net.loss(*b), batches["train"], batches["val"] if len(batches["val"]) else None, None)
-        if distributed is not None:  # this process's share of every batch; DDP averages gradients
-            parts = distributed.prepare(net, *parts[:3])
-            ckpt_path = ckpt_path if distributed.is_main else None
-        loss_fn, train_b, val_b, sync = parts
-        result = fit_loop(net, loss_fn, train_b, val_b, t, callbacks, checkpoint=ckpt_path, resume=resume_state,
-                          sync=sync)
-        self.network_ = net.eval()
-        self.history_: FitResult = result
-        freq = infer_frequency(series[0].index)
+        targets = infer_targets(frame, self.config.data)
+        series, layout = series_arrays(frame, self.config.data, None, source, targets)
+        frequency = infer_frequency(series[0].index)
+        config = dataclasses.replace(self.config, data=dataclasses.replace(self.config.data, targets=targets))
+        config = resolve(config, frequency, [len(s.values) for s in series])
+        d, m, t = config.data, config.model, config.train
+        trainable, skipped = self._trainable(series, d, bounds_fn)
+        parts = [self._part(s, d, bounds_fn, holdout=True) for s in trainable]
+        refit = (t.final_fit == "refit" and bounds_fn is None and d.test_fraction == 0
+                 and any(p.bounds.val_end > p.bounds.train_end for p in parts))
+        final = [self._part(s, d, None, holdout=False) for s in trainable] if refit else parts
+        members, results, validation = [], [], None
+        for k in range(m.ensemble):
+            seed = t.seed + k
+            torch.manual_seed(seed)
+            net = LSTMForecastNet(layout.n_channels, layout.n_targets, layout.n_future, d.horizon, m).to(device)
+            member_train = dataclasses.replace(t, seed=seed)
+            first = k == 0
+            result, batches = self._train(net, parts, d, member_train, callbacks, device, distributed,
+                                          checkpoint if first else None, resume if first else None)
+            if first:
+                n_windows = {part: len(b) for part, b in batches.items()}
+                validation = self._validation_scores(net, parts, layout, d, frequency, series)
+                factor = self._conformal_factor(net, parts, layout, d) if m.conformal else None
+            if refit:
+                torch.manual_seed(seed)
+                net = LSTMForecastNet(layout.n_channels, layout.n_targets, layout.n_future, d.horizon, m).to(device)
+                epochs = max(result.best_epoch, 1)
+                rates = [r.learning_rate for r in result.history[:epochs]]
+                refit_train = dataclasses.replace(member_train, max_epochs=epochs, patience=0, time_budget=0.0)
+                final_result, final_batches = self._train(net, final, d, refit_train, [_Schedule(rates)], device,
+                                                          distributed, None, None)
+                result.events.append(f"refit on all {len(final_batches['train'])} windows for {epochs} epochs "
+                                     "(the epoch count validation chose), scalers fitted on every row")
+                result.seconds += final_result.seconds
+                if first:
+                    n_windows["final"] = len(final_batches["train"])
+            members.append(net.eval())
+            results.append(result)
+        calibration = None
+        if m.conformal and factor is not None:
+            head = members[0].head
+            with torch.no_grad():
+                head.spread.mul_(factor.to(head.spread.device, head.spread.dtype))
+            calibration = {"part": "val", "windows": n_windows.get("val", 0), "mean_spread": float(head.spread.mean())}
+        self.network_ = members[0] if len(members) == 1 else MedianEnsemble(members).eval()
+        self.config_, self.layout_ = config, layout
+        self.scalers_ = {p.key: p.scaler for p in final}
+        self.history_: FitResult | None = results[0]
+        self.validation_ = validation
+        if skipped:
+            warnings.warn(_skipped_message(skipped, len(trainable), d), UserWarning, stacklevel=3)
         self.meta_ = {
-            "calendar": calendar,
-            "frequency": freq,
-            "channels": [*d.input_columns, *calendar],
+            "frequency": frequency,
+            "season": season_for(frequency),
+            "layout": layout.to_dict(),
+            "calendar": list(layout.calendar),
+            "channels": list(layout.channels),
             "series": [s.key for s in series],
-            "ranges": ranges,
-            "n_windows": {part: len(b) for part, b in batches.items()},
+            "skipped_series": skipped,
+            "ranges": {p.key: _ranges(s.index, p) for p, s in zip(parts, trainable, strict=True)},
+            "final_fit": "refit on all rows" if refit else "the validated weights",
+            "n_windows": n_windows,
+            "refit": refit,
+            "ensemble": [{"seed": t.seed + k, "best_epoch": r.best_epoch, "epochs": len(r.history)}
+                         for k, r in enumerate(results)],
+            "validation": validation,
+            **({"calibration": calibration} if calibration else {}),
             "train_seconds": round(time.perf_counter() - started, 3),
             "device": str(device),
             "threads": torch.get_num_threads(),
         }
-        if m.conformal:
-            self.calibrate(frame, part="val", source=source, bounds_fn=bounds_fn)
         return self
+
+    def _trainable(self, series: list[SeriesData], d: DataConfig,
+                   bounds_fn: Callable[[int], SplitBounds] | None) -> tuple[list[SeriesData], list[str]]:
+        """Series long enough to learn from, and the keys of those left out."""
+        if bounds_fn is not None or d.uses_fractions:
+            return series, []  # benchmark protocols: every series must fit (checked in _part)
+        keep = [s for s in series if len(s.values) >= d.horizon + MIN_INPUT]
+        skipped = [s.key for s in series if len(s.values) < d.horizon + MIN_INPUT]
+        if not keep:
+            raise DataError(
+                f"Every series is too short to learn from: a training window needs horizon={d.horizon} target "
+                f"rows plus at least {MIN_INPUT} input rows, and the longest series has "
+                f"{max(len(s.values) for s in series)}. Use a smaller data.horizon or longer series."
+            )
+        return keep, skipped
+
+    def _part(self, s: SeriesData, d: DataConfig, bounds_fn: Callable[[int], SplitBounds] | None,
+              holdout: bool) -> _Part:
+        """Scale one series (scaler fitted on its training rows only) and split it."""
+        L, H, n = d.input_length, d.horizon, len(s.values)
+        if bounds_fn is not None or d.uses_fractions:
+            if bounds_fn is None:
+                bounds = check_length(n, L, H, d.val_fraction, d.test_fraction, what=s.label)
+                if not holdout:  # the refit after validation: every row trains
+                    bounds = SplitBounds(n, n, n)
+            else:
+                bounds = bounds_fn(n)
+                if not len(bounds.target_starts("train", L, H)):
+                    raise DataError(
+                        f"{s.label} has {n} rows and bounds_fn leaves rows 0..{bounds.train_end - 1} for "
+                        f"training: no window of input_length={L} + horizon={H} fits. Give it more training "
+                        "rows or use smaller data.input_length / data.horizon."
+                    )
+            scaler = Scaler(d.scaler).fit(s.values[: bounds.train_end])
+            return _Part(s.key, scaler.transform(s.values).astype(np.float32), bounds, 0, scaler, s.index)
+        # forecast-first: the last val_steps targets validate, when the series can spare them
+        val = d.validation_steps if holdout and n - d.validation_steps >= H + MIN_INPUT else 0
+        pad = min(max(0, L + H + val - n), max(L - MIN_INPUT, 0))
+        scaler = Scaler(d.scaler).fit(s.values[: n - val])
+        scaled, _ = pad_left(scaler.transform(s.values).astype(np.float32), n + pad)
+        rows = n + pad
+        return _Part(s.key, scaled, SplitBounds(rows, rows - val, rows), pad, scaler, s.index)
+
+    def _train(self, net: torch.nn.Module, parts: list[_Part], d: DataConfig, t: TrainConfig,
+               callbacks: Sequence[Callback], device: torch.device, distributed: DistributedContext | None,
+               checkpoint: str | Path | None, resume: str | Path | None) -> tuple[FitResult, dict[str, TensorBatches]]:
+        L, H = d.input_length, d.horizon
+        n_targets, n_future = net.n_targets, net.n_future
+        starts: dict[str, list[np.ndarray]] = {"train": [], "val": []}
+        offset = 0
+        for p in parts:
+            for part in starts:
+                starts[part].append(np.asarray(p.bounds.target_starts(part, L, H)) + offset)
+            offset += len(p.scaled)
+        values = torch.from_numpy(np.concatenate([p.scaled for p in parts])).to(device)  # [T_total, C]
+        batches = {part: _window_source(values, np.concatenate(idx).astype(np.int64), L, H, n_targets, n_future,
+                                        device) for part, idx in starts.items()}
+        if not len(batches["train"]):
+            raise DataError(f"No training window of input_length={L} + horizon={H} fits the data; use a smaller "
+                            "data.input_length / data.horizon or longer series.")
+        batches["train"].per_epoch = t.epoch_windows
+        ckpt_path = Path(checkpoint) if checkpoint is not None else None
+        resume_state = load_checkpoint(Path(resume)) if resume is not None else None
+        loop_parts = (lambda b: net.loss(*b), batches["train"], batches["val"] if len(batches["val"]) else None, None)
+        if distributed is not None:  # this process's share of every batch; DDP averages gradients
+            loop_parts = distributed.prepare(net, *loop_parts[:3])
+            ckpt_path = ckpt_path if distributed.is_main else None
+        loss_fn, train_b, val_b, sync = loop_parts
+        result = fit_loop(net, loss_fn, train_b, val_b, t, callbacks, checkpoint=ckpt_path, resume=resume_state,
+                          sync=sync)
+        return result, batches
+
+    def _val_windows(self, parts: list[_Part], layout: ChannelLayout, d: DataConfig) -> WindowBatch | None:
+        """The validation windows of the parts (scaled inputs, truth in original units)."""
+        L, H = d.input_length, d.horizon
+        xs, fs, ys, hs, offs, scs, keys, origins, times = [], [], [], [], [], [], [], [], []
+        for p in parts:
+            for start in p.bounds.target_starts("val", L, H):
+                origins.append(p.index[start - p.pad - 1])
+                times.append(p.index[start - p.pad : start - p.pad + H])
+                raw = p.scaler.inverse_transform(p.scaled[start - L : start + H].astype(np.float64))
+                xs.append(p.scaled[start - L : start])
+                if layout.n_future:
+                    fs.append(p.scaled[start : start + H, layout.n_known :])
+                ys.append(raw[L:, : layout.n_targets])
+                hs.append(raw[:L, : layout.n_targets])
+                offs.append(p.scaler.offset_[: layout.n_targets])
+                scs.append(p.scaler.scale_[: layout.n_targets])
+                keys.append(p.key)
+        if not xs:
+            return None
+        return WindowBatch(np.stack(xs), np.stack(fs) if fs else None, np.stack(ys), np.stack(hs),
+                           np.stack(offs), np.stack(scs), keys, origins, times)
+
+    def _validation_scores(self, net: torch.nn.Module, parts: list[_Part], layout: ChannelLayout, d: DataConfig,
+                           frequency: str | None, series: list[SeriesData]) -> dict[str, Any] | None:
+        """The validated model on the validation windows, next to naive and seasonal naive; the
+        forecasts themselves are kept as ``validation_forecast_`` (for the forecast plot)."""
+        from lstmcast.evaluation.scoring import score_windows
+
+        self.validation_forecast_: Forecast | None = None
+        w = self._val_windows(parts, layout, d)
+        if w is None:
+            return None
+        model = TrainedModel(net.eval(), layout, {}, d, frequency, self._levels(d))
+        mean, quants = model.forecast_windows(w)
+        self.validation_forecast_ = model.to_forecast(mean, quants, list(zip(w.series, w.times, strict=True)),
+                                                      truth=w.truth, origins=w.origins)
+        histories = {s.key: s.values[:, : layout.n_targets] for s in series}
+        w.history = _history_block(w, histories, d, season_for(frequency))
+        return score_windows(w, mean, quants, self._levels(d), season_for(frequency), list(layout.targets))
+
+    def _levels(self, d: DataConfig) -> tuple[float, ...]:
+        m = self.config.model
+        return () if m.head == "point" else m.quantiles
+
+    def _conformal_factor(self, net: torch.nn.Module, parts: list[_Part], layout: ChannelLayout,
+                          d: DataConfig) -> torch.Tensor | None:
+        from lstmcast.models.heads import conformal_spread
+
+        w = self._val_windows(parts, layout, d)
+        if w is None:
+            return None
+        levels = self._levels(d)
+        model = TrainedModel(net.eval(), layout, {}, d, None, levels)
+        mean, quants = model.forecast_windows(w)
+        return conformal_spread(net.head, torch.from_numpy(mean), torch.from_numpy(quants),
+                                torch.from_numpy(np.ascontiguousarray(w.truth)), levels)
 
     def calibrate(self, frame: pd.DataFrame, part: str = "val", source: str = "the data",
                   bounds_fn: Callable[[int], SplitBounds] | None = None) -> Forecaster:
         """Split-conformal calibration of the prediction intervals on ``part`` of ``frame``
-        (by default the validation part, never seen by the weights): rescales the head's
-        spread so each central interval covers its nominal share of those windows."""
+        (windows the weights have not seen): rescales the head's spread so each central
+        interval covers its nominal share of those windows."""
         from lstmcast.models.heads import conformal_spread
 
         self._check_fitted()
         if not self.quantile_levels:
             raise ConfigError("calibrate() needs a probabilistic head (model.head=gaussian or quantile).")
-        w = self.windows(frame, part, source, bounds_fn=bounds_fn)
-        mean, quants = self._forward(w.x, w.future, w.offset, w.scale)
+        model = self.model_
+        w = model.windows(frame, part, source, bounds_fn=bounds_fn or self._default_bounds(part))
+        mean, quants = model.forecast_windows(w)
         head = self.network_.head
         factor = conformal_spread(head, torch.from_numpy(mean), torch.from_numpy(quants),
                                   torch.from_numpy(np.ascontiguousarray(w.truth)), self.quantile_levels)
         with torch.no_grad():
             head.spread.mul_(factor.to(head.spread.device, head.spread.dtype))
-        self.meta_["calibration"] = {"part": part, "windows": len(w.truth),
-                                     "mean_spread": float(head.spread.mean())}
+        self.meta_["calibration"] = {"part": part, "windows": len(w.truth), "mean_spread": float(head.spread.mean())}
         return self
 
-    # ------------------------------------------------------------------ predict
-    @torch.no_grad()
-    def _forward(self, x: np.ndarray, future: np.ndarray | None, offset: np.ndarray, scale: np.ndarray,
-                 batch_size: int = 4096) -> tuple[np.ndarray, np.ndarray | None]:
-        """Scaled windows -> mean [N, H, T] and quantiles [N, H, T, Q] in original units;
-        ``offset`` / ``scale`` [N, T] are each window's target scaling."""
-        net = self.network_
-        device = next(net.parameters()).device
-        levels = self.quantile_levels
-        means, quants = [], []
-        for lo in range(0, len(x), batch_size):
-            xb = torch.as_tensor(x[lo : lo + batch_size], dtype=torch.float32, device=device)
-            fb = (torch.as_tensor(future[lo : lo + batch_size], dtype=torch.float32, device=device)
-                  if future is not None else None)
-            params = net(xb, fb)  # [B, H, T, P]
-            off = torch.as_tensor(offset[lo : lo + batch_size], dtype=torch.float32, device=device)
-            sc = torch.as_tensor(scale[lo : lo + batch_size], dtype=torch.float32, device=device)
-            params = net.head.denormalize(params, off.unsqueeze(1), sc.unsqueeze(1))  # [B, 1, T] over H
-            means.append(net.head.mean(params).cpu().numpy())
-            if levels:
-                quants.append(net.head.quantiles(params, levels).cpu().numpy())
-        mean = np.concatenate(means)
-        return mean, (np.concatenate(quants) if levels else None)
-
-    @property
-    def quantile_levels(self) -> tuple[float, ...]:
-        return () if self.config.model.head == "point" else self.config.model.quantiles
-
-    def _future_block(self, s: SeriesData, future: pd.DataFrame | None, times: pd.Index) -> np.ndarray | None:
-        """Known-future covariates for the H steps ``times`` after the end of ``s``: [H, Kf]."""
-        d = self.config.data
-        calendar = self.meta_.get("calendar", [])
-        if not self.n_future:
+    def _default_bounds(self, part: str) -> Callable[[int], SplitBounds] | None:
+        """Without fractions, ``val`` / ``test`` mean the last H rows of each series."""
+        d = self.config_.data
+        if d.uses_fractions or part not in ("val", "test"):
             return None
-        parts = []
-        if d.future_features:
-            if future is None:
-                raise DataError(
-                    f"This model uses known-future covariates {list(d.future_features)}: pass their values "
-                    f"for the {d.horizon} steps after the data (Python: predict(frame, future=...); "
-                    "CLI: --future FILE)."
-                )
-            rows = future
-            if d.series_col is not None and d.series_col in future:
-                rows = future[future[d.series_col].astype(str) == s.key]
-            tidy = prepare_frame(rows, list(d.future_features), time_col=d.time_col, fill=d.fill,
-                                 source="the future covariates")
-            tidy = tidy[tidy.index > s.index[-1]] if not isinstance(tidy.index, pd.RangeIndex) else tidy
-            if len(tidy) < d.horizon:
-                raise DataError(
-                    f"The future covariates have {len(tidy)} rows after the end of the data for series "
-                    f"{s.key!r}; the model needs {d.horizon} (one per forecast step)."
-                )
-            parts.append(tidy[list(d.future_features)].to_numpy(np.float64)[: d.horizon])
-        if calendar:
-            parts.append(calendar_values(times, calendar))
-        block = np.concatenate(parts, axis=1)
-        return block
+        H = d.horizon
+        return lambda n: SplitBounds(n, n - H, n) if part == "val" else SplitBounds(n, n - H, n - H)
 
-    def predict(self, frame: pd.DataFrame, future: pd.DataFrame | None = None,
-                source: str = "the data") -> Forecast:
-        """Forecast the ``horizon`` steps after the end of each series in ``frame``."""
-        self._check_fitted()
-        d = self.config.data
-        L, H, n_targets = d.input_length, d.horizon, len(d.targets)
-        rows_x, rows_f, offsets, scales, meta = [], [], [], [], []
-        for s in self._prepare(frame, source):
-            if len(s.values) < L:
-                raise DataError(
-                    f"{'The data' if s.key == _SINGLE else f'Series {s.key!r}'} has {len(s.values)} rows; "
-                    f"the model needs the last input_length={L} rows to forecast."
-                )
-            scaler = self._scaler_for(s)
-            times = future_index(s.index, self.meta_.get("frequency"), H)
-            block = self._future_block(s, future, times)
-            if block is not None:
-                n_known = len(self.channels) - self.n_future
-                block = ((block - scaler.offset_[n_known:]) / scaler.scale_[n_known:])
-            rows_x.append(scaler.transform(s.values[-L:]))
-            rows_f.append(block)
-            offsets.append(scaler.offset_[:n_targets])
-            scales.append(scaler.scale_[:n_targets])
-            meta.append((s.key, times))
-        x = np.stack(rows_x)
-        fut = np.stack(rows_f) if self.n_future else None
-        mean, quants = self._forward(x, fut, np.stack(offsets), np.stack(scales))
-        return self._to_forecast(mean, quants, meta, truth=None, origins=None)
+    # ------------------------------------------------------------------ predict and score
+    def predict(self, frame: pd.DataFrame, future: pd.DataFrame | None = None, source: str = "the data",
+                horizon: int | None = None) -> Forecast:
+        """Forecast ``horizon`` steps (default: the trained horizon) after the end of each series."""
+        return self.model_.predict(frame, future=future, horizon=horizon, source=source)
 
-    def _to_forecast(self, mean: np.ndarray, quants: np.ndarray | None, meta: list[tuple[str, pd.Index]],
-                     truth: np.ndarray | None, origins: list[Any] | None) -> Forecast:
-        d = self.config.data
-        n, H, T = mean.shape
-        columns: dict[str, Any] = {}
-        if d.series_col is not None:
-            columns["series"] = np.repeat([k for k, _ in meta], H * T)
-        if origins is not None:
-            columns["origin"] = np.repeat(np.asarray(origins, dtype=object), H * T)
-        columns["time"] = np.concatenate([np.repeat(np.asarray(times), T) for _, times in meta])
-        columns["target"] = np.tile(np.asarray(d.targets, dtype=object), n * H)
-        columns["step"] = np.tile(np.repeat(np.arange(1, H + 1), T), n)
-        columns["mean"] = mean.reshape(-1)
-        for q, level in enumerate(self.quantile_levels):
-            columns[quantile_column(level)] = quants[..., q].reshape(-1)
-        if truth is not None:
-            columns["actual"] = truth.reshape(-1)
-        return Forecast(pd.DataFrame(columns), self.quantile_levels)
-
-    # ------------------------------------------------------------------ windows of a frame
     def windows(self, frame: pd.DataFrame, part: str = "test", source: str = "the data",
                 bounds_fn: Callable[[int], SplitBounds] | None = None) -> WindowBatch:
         """Every stride-1 window whose targets lie in ``part`` (train | val | test | all) of each
-        series of ``frame``, split by the model's fractions (or by ``bounds_fn(n_rows)``)."""
-        self._check_fitted()
-        d = self.config.data
-        L, H, n_targets, n_future = d.input_length, d.horizon, len(d.targets), self.n_future
-        xs, fs, ys, hs, offs, scs, keys, origins, times = [], [], [], [], [], [], [], [], []
-        for s in self._prepare(frame, source):
-            if bounds_fn is not None:
-                bounds = bounds_fn(len(s.values))
-            else:
-                what = "The data" if s.key == _SINGLE else f"Series {s.key!r}"
-                bounds = check_length(len(s.values), L, H, d.val_fraction if part != "all" else 0.0,
-                                      d.test_fraction if part != "all" else 0.0, what=what)
-            starts = bounds.target_starts(part, L, H)
-            if not len(starts):
-                continue
-            first = np.asarray(starts)
-            scaler = self._scaler_for(s)
-            scaled = scaler.transform(s.values).astype(np.float32)
-            x, fut = input_target_windows(scaled, starts, L, H, scaled.shape[1])  # views [N, L, C], [N, H, C]
-            history, truth = input_target_windows(s.values, starts, L, H, n_targets)  # [N, L, C], [N, H, T]
-            xs.append(x)
-            if n_future:
-                fs.append(fut[..., -n_future:])
-            ys.append(truth)
-            hs.append(history[..., :n_targets])
-            offs.append(np.broadcast_to(scaler.offset_[:n_targets], (len(first), n_targets)))
-            scs.append(np.broadcast_to(scaler.scale_[:n_targets], (len(first), n_targets)))
-            keys += [s.key] * len(first)
-            origins += list(s.index[first - 1])
-            times += [s.index[i : i + H] for i in first]
-        if not xs:
-            raise DataError(f"{source.capitalize()} has no complete window in its {part} part.")
-        return WindowBatch(np.concatenate(xs), np.concatenate(fs) if n_future else None, np.concatenate(ys),
-                           np.concatenate(hs), np.concatenate(offs), np.concatenate(scs), keys, origins, times)
+        series; without fractions ``val``/``test`` are the last H rows of each series."""
+        return self.model_.windows(frame, part, source, bounds_fn=bounds_fn or self._default_bounds(part))
 
     def historical_forecasts(self, frame: pd.DataFrame, part: str = "test", source: str = "the data") -> Forecast:
         """Forecasts from every origin of ``part`` of ``frame``, with the ``actual`` values."""
+        model = self.model_
         w = self.windows(frame, part, source)
-        mean, quants = self._forward(w.x, w.future, w.offset, w.scale)
-        meta = list(zip(w.series, w.times, strict=True))
-        return self._to_forecast(mean, quants, meta, truth=w.truth, origins=w.origins)
+        mean, quants = model.forecast_windows(w)
+        return model.to_forecast(mean, quants, list(zip(w.series, w.times, strict=True)), truth=w.truth,
+                                 origins=w.origins)
 
     def evaluate(self, frame: pd.DataFrame, part: str = "test", source: str = "the data",
                  season: int | None = None) -> dict[str, Any]:
         """Score the model on ``part`` of ``frame`` next to the naive and seasonal-naive baselines.
 
-        Metrics are in original units, averaged over windows, steps and targets.
+        Without fractions, ``test`` is the last ``horizon`` rows of each series, forecast from the
+        rows before them (series shorter than a window are padded): the model must not have been
+        trained on them (``lstmcast evaluate --holdout H`` trains on the rest first). Metrics are
+        in original units, averaged over windows, steps and targets.
         """
         from lstmcast.evaluation.scoring import score_windows
 
-        w = self.windows(frame, part, source)
-        mean, quants = self._forward(w.x, w.future, w.offset, w.scale)
-        season = season or _season(self.meta_.get("frequency"))
-        return score_windows(w, mean, quants, self.quantile_levels, season, list(self.config.data.targets))
+        model = self.model_
+        season = season or season_for(self.meta_.get("frequency"))
+        if self.config_.data.uses_fractions or part not in ("test", "val"):
+            w = self.windows(frame, part, source)
+        else:
+            w = self._holdout_windows(frame, source, season)
+        mean, quants = model.forecast_windows(w)
+        return score_windows(w, mean, quants, self.quantile_levels, season, list(self.layout_.targets))
+
+    def _holdout_windows(self, frame: pd.DataFrame, source: str, season: int) -> WindowBatch:
+        """One window per series: the rows before its last H as input, the last H as truth."""
+        model, d = self.model_, self.config_.data
+        L, H, lay = d.input_length, d.horizon, self.layout_
+        xs, fs, ys, hs, offs, scs, keys, origins, times = [], [], [], [], [], [], [], [], []
+        for s in model.prepare(frame, source):
+            if len(s.values) <= H:
+                continue
+            past = SeriesData(s.key, s.index[:-H], s.values[:-H])
+            scaler = model.scaler(past)
+            window, _ = last_window(past, L)
+            xs.append(scaler.transform(window))
+            if lay.n_future:
+                fs.append(scaler.transform(s.values[-H:])[:, lay.n_known :])
+            ys.append(s.values[-H:, : lay.n_targets])
+            hist, _ = pad_left(past.values[-max(L, 2 * season) :, : lay.n_targets], max(L, 2 * season))
+            hs.append(hist)
+            offs.append(scaler.offset_[: lay.n_targets])
+            scs.append(scaler.scale_[: lay.n_targets])
+            keys.append(s.key)
+            origins.append(past.index[-1])
+            times.append(s.index[-H:])
+        if not xs:
+            raise DataError(f"{source[:1].upper() + source[1:]} has no series longer than the horizon "
+                            f"({H} rows) to score.")
+        return WindowBatch(np.stack(xs), np.stack(fs) if fs else None, np.stack(ys), np.stack(hs), np.stack(offs),
+                           np.stack(scs), keys, origins, times)
 
     def backtest(self, frame: pd.DataFrame, folds: int = 3, step: int | None = None, refit: bool = True,
                  *, season: int | None = None, callbacks: Sequence[Callback] = (),
                  source: str = "the data") -> Any:
         """Rolling-origin backtest of this forecaster's config on ``frame``: ``folds`` origins at
         the end of each series, ``step`` rows apart (default: the horizon); each fold trains only
-        on rows before its origin (a fresh model per fold with ``refit``, else one model trained
-        before the first origin). Returns a :class:`lstmcast.evaluation.backtest.BacktestResult`;
+        on rows before its origin. Returns a :class:`lstmcast.evaluation.backtest.BacktestResult`;
         this forecaster itself is not fitted by it. See :mod:`lstmcast.evaluation.backtest`."""
         from lstmcast.evaluation.backtest import backtest
 
         return backtest(self.config, frame, folds, step, refit, season=season, callbacks=callbacks,
                         source=source)
 
+    # ------------------------------------------------------------------ introspection
     def inspect(self, frame: pd.DataFrame, part: str = "test", windows: int = 1, out: str | Path | None = None,
                 source: str = "the data") -> Any:
         """Record the trained LSTM's gates and states (f, i, o, g, c, h) on the last ``windows``
@@ -498,14 +509,17 @@ class Forecaster:
         self._check_fitted()
         if not isinstance(windows, int) or isinstance(windows, bool) or windows < 1:
             raise ConfigError(f"windows must be a positive integer (how many windows to record); got {windows!r}.")
+        if part == "test" and not self.config_.data.uses_fractions:
+            part = "all"  # no test part: the last windows of the data
         w = self.windows(frame, part, source)
-        device = next(self.network_.parameters()).device
+        network = self.network_.members[0] if isinstance(self.network_, MedianEnsemble) else self.network_
+        device = next(network.parameters()).device
         x = torch.as_tensor(np.ascontiguousarray(w.x[-windows:]), dtype=torch.float32, device=device)
         fut = (torch.as_tensor(np.ascontiguousarray(w.future[-windows:]), dtype=torch.float32, device=device)
                if w.future is not None else None)
-        trace = record_network(self.network_, x, fut)
+        trace = record_network(network, x, fut)
         paths = write_trace_plots(trace, out) if out is not None else {}
-        attention = self._attention_weights(x, fut)
+        attention = _attention_weights(network, x, fut)
         if attention is not None and out is not None:
             from lstmcast.plotting import plot_attention
 
@@ -514,120 +528,92 @@ class Forecaster:
             paths["attention"] = str(path)
         return Inspection(trace, trace.to_frame(), paths, attention)
 
-    @torch.no_grad()
-    def _attention_weights(self, x: torch.Tensor, future: torch.Tensor | None) -> np.ndarray | None:
-        """Weights [B', L'] the attention layer puts on each LSTM output (None without attention)."""
-        layer = self.network_.attention
-        if layer is None:
-            return None
-        captured = []
-        handle = layer.register_forward_hook(lambda _m, _i, out: captured.append(out[1]))
-        try:
-            self.network_(x, future)
-        finally:
-            handle.remove()
-        return torch.cat(captured).squeeze(1).cpu().numpy()  # [B', 1, L'] -> [B', L']
-
     # ------------------------------------------------------------------ save / load
     def save(self, path: str | Path, extras: dict[str, Callable[[Path], None]] | None = None,
              metrics: dict[str, Any] | None = None, run: dict[str, Any] | None = None) -> Path:
         """Write the model directory atomically: a crash mid-save leaves any previous model intact.
 
-        Files: config.json, scaler.json, weights.safetensors, meta.json (versions, columns,
-        frequency, training range, file hashes), history.csv, metrics.json; ``extras`` maps
-        further file names to writer functions (plots).
+        Files: config.json (the resolved config), scaler.json, weights.safetensors, meta.json
+        (versions, layout, frequency, training range, file hashes), history.csv, metrics.json;
+        ``extras`` maps further file names to writer functions (plots).
         """
-        from safetensors.torch import save_file
+        from lstmcast._json import jsonable
 
         self._check_fitted()
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        stage = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
-        try:
-            (stage / "config.json").write_text(self.config.to_json(), encoding="utf-8")
-            scalers = {key: s.to_dict() for key, s in self.scalers_.items()}
-            (stage / "scaler.json").write_text(json.dumps(scalers, indent=1), encoding="utf-8")
-            state = {k: v.detach().cpu().contiguous() for k, v in self.network_.state_dict().items()}
-            save_file(state, str(stage / "weights.safetensors"))
-            if getattr(self, "history_", None) is not None and self.history_.history:
-                pd.DataFrame(self.history_.history_rows()).to_csv(stage / "history.csv", index=False)
-            if metrics is not None:
-                (stage / "metrics.json").write_text(json.dumps(_jsonable(metrics), indent=2), encoding="utf-8")
-            for name, writer in (extras or {}).items():
-                writer(stage / name)
-            meta = {
-                "format_version": FORMAT_VERSION,
-                "lstmcast_version": __version__,
-                "torch_version": torch.__version__,
-                "python_version": platform.python_version(),
-                **{k: v for k, v in self.meta_.items()},
-                "stop_reason": getattr(getattr(self, "history_", None), "stop_reason", None),
-                "best_epoch": getattr(getattr(self, "history_", None), "best_epoch", None),
-                "events": getattr(getattr(self, "history_", None), "events", []),
-                "sha256": {name: sha256_file(stage / name) for name in MODEL_FILES[:3]},
-                "run": _run_manifest(self, metrics, run),
-            }
-            (stage / "meta.json").write_text(json.dumps(_jsonable(meta), indent=2), encoding="utf-8")
-            _swap_into_place(stage, path)
-        except BaseException:
-            shutil.rmtree(stage, ignore_errors=True)
-            raise
-        return path
+        history = getattr(self, "history_", None)
+        writers = dict(extras or {})
+        if history is not None and history.history:
+            rows = history.history_rows()
+            writers["history.csv"] = lambda p: pd.DataFrame(rows).to_csv(p, index=False)
+        if metrics is not None:
+            import json
+
+            writers["metrics.json"] = lambda p: p.write_text(json.dumps(jsonable(metrics), indent=2), encoding="utf-8")
+        meta = {
+            "lstmcast_version": __version__,
+            "torch_version": torch.__version__,
+            "python_version": platform.python_version(),
+            **self.meta_,
+            "layout": self.layout_.to_dict(),
+            "stop_reason": getattr(history, "stop_reason", None),
+            "best_epoch": getattr(history, "best_epoch", None),
+            "events": getattr(history, "events", []),
+            "run": _run_manifest(self, metrics, run),
+        }
+        meta.pop("sha256", None)
+        meta.pop("format_version", None)
+        return save_model_dir(path, self.config_, self.scalers_, self.network_, meta, writers)
 
     @classmethod
     def load(cls, path: str | Path, device: str | None = None) -> Forecaster:
-        """Rebuild from config + strict ``load_state_dict``; refuses missing or modified files."""
-        from safetensors import SafetensorError
-        from safetensors.torch import load_file
+        """Rebuild from config + strict ``load_state_dict``; refuses missing or modified files.
 
-        path = Path(path)
-        if not path.is_dir():
-            raise ModelFileError(f"Model directory {path} does not exist; train one with `lstmcast train --out {path}`.")
-        missing = [name for name in MODEL_FILES if not (path / name).is_file()]
-        if missing:
-            raise ModelFileError(
-                f"Model directory {path} is missing {', '.join(missing)}; it is incomplete or not a "
-                "model directory. Retrain or restore it."
-            )
-        try:
-            meta = json.loads((path / "meta.json").read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ModelFileError(f"{path / 'meta.json'} is not valid JSON ({exc}).") from exc
-        if meta.get("format_version") != FORMAT_VERSION:
-            raise ModelFileError(
-                f"{path} has model format {meta.get('format_version')!r}; this lstmcast "
-                f"({__version__}) reads format {FORMAT_VERSION}. Retrain with this version."
-            )
-        for name, digest in (meta.get("sha256") or {}).items():
-            if sha256_file(path / name) != digest:
-                raise ModelFileError(
-                    f"{path / name} was modified after the model was saved (checksum mismatch); "
-                    "it cannot be trusted. Restore the original file or retrain."
-                )
-        if set(meta.get("sha256") or {}) != set(MODEL_FILES[:3]):
-            raise ModelFileError(f"{path / 'meta.json'} lacks the checksums of the model files; it was tampered with.")
-        try:
-            config = ForecastConfig.from_dict(json.loads((path / "config.json").read_text(encoding="utf-8")))
-            scalers = {k: Scaler.from_dict(v) for k, v in
-                       json.loads((path / "scaler.json").read_text(encoding="utf-8")).items()}
-        except (json.JSONDecodeError, ConfigError, DataError, AttributeError) as exc:
-            raise ModelFileError(f"{path} holds an invalid config or scaler: {exc}") from exc
-        if device is not None:
-            config = dataclasses.replace(config, train=dataclasses.replace(config.train, device=device))
+        ``device`` places the network (default: the training config's device). Model directories
+        of format 1 load too (their config is read with the old key names)."""
+        from lstmcast.errors import ModelFileError
+
+        files = load_model_dir(path)
+        config, meta = files.config, files.meta
         self = cls(config)
+        self.config_ = config
         self.meta_ = meta
-        self.scalers_ = scalers
+        self.scalers_ = files.scalers
         d = config.data
-        net = LSTMForecastNet(len(self.channels), len(d.targets), self.n_future, d.horizon, config.model,
-                              d.normalization)
         try:
-            state = load_file(str(path / "weights.safetensors"))
-            net.load_state_dict(state, strict=True)
-        except (SafetensorError, RuntimeError, OSError) as exc:
-            raise ModelFileError(f"{path / 'weights.safetensors'} does not fit the saved config: {exc}") from exc
-        self.network_ = net.to(resolve_device(config.train.device)).eval()
+            self.layout_ = (ChannelLayout.from_dict(meta["layout"]) if "layout" in meta else
+                            ChannelLayout(d.targets, d.features, d.future_features, tuple(meta.get("calendar") or ())))
+            lay = self.layout_
+            k = config.model.ensemble
+            nets = [LSTMForecastNet(lay.n_channels, lay.n_targets, lay.n_future, d.horizon, config.model)
+                    for _ in range(k)]
+            net: torch.nn.Module = nets[0] if k == 1 else MedianEnsemble(nets)
+            net.load_state_dict(files.state, strict=True)
+        except (RuntimeError, KeyError, TypeError, ValueError) as exc:
+            raise ModelFileError(f"{Path(path) / 'weights.safetensors'} does not fit the saved config: "
+                                 f"{str(exc).splitlines()[0]}") from exc
+        self.network_ = net.to(resolve_device(device or config.train.device)).eval()
         self.history_ = None
+        self.validation_ = meta.get("validation")
+        self.validation_forecast_ = None
         return self
+
+
+class _Schedule(Callback):
+    """Replays a learning-rate schedule, one rate per epoch (the refit follows validation's)."""
+
+    def __init__(self, rates: list[float]) -> None:
+        self.rates = rates
+
+    def on_fit_start(self, state: Any) -> None:
+        self._set(state, 0)
+
+    def on_epoch_end(self, state: Any, record: Any) -> None:
+        self._set(state, record.epoch)
+
+    def _set(self, state: Any, epoch: int) -> None:
+        if epoch < len(self.rates):
+            for group in state.optimizer.param_groups:
+                group["lr"] = self.rates[epoch]
 
 
 # ---------------------------------------------------------------------- module helpers
@@ -647,21 +633,49 @@ def _window_source(values: torch.Tensor, starts: np.ndarray, L: int, H: int, n_t
     return TensorBatches(len(rows), gather, device)
 
 
-def _ranges(index: pd.Index, bounds: SplitBounds) -> dict[str, list[str]]:
+def _history_block(w: WindowBatch, histories: dict[str, np.ndarray], d: DataConfig, season: int) -> np.ndarray:
+    """For baselines: the rows before each validation window's targets, [N, max(L, 2 m), T]."""
+    need = max(d.input_length, 2 * season)
+    out = []
+    for key, truth in zip(w.series, w.truth, strict=True):
+        values = histories[key]
+        end = len(values) - len(truth)
+        block, _ = pad_left(values[max(0, end - need) : end], need)
+        out.append(block)
+    return np.stack(out)
+
+
+def _attention_weights(network: torch.nn.Module, x: torch.Tensor, future: torch.Tensor | None) -> np.ndarray | None:
+    """Weights [B', L'] the attention layer puts on each LSTM output (None without attention)."""
+    layer = network.attention
+    if layer is None:
+        return None
+    captured = []
+    handle = layer.register_forward_hook(lambda _m, _i, out: captured.append(out[1]))
+    try:
+        with torch.no_grad():
+            network(x, future)
+    finally:
+        handle.remove()
+    return torch.cat(captured).squeeze(1).cpu().numpy()  # [B', 1, L'] -> [B', L']
+
+
+def _ranges(index: pd.Index, part: _Part) -> dict[str, list[str]]:
+    """Time spans of the training, validation and test rows of one series (padding excluded)."""
+    b, pad = part.bounds, part.pad
+
     def span(lo: int, hi: int) -> list[str]:
+        lo, hi = max(lo - pad, 0), max(hi - pad, 0)
         return [str(index[lo]), str(index[hi - 1])] if hi > lo else []
 
-    return {"train": span(0, bounds.train_end), "val": span(bounds.train_end, bounds.val_end),
-            "test": span(bounds.val_end, bounds.n_rows)}
+    return {"train": span(0, b.train_end), "val": span(b.train_end, b.val_end), "test": span(b.val_end, b.n_rows)}
 
 
-def _season(freq: str | None) -> int:
-    from lstmcast.evaluation.baselines import seasonality_from_freq
-
-    try:
-        return int(seasonality_from_freq(freq))
-    except (ValueError, TypeError):
-        return 1
+def _skipped_message(skipped: list[str], kept: int, d: DataConfig) -> str:
+    shown = ", ".join(repr(k) for k in skipped[:5]) + (f" and {len(skipped) - 5} more" if len(skipped) > 5 else "")
+    return (f"{len(skipped)} series with fewer than horizon + {MIN_INPUT} = {d.horizon + MIN_INPUT} rows were left "
+            f"out of training ({shown}); the model learned from the other {kept}. They are still forecast "
+            "(scaled by their own history, padded on the left).")
 
 
 def _run_manifest(forecaster: Forecaster, metrics: dict[str, Any] | None, run: dict[str, Any] | None) -> dict[str, Any]:
@@ -687,47 +701,7 @@ def _run_manifest(forecaster: Forecaster, metrics: dict[str, Any] | None, run: d
     }
 
 
-def _swap_into_place(stage: Path, path: Path) -> None:
-    """Replace ``path`` by the fully written ``stage`` directory with renames only."""
-    for f in stage.iterdir():
-        if f.is_file():
-            with open(f, "rb") as handle:
-                os.fsync(handle.fileno())
-    if path.exists():
-        if not path.is_dir():
-            raise ModelFileError(f"{path} exists and is not a directory; choose another --out.")
-        old = Path(tempfile.mkdtemp(prefix=f".{path.name}.old.", dir=path.parent))
-        old.rmdir()
-        os.rename(path, old)
-        try:
-            os.rename(stage, path)
-        except BaseException:
-            os.rename(old, path)
-            raise
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.rename(stage, path)
+def _jsonable(value: Any) -> Any:  # kept for callers of the old private name
+    from lstmcast._json import jsonable
 
-
-def _load_checkpoint(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise ModelFileError(f"Checkpoint {path} does not exist; nothing to resume.")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise ModelFileError(f"Checkpoint {path} cannot be read ({exc}); it is damaged or not a checkpoint.") from exc
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, (np.floating, float)):
-        value = float(value)
-        return value if math.isfinite(value) else None
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, (pd.Timestamp, np.datetime64)):
-        return str(value)
-    return value
+    return jsonable(value)

@@ -65,6 +65,8 @@ NOT_SEARCHABLE = {
     "data.scaler": "the loss is in scaled units, so each scaler measures it differently",
     "data.val_fraction": "it changes the validation windows",
     "data.test_fraction": "it changes the validation windows",
+    "data.val_steps": "it changes the validation windows",
+    "train.final_fit": "trials are scored before the final fit",
     "data.time_col": "it changes how the data is read",
     "data.series_col": "it changes how the data is read",
     "model.head": "each head has its own loss (squared error, likelihood, pinball)",
@@ -134,8 +136,8 @@ DEFAULT_SPACE: tuple[Param, ...] = (
     Param("model.dropout", "float", 0.0, 0.5),
     Param("model.bidirectional", "categorical", choices=(False, True)),
     Param("model.attention", "categorical", choices=(False, True)),
-    Param("data.input_length", "int", 8, 64, log=True),
-    Param("data.normalization", "categorical", choices=("none", "last", "mean")),
+    # data.input_length is derived from the data by default (add it to a --space file to search it)
+    Param("model.normalization", "categorical", choices=("none", "last", "mean", "standard")),
     Param("train.learning_rate", "float", 1e-4, 1e-2, log=True),
     Param("train.batch_size", "categorical", choices=(16, 32, 64, 128)),
 )
@@ -495,8 +497,9 @@ def tune(frame: Any, base: ForecastConfig, study: optuna.Study, *, space: Sequen
     optuna = require("optuna", "tune")
     from optuna.trial import TrialState
 
-    if base.data.val_fraction <= 0:
-        raise ConfigError("Tuning scores trials on the validation part: set data.val_fraction > 0 (e.g. 0.1).")
+    if (base.data.val_fraction <= 0) if base.data.uses_fractions else base.data.validation_steps <= 0:
+        raise ConfigError("Tuning scores trials on the validation part: keep data.val_steps > 0 (default: the "
+                          "horizon) or, with fractions, set data.val_fraction > 0 (e.g. 0.1).")
     if n_trials < 1:
         raise ConfigError(f"The number of trials must be at least 1; got {n_trials}.")
     space = tuple(space)
@@ -513,7 +516,7 @@ def tune(frame: Any, base: ForecastConfig, study: optuna.Study, *, space: Sequen
         params = {p.key: p.suggest(trial) for p in space}
         callback = PruningCallback(trial)
         try:
-            config = base.with_overrides(params)
+            config = base.with_overrides({**params, "train.final_fit": "none"})  # scored on validation
             forecaster = Forecaster(config).fit(frame, callbacks=[callback], source=source)
             result = forecaster.history_
             del forecaster  # the network, optimiser and windows go with it

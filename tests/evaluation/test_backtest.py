@@ -68,10 +68,11 @@ def test_refit_folds_never_train_on_data_after_their_origin(fits):
     for k, ((seen, forecaster), origin) in enumerate(zip(fits, origins, strict=True)):
         assert seen.index.max() < origin  # every row given to fit is before the fold's origin
         assert len(seen) == fold_origins(N, 3, H, H)[k]
-        # the scaler is refitted on this fold's training part only
-        train_end = forecaster.meta_["ranges"]["__single__"]["train"][1]
-        expected = Scaler("minmax").fit(frame.set_index("date").loc[:train_end, ["y"]].to_numpy())
+        # the final model's scaler is refitted on this fold's rows only (all of them: the refit
+        # learns from every row before the origin), not on the whole frame
+        expected = Scaler(forecaster.config_.data.scaler).fit(seen[["y"]].to_numpy())
         np.testing.assert_allclose(forecaster.scalers_["__single__"].offset_, expected.offset_)
+        assert forecaster.meta_["refit"]
         assert result.training[k]["trained_through"] < origin
     assert list(result.fold_metrics("lstm").index) == [0, 1, 2]
     assert (result.folds["trained_through"] < result.folds["origin"]).all()

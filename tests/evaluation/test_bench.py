@@ -71,7 +71,7 @@ def test_bad_protocol_options_are_refused():
 def test_benchmark_configs_are_valid():
     config = bench.ett_config(96, 336)
     assert config.model.patch_length and 336 % config.model.patch_length == 0
-    assert config.model.channel_independent and config.data.normalization != "none"
+    assert config.model.channel_independent and config.model.normalization != "none"
     assert bench.ett_config(720, 96).model.patch_length in (24, 48)
     m4 = bench.m4_hourly_config()
     assert m4.data.horizon == 48 and m4.data.series_col == "series"

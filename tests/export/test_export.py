@@ -33,15 +33,18 @@ FORMATS = ("pt2", "onnx", "torchscript")
 
 
 def _last_windows(f, frame, future):
-    """Raw inputs for the window at the end of each series, built the way predict builds them."""
-    d = f.config.data
-    series = f._prepare(frame, "the data")
-    window = np.stack([s.values[-d.input_length :] for s in series])
+    """Raw inputs for the window at the end of each series, built with the public data path."""
+    from lstmcast.data.prepare import future_block, last_window
+
+    model, d = f.model_, f.config_.data
+    series = model.prepare(frame)
+    window = np.stack([last_window(s, d.input_length)[0] for s in series])
     fut = None
     if f.n_future:
-        blocks = [f._future_block(s, future, future_index(s.index, f.meta_["frequency"], d.horizon)) for s in series]
+        blocks = [future_block(s, model.layout, d, future, future_index(s.index, f.meta_["frequency"], d.horizon),
+                               d.horizon) for s in series]
         fut = np.stack(blocks)
-    scalers = [f._scaler_for(s) for s in series]
+    scalers = [model.scaler(s) for s in series]
     return window, fut, np.stack([s.offset_ for s in scalers]), np.stack([s.scale_ for s in scalers])
 
 
@@ -68,7 +71,7 @@ def test_export_matches_eager(fitted, variant, fmt, tmp_path):
     assert sorted((c.kind, c.batch) for c in report.cases) == sorted(
         (kind, batch) for kind in ("random", "real") for batch in (1, 3, 64))
     sidecar = json.loads(result.sidecar.read_text())
-    d = f.config.data
+    d = f.config_.data
     assert sidecar["inputs"][0] == {"name": "window", "shape": ["batch", d.input_length, len(f.channels)],
                                     "dtype": "float32"}
     assert sidecar["outputs"][0]["shape"] == ["batch", d.horizon, len(d.targets)]
@@ -90,7 +93,7 @@ def _check_onnx_file(path, f):
     for batch in (1, 3, 64):
         inputs = random_windows(f, pipeline, batch).inputs(pipeline)
         outputs = session.run(None, inputs)
-        assert outputs[0].shape == (batch, f.config.data.horizon, len(f.config.data.targets))
+        assert outputs[0].shape == (batch, f.config_.data.horizon, len(f.config_.data.targets))
 
 
 @pytest.mark.slow

@@ -38,24 +38,29 @@ def sine_frame(n: int = 300, seed: int = 0, dated: bool = False, series: tuple[s
 def _config(data: dict, model: dict) -> ForecastConfig:
     base = dict(targets=("value",), input_length=16, horizon=3)
     base.update(data)
-    return ForecastConfig(DataConfig(**base), ModelConfig(**{"hidden_size": 8, **model}), TRAIN)
+    model = {"hidden_size": 8, "head": "point", "normalization": "none", "patch_length": 0, **model}
+    return ForecastConfig(DataConfig(**base), ModelConfig(**model), TRAIN)
 
 
 # name -> (data options, model options, frame options)
 VARIANTS: dict[str, tuple[dict, dict, dict]] = {
-    "point_stacked_last": ({"normalization": "last"}, {"num_layers": 2}, {}),
-    "gaussian_bidirectional_mean": ({"normalization": "mean"}, {"head": "gaussian", "bidirectional": True}, {}),
+    "point_stacked_last": ({}, {"num_layers": 2, "normalization": "last"}, {}),
+    "gaussian_bidirectional_mean": ({}, {"head": "gaussian", "bidirectional": True, "normalization": "mean"}, {}),
     "quantile_attention_bidirectional": ({}, {"head": "quantile", "attention": True, "attention_heads": 2,
                                               "bidirectional": True}, {}),
-    "recursive_future": ({"future_features": ("promo",), "normalization": "last"}, {"strategy": "recursive"}, {}),
+    "recursive_future": ({"future_features": ("promo",)}, {"strategy": "recursive", "normalization": "last"}, {}),
     "many_series_covariates_calendar": (
         {"series_col": "store", "features": ("temp",), "future_features": ("promo",), "time_col": "date",
          "calendar_features": True},
         {"head": "gaussian"}, {"dated": True, "series": ("a", "b")}),
     "channel_independent_two_targets": ({"targets": ("value", "value2")},
                                         {"channel_independent": True, "head": "quantile"}, {}),
-    "patches_conformal_quantile": ({"normalization": "last"},
-                                   {"patch_length": 4, "head": "quantile", "conformal": True}, {}),
+    "patches_conformal_quantile": ({}, {"patch_length": 4, "head": "quantile", "conformal": True,
+                                        "normalization": "last"}, {}),
+    # the forecast-first defaults (standard instance norm, quantile head, derived patches) on dated data
+    "defaults_dated": ({"input_length": None, "time_col": "date"}, {"head": "quantile", "normalization": "standard",
+                                                                    "patch_length": None}, {"dated": True}),
+    "ensemble_of_three": ({}, {"ensemble": 3, "head": "quantile", "normalization": "standard"}, {}),
 }
 
 

@@ -26,8 +26,10 @@ VARIANTS = {
     "quantile": {"model": {"head": "quantile", "quantiles": (0.1, 0.5, 0.9)}},
     "quantile+conformal": {"model": {"head": "quantile", "conformal": True}},
     "recursive": {"data": {"features": ()}, "model": {"strategy": "recursive"}},
-    "revin-last": {"data": {"normalization": "last"}},
-    "revin-mean+gaussian": {"data": {"normalization": "mean"}, "model": {"head": "gaussian"}},
+    "revin-last": {"model": {"normalization": "last"}},
+    "revin-mean+gaussian": {"model": {"normalization": "mean", "head": "gaussian"}},
+    "revin-standard+quantile": {"model": {"normalization": "standard", "head": "quantile"}},
+    "ensemble-3": {"model": {"ensemble": 3, "head": "quantile", "normalization": "standard"}},
     "channel-independent": {"data": {"targets": ("y", "x1"), "features": ()}, "model": {"channel_independent": True}},
     "covariates": {"data": {"features": ("x1",), "future_features": ("x2",)}},
     "calendar": {"data": {"calendar_features": True}},
@@ -132,7 +134,8 @@ def test_calendar_features_need_timestamps():
 
 def test_recursive_rollout_feeds_predictions_back():
     torch.manual_seed(0)
-    net = LSTMForecastNet(1, 1, 0, 4, ModelConfig(hidden_size=4, strategy="recursive")).eval()
+    net = LSTMForecastNet(1, 1, 0, 4, ModelConfig(hidden_size=4, strategy="recursive", head="point",
+                                                     normalization="none")).eval()
     x = torch.randn(2, 10, 1)
     out = net(x)[..., 0]  # [B, H, T]
     window = x
@@ -144,9 +147,20 @@ def test_recursive_rollout_feeds_predictions_back():
 
 def test_instance_normalisation_makes_the_forecast_shift_equivariant():
     torch.manual_seed(0)
-    net = LSTMForecastNet(1, 1, 0, 3, ModelConfig(hidden_size=4), normalization="last").eval()
+    net = LSTMForecastNet(1, 1, 0, 3, ModelConfig(hidden_size=4, normalization="last")).eval()
     x = torch.randn(2, 10, 1)
     torch.testing.assert_close(net(x + 5.0), net(x) + 5.0)
+
+
+def test_standard_instance_normalisation_is_affine_equivariant():
+    """The default: a window shifted and stretched gives the forecast shifted and stretched
+    (every quantile), so a trend or a level shift never takes the LSTM outside its range."""
+    torch.manual_seed(0)
+    net = LSTMForecastNet(1, 1, 0, 3, ModelConfig(hidden_size=4)).eval()  # standard norm, quantile head
+    x = torch.randn(2, 10, 1)
+    torch.testing.assert_close(net(3.0 * x + 7.0), 3.0 * net(x) + 7.0, rtol=1e-4, atol=1e-4)
+    flat = torch.zeros(1, 10, 1) + 4.0  # a constant window is not divided by zero
+    assert torch.isfinite(net(flat)).all()
 
 
 def test_inspect_returns_and_plots_attention_weights(frame, tmp_path):

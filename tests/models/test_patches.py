@@ -11,8 +11,8 @@ from lstmcast.models import LSTMForecastNet
 
 
 def _net(**model) -> LSTMForecastNet:
-    config = ModelConfig(hidden_size=8, **model)
-    return LSTMForecastNet(n_inputs=3, n_targets=3, n_future=0, horizon=5, config=config, normalization="last")
+    config = ModelConfig(hidden_size=8, head="point", normalization="last", **model)
+    return LSTMForecastNet(n_inputs=3, n_targets=3, n_future=0, horizon=5, config=config)
 
 
 @pytest.mark.parametrize("options", [{}, {"channel_independent": True}, {"bidirectional": True, "attention": True,

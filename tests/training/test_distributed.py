@@ -103,7 +103,9 @@ def test_two_processes_match_single_process_training(tmp_path):
     frame.to_csv(tmp_path / "sine.csv")
     config = tiny_config(data={"input_length": 13}, train={"batch_size": 49, "max_epochs": 4, "device": "cpu"})
     sets = [f"{k}={v}" for k, v in (("model.hidden_size", 8), ("train.max_epochs", 4), ("train.batch_size", 49),
-                                    ("train.patience", 0), ("train.device", "cpu"))]
+                                    ("train.patience", 0), ("train.device", "cpu"), ("data.val_fraction", 0.1),
+                                    ("data.test_fraction", 0.2), ("data.scaler", "minmax"), ("model.head", "point"),
+                                    ("model.normalization", "none"), ("model.patch_length", 0))]
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
            "-m", "lstmcast.cli", "train", "--distributed", "--data", str(tmp_path / "sine.csv"), "--target", "value",
            "--input-length", "13", "--out", str(tmp_path / "model"), "--json", "--quiet"]

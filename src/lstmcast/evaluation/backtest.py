@@ -39,7 +39,7 @@ import pandas as pd
 
 from lstmcast.config import ForecastConfig
 from lstmcast.data.io import infer_frequency, prepare_frame
-from lstmcast.data.splits import SplitBounds, minimum_length
+from lstmcast.data.splits import minimum_length
 from lstmcast.errors import ConfigError, DataError
 from lstmcast.evaluation import metrics as M
 from lstmcast.evaluation.baselines import (
@@ -212,21 +212,24 @@ def backtest(
     Raises:
         DataError: if a series is too short for K folds S steps apart plus a training part.
     """
-    from lstmcast.forecaster import Forecaster
+    from lstmcast.data.prepare import infer_targets
+    from lstmcast.defaults import resolve
+    from lstmcast.forecaster import MIN_INPUT, Forecaster
 
     step_given = step
-    probe = Forecaster(config)
-    probe._infer_targets(frame)  # one numeric column -> it is the target, as in fit()
-    config = probe.config
+    targets = infer_targets(frame, config.data)  # one numeric column -> it is the target, as in fit()
+    config = dataclasses.replace(config, data=dataclasses.replace(config.data, targets=targets))
     d = config.data
-    H, L = d.horizon, d.input_length
+    H = d.horizon
     step = H if step is None else step
     _check_counts(folds, step)
     series = _tidy_series(config, frame, source)
     season = _season(series, season)
-    # the fold's H steps are its test part: train on [0, o_k) split into train / validation only
+    L = resolve(config, infer_frequency(series[0].frame.index),
+                [len(s.frame) - H - (folds - 1) * step for s in series]).data.input_length
+    # the fold's H steps are its test part: train on [0, o_k) (train / validation only)
     fold_config = dataclasses.replace(config, data=dataclasses.replace(d, test_fraction=0.0))
-    need = minimum_length(L, H, d.val_fraction, 0.0)
+    need = minimum_length(L, H, d.val_fraction, 0.0) if d.val_fraction > 0 else H + MIN_INPUT
     origins: dict[str, list[int]] = {}
     for s in series:
         origins[s.key] = fold_origins(len(s.frame), folds, step, H)
@@ -261,14 +264,10 @@ def backtest(
                 "stop_reason": history.stop_reason, "seconds": round(history.seconds, 3),
             })
             fitted_through = {s.key: s.frame.index[stops[s.key] - 1] for s in series}
-        # one window per series: input rows [o_k - L, o_k), targets [o_k, o_k + H)
-        eval_frame = _rows(series, {s.key: stops[s.key] + H for s in series})
-        w = forecaster.windows(eval_frame, "test", source=source,
-                               bounds_fn=lambda n: SplitBounds(n, n - H, n - H))
-        mean, _ = forecaster._forward(w.x, w.future, w.offset, w.scale)  # [S, H, T]
-        by_key = {key: i for i, key in enumerate(w.series)}
-        order = [by_key[s.key] for s in series]
-        mean, truth = mean[order], w.truth[order]
+        # one forecast per series from its rows [0, o_k), scored on [o_k, o_k + H)
+        fc = forecaster.predict(_rows(series, stops), source=source).to_frame()
+        mean = _by_series(fc, [s.key for s in series], H, len(d.targets), d.series_col is not None)  # [S, H, T]
+        truth = np.stack([s.values[stops[s.key] : stops[s.key] + H] for s in series])
         histories = [s.values[: stops[s.key]] for s in series]
         preds = {MODEL: mean}
         base = [_baselines(h, H, season, L) for h in histories]
@@ -292,6 +291,14 @@ def backtest(
                            list(d.targets), d.series_col)
     return BacktestResult(pd.DataFrame(rows), overall, pd.concat(frames, ignore_index=True), actuals,
                           training, settings)
+
+
+def _by_series(forecast: pd.DataFrame, keys: list[str], horizon: int, n_targets: int, many: bool) -> np.ndarray:
+    """The ``mean`` column of a forecast frame as [S, H, T] in the order of ``keys``."""
+    if not many:
+        return forecast["mean"].to_numpy(np.float64).reshape(1, horizon, n_targets)
+    groups = {str(k): g for k, g in forecast.groupby("series", sort=False)}
+    return np.stack([groups[k]["mean"].to_numpy(np.float64).reshape(horizon, n_targets) for k in keys])
 
 
 def _overall(scores: list[dict[str, float]]) -> dict[str, float]:
@@ -396,7 +403,7 @@ def write_backtest(result: BacktestResult, out: str | Path) -> dict[str, str]:
     returns name -> path."""
     import json
 
-    from lstmcast.forecaster import _jsonable
+    from lstmcast._json import jsonable as _jsonable
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

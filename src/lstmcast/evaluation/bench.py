@@ -211,7 +211,7 @@ def run_ett(
     inputs, targets = inputs[:count], targets[:count]
     if not (np.array_equal(w.truth[:count], targets) and np.array_equal(w.history[:count], inputs)):
         raise RuntimeError("The forecaster's test windows differ from the protocol's; this is a bug.")
-    mean, _ = forecaster._forward(w.x[:count], None, w.offset[:count], w.scale[:count])  # [N, H, 7]
+    mean, _ = forecaster.model_.forward_scaled(w.x[:count], None, w.offset[:count], w.scale[:count])  # [N, H, 7]
     started_eval = time.perf_counter()
     scores = P.score_ett(mean, targets)
     predict_seconds = time.perf_counter() - started_eval
@@ -367,7 +367,7 @@ def describe_config(config: dict[str, Any]) -> str:
         parts.append(f"patches of {m['patch_length']}")
     if m.get("channel_independent"):
         parts.append("channel-independent")
-    parts.append(f"normalization={d['normalization']}")
+    parts.append(f"normalization={m.get('normalization', d.get('normalization'))}")
     parts.append(f"head={m['head']}")
     parts.append(f"L={d['input_length']}, H={d['horizon']}")
     parts.append(f"batch {t['batch_size']}, lr {t['learning_rate']:g}, <= {t['max_epochs']} epochs, "

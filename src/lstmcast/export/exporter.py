@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from lstmcast import __version__
+from lstmcast._version import __version__
 from lstmcast.errors import ConfigError
 from lstmcast.export.formats import (
     FORMATS,
@@ -168,7 +168,7 @@ def weights_digest(network: torch.nn.Module) -> str:
 def describe(forecaster: Any, pipeline: ForecastPipeline, fmt: str, quantize: str | None,
              report: ParityReport | None, path: Path) -> dict[str, Any]:
     """The sidecar: how to call the exported file and what it was checked against."""
-    d = forecaster.config.data
+    d = forecaster.config_.data
     calendar = list(forecaster.meta_.get("calendar", []))
     scalers = forecaster.scalers_ if pipeline.scaling == "inputs" else {pipeline.series: forecaster.scalers_[pipeline.series]}
     return {
@@ -193,7 +193,7 @@ def describe(forecaster: Any, pipeline: ForecastPipeline, fmt: str, quantize: st
         "horizon": pipeline.horizon,
         "frequency": forecaster.meta_.get("frequency"),
         "quantile_levels": list(pipeline.quantile_levels),
-        "head": forecaster.config.model.head,
+        "head": forecaster.config_.model.head,
         "scaling": {
             "mode": pipeline.scaling,
             "series": pipeline.series,

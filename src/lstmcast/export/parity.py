@@ -1,7 +1,8 @@
 """Parity of an exported forecast path with the eager model.
 
-The reference is ``Forecaster.predict``'s arithmetic on raw arrays (:func:`eager_forecast`):
-float64 scaling, the eager network in float32, inverse scaling. An export is compared with it at
+The reference is the arithmetic every forecast of the library uses,
+:meth:`lstmcast.inference.TrainedModel.predict_windows` (:func:`eager_forecast`): float64
+scaling, the eager network in float32, inverse scaling in float64. An export is compared with it at
 batch sizes 1, 3 and 64 on fresh random windows (drawn inside each scaler's training range) and,
 when data is given, on real windows from it.
 
@@ -20,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from lstmcast.errors import DataError
-from lstmcast.export.pipeline import ForecastPipeline
+from lstmcast.export.pipeline import ForecastPipeline, as_trained_model
 
 BATCH_SIZES = (1, 3, 64)
 FLOAT_TOLERANCE = 1e-5
@@ -66,19 +67,12 @@ class ParityReport:
 
 def eager_forecast(forecaster: Any, window: np.ndarray, future: np.ndarray | None,
                    offset: np.ndarray, scale: np.ndarray) -> list[np.ndarray]:
-    """``Forecaster.predict``'s path on raw arrays.
+    """The reference: :meth:`lstmcast.inference.TrainedModel.predict_windows` on raw arrays.
 
     Inputs: window [B, L, C] raw, future [B, H, Kf] raw or None, offset/scale [B, C] float64.
     Outputs: [mean [B, H, T]] (+ [quantiles [B, H, T, Q]]) in original units.
     """
-    n_targets = len(forecaster.config.data.targets)
-    n_known = len(forecaster.channels) - forecaster.n_future
-    x = (window.astype(np.float64) - offset[:, None]) / scale[:, None]  # [B, L, C]
-    fut = None
-    if forecaster.n_future:
-        fut = (future.astype(np.float64) - offset[:, None, n_known:]) / scale[:, None, n_known:]  # [B, H, Kf]
-    mean, quants = forecaster._forward(x, fut, offset[:, :n_targets], scale[:, :n_targets])
-    return [mean] if quants is None else [mean, quants]
+    return as_trained_model(forecaster).predict_windows(window, future, offset, scale)
 
 
 @dataclass
@@ -104,14 +98,15 @@ class WindowSet:
 def _row_scalers(forecaster: Any, pipeline: ForecastPipeline, keys: list[str]) -> tuple[np.ndarray, np.ndarray]:
     if pipeline.scaling == "baked":
         keys = [pipeline.series] * len(keys)
-    scalers = [forecaster.scalers_[k] for k in keys]
+    known = as_trained_model(forecaster).scalers
+    scalers = [known[k] for k in keys]
     return np.stack([s.offset_ for s in scalers]), np.stack([s.scale_ for s in scalers])
 
 
 def random_windows(forecaster: Any, pipeline: ForecastPipeline, n: int = 64, seed: int = 0) -> WindowSet:
     """Fresh windows inside the training range of each row's scaler (uniform in offset ± 1.5 scale)."""
     rng = np.random.default_rng(seed)
-    keys = list(forecaster.scalers_)
+    keys = list(as_trained_model(forecaster).scalers)
     rows = [keys[i] for i in rng.integers(0, len(keys), n)]
     offset, scale = _row_scalers(forecaster, pipeline, rows)
     L, H, C, n_known = pipeline.input_length, pipeline.horizon, pipeline.n_channels, pipeline.n_known
@@ -124,28 +119,29 @@ def random_windows(forecaster: Any, pipeline: ForecastPipeline, n: int = 64, see
 
 def real_windows(forecaster: Any, pipeline: ForecastPipeline, frame: pd.DataFrame, n: int = 64,
                  source: str = "the data") -> WindowSet:
-    """Up to ``n`` windows spread over every series of ``frame`` (raw values, calendar included)."""
+    """Up to ``n`` windows spread over every series of ``frame`` (raw values, calendar included),
+    each row scaled as inference scales it (:meth:`TrainedModel.scaler`: a series unseen in
+    training by all the rows of its history that are given)."""
+    model = as_trained_model(forecaster)
     L, H = pipeline.input_length, pipeline.horizon
     need = L + (H if pipeline.n_future else 0)
-    pieces: list[tuple[str, np.ndarray]] = []
-    for s in forecaster._prepare(frame, source):
+    pieces: list[tuple[str, np.ndarray, Any]] = []
+    for s in model.prepare(frame, source):
         if len(s.values) < need:
             continue
+        scaler = model.scaler(s)
         starts = np.unique(np.linspace(0, len(s.values) - need, num=max(1, n), dtype=int))
-        pieces += [(s.key, s.values[i : i + need]) for i in starts]
+        pieces += [(s.key, s.values[i : i + need], scaler) for i in starts]
     if not pieces:
-        raise DataError(f"{source.capitalize()} has no series with the {need} rows a parity window needs.")
+        raise DataError(f"{source[:1].upper() + source[1:]} has no series with the {need} rows a parity window needs.")
     picks = np.unique(np.linspace(0, len(pieces) - 1, num=min(n, len(pieces)), dtype=int))
     keys = [pieces[i][0] for i in picks]
     block = np.stack([pieces[i][1] for i in picks])  # [N, L (+H), C]
     if pipeline.scaling == "baked":
         offset, scale = _row_scalers(forecaster, pipeline, keys)
-    else:  # a series unseen in training is scaled by its own window, as predict does
-        from lstmcast.data.scaling import Scaler
-
-        kind = forecaster.config.data.scaler
-        scalers = [forecaster.scalers_.get(k) or Scaler(kind).fit(b[:L]) for k, b in zip(keys, block, strict=True)]
-        offset, scale = np.stack([s.offset_ for s in scalers]), np.stack([s.scale_ for s in scalers])
+    else:
+        offset = np.stack([pieces[i][2].offset_ for i in picks])
+        scale = np.stack([pieces[i][2].scale_ for i in picks])
     future = block[:, L:, pipeline.n_known :] if pipeline.n_future else None
     return WindowSet("real", block[:, :L], future, offset, scale)
 

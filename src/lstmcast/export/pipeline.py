@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from lstmcast.errors import ConfigError, DataError
+from lstmcast.inference import TrainedModel
 from lstmcast.models.heads import GaussianHead
 
 SCALING_MODES = ("baked", "inputs")
@@ -49,9 +50,9 @@ class ForecastPipeline(nn.Module):
 
     def __init__(self, forecaster: Any, series: str | None = None, scaling: str | None = None) -> None:
         super().__init__()
-        forecaster._check_fitted()
-        d = forecaster.config.data
-        scalers = forecaster.scalers_
+        model = as_trained_model(forecaster)
+        d = model.data
+        scalers = model.scalers
         many = d.series_col is not None
         if scaling is None:
             scaling = "inputs" if many and series is None else "baked"
@@ -80,13 +81,14 @@ class ForecastPipeline(nn.Module):
             self.register_buffer("offset", torch.tensor(scaler.offset_, dtype=torch.float32))  # [C]
             self.register_buffer("scale", torch.tensor(scaler.scale_, dtype=torch.float32))  # [C]
         self.scaling, self.series = scaling, series
-        self.channels = list(forecaster.channels)
-        self.targets = list(d.targets)
-        self.input_length, self.horizon = d.input_length, d.horizon
-        self.n_channels, self.n_targets, self.n_future = len(self.channels), len(d.targets), forecaster.n_future
-        self.n_known = self.n_channels - self.n_future
-        self.quantile_levels = tuple(forecaster.quantile_levels)
-        self.network = copy.deepcopy(forecaster.network_).cpu().eval()
+        lay = model.layout
+        self.channels = list(lay.channels)
+        self.targets = list(lay.targets)
+        self.input_length, self.horizon = model.input_length, model.horizon
+        self.n_channels, self.n_targets, self.n_future, self.n_known = (
+            lay.n_channels, lay.n_targets, lay.n_future, lay.n_known)
+        self.quantile_levels = tuple(model.quantile_levels)
+        self.network = copy.deepcopy(model.network).cpu().eval()
         for p in self.network.parameters():
             p.requires_grad_(False)
         self.gaussian = isinstance(self.network.head, GaussianHead)
@@ -159,13 +161,19 @@ class ForecastPipeline(nn.Module):
 
     def scaler_rows(self, forecaster: Any, keys: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """offset, scale [B, C] float32 for the training series ``keys`` (scaling='inputs')."""
-        missing = [k for k in keys if k not in forecaster.scalers_]
+        scalers = as_trained_model(forecaster).scalers
+        missing = [k for k in keys if k not in scalers]
         if missing:
             raise DataError(f"Series {missing[0]!r} is not one the model was trained on; known series: "
-                            f"{_preview(forecaster.scalers_)}.")
-        offset = np.stack([forecaster.scalers_[k].offset_ for k in keys]).astype(np.float32)
-        scale = np.stack([forecaster.scalers_[k].scale_ for k in keys]).astype(np.float32)
+                            f"{_preview(scalers)}.")
+        offset = np.stack([scalers[k].offset_ for k in keys]).astype(np.float32)
+        scale = np.stack([scalers[k].scale_ for k in keys]).astype(np.float32)
         return offset, scale
+
+
+def as_trained_model(obj: Any) -> TrainedModel:
+    """A :class:`TrainedModel` from itself or from a fitted Forecaster (raises NotFittedError)."""
+    return obj if isinstance(obj, TrainedModel) else obj.model_
 
 
 def _preview(keys: Any, limit: int = 8) -> str:

@@ -14,6 +14,8 @@ from lstmcast.config import ModelConfig
 from lstmcast.models.heads import make_head
 from lstmcast.models.init import set_forget_bias
 
+_WINDOW_EPS = 1e-4  # variance floor of a window in scaled units: a flat window is not blown up
+
 
 class LSTMForecastNet(nn.Module):
     """Windows of past values in, distribution parameters for the next H steps out.
@@ -33,12 +35,11 @@ class LSTMForecastNet(nn.Module):
     embeddings instead of the L steps (SegRNN, Lin et al. 2023): N times fewer recurrent steps.
     """
 
-    def __init__(self, n_inputs: int, n_targets: int, n_future: int, horizon: int,
-                 config: ModelConfig, normalization: str = "none") -> None:
+    def __init__(self, n_inputs: int, n_targets: int, n_future: int, horizon: int, config: ModelConfig) -> None:
         super().__init__()
         self.config = config
         self.n_inputs, self.n_targets, self.n_future, self.horizon = n_inputs, n_targets, n_future, horizon
-        self.normalization = normalization
+        self.normalization = config.normalization
         self.recursive = config.strategy == "recursive"
         self.channel_independent = config.channel_independent
         step_horizon = 1 if self.recursive else horizon
@@ -101,11 +102,16 @@ class LSTMForecastNet(nn.Module):
             params = params.view(batch, self.n_targets, steps, n_params).transpose(1, 2)  # [B, H', T, P]
         return params
 
-    def _reference(self, x: torch.Tensor) -> torch.Tensor | None:
+    def _reference(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None] | None:
+        """Per-window location [B, 1, F] and scale [B, 1, F] (None: unscaled) of the input."""
         if self.normalization == "last":
-            return x[:, -1:, :]  # [B, 1, F]
+            return x[:, -1:, :], None
         if self.normalization == "mean":
-            return x.mean(dim=1, keepdim=True)  # [B, 1, F]
+            return x.mean(dim=1, keepdim=True), None
+        if self.normalization == "standard":  # RevIN without the affine part (Kim et al. 2022)
+            mean = x.mean(dim=1, keepdim=True)
+            std = torch.sqrt(x.var(dim=1, keepdim=True, unbiased=False) + _WINDOW_EPS)
+            return mean, std
         return None
 
     def step(self, x: torch.Tensor, future: torch.Tensor | None = None) -> torch.Tensor:
@@ -113,11 +119,16 @@ class LSTMForecastNet(nn.Module):
         ref = self._reference(x)
         if ref is None:
             return self._step(x, future)
+        loc, spread = ref
+        if spread is None:
+            spread = torch.ones_like(loc)
         if future is not None and self.n_future:
-            future = future - ref[..., self.n_inputs - self.n_future:]
-        params = self._step(x - ref, future)
-        offset = ref[..., : self.n_targets].expand(-1, params.shape[1], -1)  # [B, H', T]
-        return self.head.denormalize(params, offset, torch.ones_like(offset))
+            known = self.n_inputs - self.n_future
+            future = (future - loc[..., known:]) / spread[..., known:]
+        params = self._step((x - loc) / spread, future)
+        offset = loc[..., : self.n_targets].expand(-1, params.shape[1], -1)  # [B, H', T]
+        scale = spread[..., : self.n_targets].expand(-1, params.shape[1], -1)
+        return self.head.denormalize(params, offset, scale)
 
     def forward(self, x: torch.Tensor, future: torch.Tensor | None = None) -> torch.Tensor:
         """[B, L, F] (+ future [B, H, Kf]) -> [B, H, T, P]."""

@@ -99,11 +99,11 @@ def create_app(model_dir: str | Path, *, backend: str = "auto", onnx_file: str |
     from fastapi.responses import JSONResponse
     from starlette.concurrency import run_in_threadpool
 
-    from lstmcast import __version__
+    from lstmcast._version import __version__
     from lstmcast.serving.schemas import ErrorResponse, PredictRequest, PredictResponse
 
     predictor = Predictor(model_dir, backend=backend, onnx_file=onnx_file, threads=threads)
-    d = predictor.forecaster.config.data
+    d = predictor.forecaster.config_.data
     app = FastAPI(
         title="lstmcast forecast service",
         version=__version__,

@@ -72,11 +72,12 @@ class Predictor:
             raise ConfigError(f"backend must be one of {', '.join(BACKENDS)}; got {backend!r}.")
         self.model_dir = Path(model_dir)
         self.forecaster = f = Forecaster.load(self.model_dir, device="cpu")
-        d = f.config.data
-        self.targets = list(d.targets)
-        self.columns = list(d.input_columns)
-        self.future_features = list(d.future_features)
-        self.calendar = list(f.meta_.get("calendar", []))
+        self.model = f.model_  # the one inference path: scaling rule, arithmetic, layout
+        d, lay = f.config_.data, self.model.layout
+        self.targets = list(lay.targets)
+        self.columns = list(lay.columns)
+        self.future_features = list(lay.future)
+        self.calendar = list(lay.calendar)
         self.input_length, self.horizon = d.input_length, d.horizon
         self.levels = tuple(f.quantile_levels)
         self.many = d.series_col is not None
@@ -158,8 +159,7 @@ class Predictor:
     # ------------------------------------------------------------------ requests
     def prepare(self, series: list[Any]) -> Batch:
         """Validated request series -> raw windows [B, L, C]; raises RequestError naming the field."""
-        from lstmcast.data.scaling import Scaler
-        from lstmcast.forecaster import calendar_values
+        from lstmcast.data.prepare import last_window, request_series
 
         L = self.input_length
         windows, futures, offsets, scales, ids, times = [], [], [], [], [], []
@@ -168,11 +168,9 @@ class Predictor:
             values, n = self._history(s, loc)
             index, dated = self._index(s, n, loc)
             future_times = self._future_times(index, loc)
-            if self.calendar:
-                values = np.concatenate([values, calendar_values(index, self.calendar)], axis=1)
-            key = self._series_key(s, loc)
-            scaler = self.forecaster.scalers_.get(key) or Scaler(self.forecaster.config.data.scaler).fit(values)
-            windows.append(values[-L:])
+            prepared = request_series(self._series_key(s, loc), index, values, self.model.layout)
+            scaler = self.model.scaler(prepared)
+            windows.append(last_window(prepared, L)[0])
             if self.pipeline.n_future:
                 futures.append(self._future(s, future_times, loc))
             elif s.future:
@@ -255,16 +253,16 @@ class Predictor:
 
     def _series_key(self, s: Any, loc: tuple) -> str:
         if not self.many:
-            return next(iter(self.forecaster.scalers_))
+            return next(iter(self.model.scalers))
         if s.id is None:
-            known = list(self.forecaster.scalers_)
+            known = list(self.model.scalers)
             raise RequestError((*loc, "id"), f"is required: this model was trained on {len(known)} series "
                                f"(e.g. {_names(known[:5])}); name one, or give a new name to scale the series "
                                "by its own history.")
         return s.id
 
     def _future(self, s: Any, times: pd.Index, loc: tuple) -> np.ndarray:
-        from lstmcast.forecaster import calendar_values
+        from lstmcast.data.features import calendar_values
 
         parts = []
         if self.future_features:
@@ -292,9 +290,7 @@ class Predictor:
     def forecast(self, batch: Batch) -> list[np.ndarray]:
         """mean [B, H, T] (+ quantiles [B, H, T, Q]) in original units."""
         if self.session is None:
-            from lstmcast.export.parity import eager_forecast
-
-            return eager_forecast(self.forecaster, batch.window, batch.future, batch.offset, batch.scale)
+            return self.model.predict_windows(batch.window, batch.future, batch.offset, batch.scale)
         feeds = {"window": batch.window, "future": batch.future,
                  "offset": batch.offset.astype(np.float32), "scale": batch.scale.astype(np.float32)}
         return self.session.run(None, {n: feeds[n] for n in self.session_inputs})
@@ -323,17 +319,17 @@ class Predictor:
                 "quantile_levels": list(self.levels), "forecasts": forecasts}
 
     def describe(self) -> dict[str, Any]:
-        from lstmcast import __version__
+        from lstmcast._version import __version__
 
         f = self.forecaster
-        known = list(f.scalers_) if self.many else []
+        known = list(self.model.scalers) if self.many else []
         return {
             "lstmcast_version": __version__,
             "model_dir": str(self.model_dir),
             "backend": self.backend_info,
             "columns": {"history": self.columns, "targets": self.targets,
-                        "features": list(f.config.data.features), "future": self.future_features,
-                        "calendar": self.calendar, "series_col": f.config.data.series_col},
+                        "features": list(self.model.layout.past), "future": self.future_features,
+                        "calendar": self.calendar, "series_col": f.config_.data.series_col},
             "time_required": bool(self.calendar),
             "input_length": self.input_length,
             "horizon": self.horizon,
@@ -341,7 +337,7 @@ class Predictor:
             "frequency": self.frequency,
             "series": known[:1000],
             "n_series": len(known),
-            "config": f.config.to_dict(),
+            "config": f.config_.to_dict(),
             "trained": {k: f.meta_.get(k) for k in ("ranges", "n_windows", "train_seconds", "lstmcast_version",
                                                      "torch_version") if k in f.meta_},
             "metrics": self.metrics,

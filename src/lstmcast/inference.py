@@ -1,0 +1,292 @@
+"""The trained model as an object: network + channel layout + scalers + frequency.
+
+Every forecast of a trained model goes through :class:`TrainedModel`: ``Forecaster.predict``,
+evaluation and backtests, the HTTP service and the export parity check (which compares each
+exported graph against :meth:`TrainedModel.predict_windows`). What a model directory holds
+(GluonTS' Predictor idea).
+
+Symbols: B windows, L input_length, C channels, H horizon (the trained one), Kf known-future
+channels, T targets, Q quantile levels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from lstmcast.config import DataConfig
+from lstmcast.data.features import calendar_values
+from lstmcast.data.io import future_index
+from lstmcast.data.layout import ChannelLayout
+from lstmcast.data.prepare import (
+    SINGLE,
+    SeriesData,
+    future_block,
+    last_window,
+    scaler_for,
+    series_arrays,
+)
+from lstmcast.data.scaling import Scaler
+from lstmcast.data.splits import SplitBounds, check_length
+from lstmcast.data.windows import input_target_windows
+from lstmcast.errors import ConfigError, DataError
+from lstmcast.forecast import Forecast, quantile_column
+
+
+@dataclass
+class WindowBatch:
+    """Windows of one or more series, ready for the network and for scoring.
+
+    X [N, L, C] scaled inputs, future [N, H, Kf] scaled known-future covariates, truth [N, H, T]
+    and history [N, L, T] in original units, offset/scale [N, T] of each window's series.
+    """
+
+    x: np.ndarray
+    future: np.ndarray | None
+    truth: np.ndarray | None
+    history: np.ndarray
+    offset: np.ndarray
+    scale: np.ndarray
+    series: list[str]
+    origins: list[Any]
+    times: list[pd.Index]
+
+
+@dataclass
+class TrainedModel:
+    """A fitted network with what it needs to forecast raw data.
+
+    ``scalers`` maps each training series' key to its scaler; ``frequency`` is the training data's
+    step (a pandas frequency string, or the integer step of undated data).
+    """
+
+    network: nn.Module
+    layout: ChannelLayout
+    scalers: Mapping[str, Scaler]
+    data: DataConfig
+    frequency: str | None
+    quantile_levels: tuple[float, ...] = ()
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def input_length(self) -> int:
+        return int(self.data.input_length)
+
+    @property
+    def horizon(self) -> int:
+        return int(self.data.horizon)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.network.parameters()).device
+
+    # ------------------------------------------------------------------ arrays
+    @torch.no_grad()
+    def forward_scaled(self, x: np.ndarray, future: np.ndarray | None, offset: np.ndarray, scale: np.ndarray,
+                       batch_size: int = 4096) -> tuple[np.ndarray, np.ndarray | None]:
+        """Scaled windows x [N, L, C] (+ future [N, H, Kf]) -> mean [N, H, T] and quantiles
+        [N, H, T, Q] in original units. ``offset``/``scale`` [N, T] are each window's target
+        scaling; the inverse scaling runs in float64 (a series around 1e6 with a range of 0.5
+        keeps its shape)."""
+        net, device, levels = self.network, self.device, self.quantile_levels
+        means, quants = [], []
+        for lo in range(0, len(x), batch_size):
+            xb = torch.as_tensor(np.ascontiguousarray(x[lo : lo + batch_size]), dtype=torch.float32, device=device)
+            fb = (torch.as_tensor(np.ascontiguousarray(future[lo : lo + batch_size]), dtype=torch.float32,
+                                  device=device) if future is not None else None)
+            params = net(xb, fb)  # [B, H, T, P] scaled units
+            means.append(net.head.mean(params).double().cpu().numpy())
+            if levels:
+                quants.append(net.head.quantiles(params, levels).double().cpu().numpy())
+        off = np.asarray(offset, dtype=np.float64)[:, None, :]  # [N, 1, T]
+        sc = np.asarray(scale, dtype=np.float64)[:, None, :]
+        mean = np.concatenate(means) * sc + off  # [N, H, T]
+        if not levels:
+            return mean, None
+        return mean, np.concatenate(quants) * sc[..., None] + off[..., None]  # [N, H, T, Q]
+
+    def predict_windows(self, window: np.ndarray, future: np.ndarray | None, offset: np.ndarray,
+                        scale: np.ndarray) -> list[np.ndarray]:
+        """Raw windows -> the forecast, the reference every export is checked against.
+
+        Inputs: window [B, L, C] raw, future [B, H, Kf] raw or None, offset/scale [B, C] (each
+        row's scaler, float64). Outputs: [mean [B, H, T]] (+ [quantiles [B, H, T, Q]]).
+        """
+        lay = self.layout
+        offset, scale = np.asarray(offset, np.float64), np.asarray(scale, np.float64)
+        x = (np.asarray(window, np.float64) - offset[:, None]) / scale[:, None]  # [B, L, C]
+        fut = None
+        if lay.n_future:
+            if future is None:
+                raise DataError(f"This model needs the {lay.n_future} known-future channels for the horizon.")
+            fut = (np.asarray(future, np.float64) - offset[:, None, lay.n_known :]) / scale[:, None, lay.n_known :]
+        mean, quants = self.forward_scaled(x, fut, offset[:, : lay.n_targets], scale[:, : lay.n_targets])
+        return [mean] if quants is None else [mean, quants]
+
+    # ------------------------------------------------------------------ frames
+    def prepare(self, frame: pd.DataFrame, source: str = "the data") -> list[SeriesData]:
+        series, _ = series_arrays(frame, self.data, self.layout, source)
+        return series
+
+    def scaler(self, series: SeriesData) -> Scaler:
+        return scaler_for(self.scalers, series.key, series.values, self.data.scaler)
+
+    def predict(self, frame: pd.DataFrame, future: pd.DataFrame | None = None, horizon: int | None = None,
+                source: str = "the data") -> Forecast:
+        """Forecast ``horizon`` steps (default: the trained H) after the end of each series.
+
+        A horizon above H rolls the model forward on its own mean forecasts (H steps at a time),
+        which needs every input channel to be known in the future: targets, future covariates and
+        calendar features (not past covariates). A series shorter than ``input_length`` is padded
+        on the left with its first row. Both are stated in ``Forecast.notes``.
+        """
+        steps = self._check_horizon(horizon)
+        notes: list[str] = []
+        series = self.prepare(frame, source)
+        rows_x, rows_f, scalers, meta = [], [], [], []
+        padded = []
+        for s in series:
+            scaler = self.scaler(s)
+            times = future_index(s.index, self.frequency, steps)
+            values = self._extended(s, future, times, steps)  # [n + steps, C] raw, targets NaN ahead
+            scalers.append(scaler)
+            rows_x.append(values)
+            meta.append((s.key, times))
+            if len(s.values) < self.input_length:
+                padded.append(f"{s.key if s.key != SINGLE else 'the series'} ({len(s.values)} rows)")
+            rows_f.append(len(s.values))
+        if padded:
+            notes.append(f"{len(padded)} series shorter than input_length={self.input_length} were padded on "
+                         f"the left with their first value: {', '.join(padded[:5])}"
+                         f"{' ...' if len(padded) > 5 else ''}.")
+        if steps > self.horizon:
+            notes.append(f"Steps {self.horizon + 1}..{steps} are beyond the trained horizon {self.horizon}: the "
+                         "model was rolled forward on its own mean forecasts, so those intervals are too narrow.")
+        mean, quants = self._roll(rows_x, rows_f, scalers, steps)
+        forecast = self.to_forecast(mean, quants, meta, truth=None, origins=None)
+        forecast.notes = notes
+        return forecast
+
+    def _check_horizon(self, horizon: int | None) -> int:
+        if horizon is None:
+            return self.horizon
+        if isinstance(horizon, bool) or not isinstance(horizon, int | np.integer) or horizon < 1:
+            raise ConfigError(f"horizon must be a positive integer; got {horizon!r}.")
+        if horizon > self.horizon and self.layout.past:
+            raise ConfigError(
+                f"horizon={horizon} is beyond the trained horizon {self.horizon}, and this model reads past "
+                f"covariates {list(self.layout.past)} whose future values are unknown, so it cannot be rolled "
+                f"forward. Ask for at most {self.horizon} steps, or train with data.horizon={horizon}."
+            )
+        return int(horizon)
+
+    def _extended(self, s: SeriesData, future: pd.DataFrame | None, times: pd.Index, steps: int) -> np.ndarray:
+        """The series' raw rows followed by ``steps`` future rows whose targets are NaN and whose
+        known-future channels are filled from ``future`` / the calendar."""
+        lay = self.layout
+        ahead = np.full((steps, lay.n_channels), np.nan)
+        block = future_block(s, lay, self.data, future, times, steps)
+        if block is not None:
+            ahead[:, lay.n_known :] = block
+        return np.concatenate([s.values, ahead])
+
+    def _roll(self, rows: list[np.ndarray], lengths: list[int], scalers: list[Scaler],
+              steps: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """Forecast H steps at a time, writing each chunk's mean into the targets ahead."""
+        L, H, lay = self.input_length, self.horizon, self.layout
+        offset = np.stack([s.offset_ for s in scalers])  # [B, C]
+        scale = np.stack([s.scale_ for s in scalers])
+        means, quants = [], []
+        done = 0
+        while done < steps:
+            windows, futures = [], []
+            for values, n in zip(rows, lengths, strict=True):
+                end = n + done
+                window, _ = last_window(SeriesData("", pd.RangeIndex(end), values[:end]), L)
+                windows.append(window)
+                if lay.n_future:
+                    fut = values[end : end + H, lay.n_known :]
+                    if len(fut) < H:  # the last chunk: pad the known-future rows past the asked steps
+                        fut = np.concatenate([fut, np.repeat(fut[-1:], H - len(fut), axis=0)])
+                    futures.append(fut)
+            out = self.predict_windows(np.stack(windows), np.stack(futures) if futures else None, offset, scale)
+            take = min(H, steps - done)
+            means.append(out[0][:, :take])
+            if len(out) > 1:
+                quants.append(out[1][:, :take])
+            for values, n, m in zip(rows, lengths, out[0], strict=True):
+                values[n + done : n + done + take, : lay.n_targets] = m[:take]
+            done += take
+        return np.concatenate(means, axis=1), (np.concatenate(quants, axis=1) if quants else None)
+
+    def to_forecast(self, mean: np.ndarray, quants: np.ndarray | None, meta: list[tuple[str, pd.Index]],
+                    truth: np.ndarray | None, origins: list[Any] | None) -> Forecast:
+        """Arrays [N, H', T] (+ [N, H', T, Q]) and each row's (series, times) -> the tidy Forecast."""
+        n, steps, n_targets = mean.shape
+        columns: dict[str, Any] = {}
+        if self.data.series_col is not None:
+            columns["series"] = np.repeat([k for k, _ in meta], steps * n_targets)
+        if origins is not None:
+            columns["origin"] = np.repeat(np.asarray(origins, dtype=object), steps * n_targets)
+        columns["time"] = np.concatenate([np.repeat(np.asarray(times), n_targets) for _, times in meta])
+        columns["target"] = np.tile(np.asarray(self.layout.targets, dtype=object), n * steps)
+        columns["step"] = np.tile(np.repeat(np.arange(1, steps + 1), n_targets), n)
+        columns["mean"] = mean.reshape(-1)
+        for q, level in enumerate(self.quantile_levels):
+            columns[quantile_column(level)] = quants[..., q].reshape(-1)
+        if truth is not None:
+            columns["actual"] = truth.reshape(-1)
+        return Forecast(pd.DataFrame(columns), self.quantile_levels)
+
+    # ------------------------------------------------------------------ evaluation windows
+    def windows(self, frame: pd.DataFrame, part: str = "test", source: str = "the data",
+                bounds_fn: Callable[[int], SplitBounds] | None = None) -> WindowBatch:
+        """Every stride-1 window whose targets lie in ``part`` (train | val | test | all) of each
+        series of ``frame``, split by the config's fractions (or by ``bounds_fn(n_rows)``)."""
+        d, lay = self.data, self.layout
+        L, H, n_targets, n_future = self.input_length, self.horizon, lay.n_targets, lay.n_future
+        xs, fs, ys, hs, offs, scs, keys, origins, times = [], [], [], [], [], [], [], [], []
+        for s in self.prepare(frame, source):
+            if bounds_fn is not None:
+                bounds = bounds_fn(len(s.values))
+            else:
+                whole = part == "all"
+                bounds = check_length(len(s.values), L, H, 0.0 if whole else d.val_fraction,
+                                      0.0 if whole else d.test_fraction, what=s.label)
+            starts = bounds.target_starts(part, L, H)
+            if not len(starts):
+                continue
+            first = np.asarray(starts)
+            scaler = self.scaler(s)
+            scaled = scaler.transform(s.values).astype(np.float32)
+            x, fut = input_target_windows(scaled, starts, L, H, scaled.shape[1])  # views [N, L, C], [N, H, C]
+            history, truth = input_target_windows(s.values, starts, L, H, n_targets)  # [N, L, C], [N, H, T]
+            xs.append(x)
+            if n_future:
+                fs.append(fut[..., -n_future:])
+            ys.append(truth)
+            hs.append(history[..., :n_targets])
+            offs.append(np.broadcast_to(scaler.offset_[:n_targets], (len(first), n_targets)))
+            scs.append(np.broadcast_to(scaler.scale_[:n_targets], (len(first), n_targets)))
+            keys += [s.key] * len(first)
+            origins += list(s.index[first - 1])
+            times += [s.index[i : i + H] for i in first]
+        if not xs:
+            raise DataError(f"{source[:1].upper() + source[1:]} has no complete window in its {part} part.")
+        return WindowBatch(np.concatenate(xs), np.concatenate(fs) if n_future else None, np.concatenate(ys),
+                           np.concatenate(hs), np.concatenate(offs), np.concatenate(scs), keys, origins, times)
+
+    def forecast_windows(self, w: WindowBatch) -> tuple[np.ndarray, np.ndarray | None]:
+        """mean [N, H, T] (+ quantiles) of a :class:`WindowBatch` in original units."""
+        return self.forward_scaled(w.x, w.future, w.offset, w.scale)
+
+
+def calendar_block(index: pd.DatetimeIndex, layout: ChannelLayout) -> np.ndarray:
+    """The calendar channels of ``layout`` for ``index`` (for request arrays)."""
+    return calendar_values(index, layout.calendar)

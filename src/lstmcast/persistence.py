@@ -1,0 +1,218 @@
+"""The model directory: plain files written atomically, verified on load.
+
+    config.json          the resolved ForecastConfig
+    scaler.json          one affine scaler per training series
+    weights.safetensors  the network's state dict (never a pickle)
+    meta.json            format version, channel layout, frequency, training ranges, the SHA-256
+                         of the three files above, the run manifest
+    history.csv, metrics.json, plots: optional extras
+
+A save writes a hidden staging directory beside the target and swaps it into place with renames;
+a crash at any moment leaves the previous model loadable (a half-finished swap is completed or
+rolled back by the next save or load).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from lstmcast._json import jsonable
+from lstmcast.config import ForecastConfig
+from lstmcast.data.io import sha256_file
+from lstmcast.data.scaling import Scaler
+from lstmcast.errors import ConfigError, DataError, ModelFileError
+
+FORMAT_VERSION = 2
+READABLE_FORMATS = (1, 2)
+CHECKED_FILES = ("config.json", "scaler.json", "weights.safetensors")
+MODEL_FILES = (*CHECKED_FILES, "meta.json")
+
+
+@dataclass
+class ModelFiles:
+    """What a model directory holds, read and verified."""
+
+    config: ForecastConfig
+    scalers: dict[str, Scaler]
+    state: dict[str, torch.Tensor]
+    meta: dict[str, Any]
+
+
+def save_model_dir(path: str | Path, config: ForecastConfig, scalers: dict[str, Scaler], network: nn.Module,
+                   meta: dict[str, Any], extras: dict[str, Callable[[Path], None]] | None = None) -> Path:
+    """Write the model directory atomically; ``extras`` maps file names to writer functions."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    recover(path)
+    stage = Path(tempfile.mkdtemp(prefix=f".{path.name}.stage.", dir=path.parent))
+    try:
+        os.chmod(stage, 0o755)  # readable by a service account, like any directory the user makes
+        (stage / "config.json").write_text(config.to_json(), encoding="utf-8")
+        (stage / "scaler.json").write_text(json.dumps({k: s.to_dict() for k, s in scalers.items()}, indent=1),
+                                           encoding="utf-8")
+        state = {k: v.detach().cpu().contiguous() for k, v in network.state_dict().items()}
+        save_file(state, str(stage / "weights.safetensors"))
+        for name, writer in (extras or {}).items():
+            writer(stage / name)
+        meta = {**meta, "format_version": FORMAT_VERSION,
+                "sha256": {name: sha256_file(stage / name) for name in CHECKED_FILES}}
+        (stage / "meta.json").write_text(json.dumps(jsonable(meta), indent=2), encoding="utf-8")
+        _swap_into_place(stage, path)
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+    return path
+
+
+def load_model_dir(path: str | Path) -> ModelFiles:
+    """Read and verify a model directory; refuses missing, modified or malformed files."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    path = Path(path)
+    recover(path)
+    if not path.is_dir():
+        raise ModelFileError(f"Model directory {path} does not exist; train one with `lstmcast train --out {path}`.")
+    missing = [name for name in MODEL_FILES if not (path / name).is_file()]
+    if missing:
+        raise ModelFileError(
+            f"Model directory {path} is missing {', '.join(missing)}; it is incomplete or not a "
+            "model directory. Retrain or restore it."
+        )
+    try:
+        meta = json.loads((path / "meta.json").read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ModelFileError(f"{path / 'meta.json'} is not valid JSON ({exc}).") from exc
+    if not isinstance(meta, dict):
+        raise ModelFileError(f"{path / 'meta.json'} must hold a JSON object; got {type(meta).__name__}.")
+    if meta.get("format_version") not in READABLE_FORMATS:
+        raise ModelFileError(
+            f"{path} has model format {meta.get('format_version')!r}; this lstmcast reads formats "
+            f"{', '.join(map(str, READABLE_FORMATS))}. Retrain with this version."
+        )
+    digests = meta.get("sha256")
+    if not isinstance(digests, dict) or set(digests) != set(CHECKED_FILES) or \
+            not all(isinstance(v, str) for v in digests.values()):
+        raise ModelFileError(f"{path / 'meta.json'} lacks the checksums of the model files; it was tampered with.")
+    for name in CHECKED_FILES:  # only the known names: meta.json cannot make us open other paths
+        if sha256_file(path / name) != digests[name]:
+            raise ModelFileError(
+                f"{path / name} was modified after the model was saved (checksum mismatch); "
+                "it cannot be trusted. Restore the original file or retrain."
+            )
+    try:
+        raw_config = json.loads((path / "config.json").read_text(encoding="utf-8"))
+        config = ForecastConfig.from_dict(raw_config)
+        raw_scalers = json.loads((path / "scaler.json").read_text(encoding="utf-8"))
+        if not isinstance(raw_scalers, dict):
+            raise DataError("scaler.json must map series names to scalers")
+        scalers = {k: Scaler.from_dict(v) for k, v in raw_scalers.items()}
+    except (json.JSONDecodeError, ConfigError, DataError, AttributeError, TypeError) as exc:
+        raise ModelFileError(f"{path} holds an invalid config or scaler: {exc}") from exc
+    try:
+        state = load_file(str(path / "weights.safetensors"))
+    except (SafetensorError, OSError) as exc:
+        raise ModelFileError(f"{path / 'weights.safetensors'} cannot be read: {exc}") from exc
+    bad = [k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:
+        raise ModelFileError(f"{path / 'weights.safetensors'} holds non-finite values in {bad[0]!r}; "
+                             "the model cannot forecast. Retrain it.")
+    return ModelFiles(config, scalers, state, meta)
+
+
+def _swap_into_place(stage: Path, path: Path) -> None:
+    """Replace ``path`` by the fully written ``stage`` directory with renames only.
+
+    The old model is first renamed to ``.NAME.old`` (a fixed name): if the process dies between
+    the two renames, :func:`recover` puts it back (or finishes the swap when the new one is
+    complete), so there is always a loadable model at ``path`` or beside it under that name.
+    """
+    for f in stage.iterdir():
+        if f.is_file():
+            with open(f, "rb") as handle:
+                os.fsync(handle.fileno())
+    if path.exists() and not path.is_dir():
+        raise ModelFileError(f"{path} exists and is not a directory; choose another --out.")
+    old = _old_path(path)
+    if path.exists():
+        if old.exists():
+            shutil.rmtree(old)
+        os.rename(path, old)
+        try:
+            os.rename(stage, path)
+        except BaseException:
+            os.rename(old, path)
+            raise
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.rename(stage, path)
+    _fsync_dir(path.parent)
+
+
+def recover(path: Path) -> None:
+    """Finish or undo a swap interrupted by a crash, and remove staging directories it left."""
+    path = Path(path)
+    old = _old_path(path)
+    if old.is_dir() and not path.exists():
+        os.rename(old, path)  # killed between the renames: the previous model comes back
+    elif old.is_dir():
+        shutil.rmtree(old, ignore_errors=True)
+    if path.parent.is_dir():
+        for stale in path.parent.glob(f".{path.name}.stage.*"):
+            if stale.is_dir() and _owner_gone(stale):
+                shutil.rmtree(stale, ignore_errors=True)
+
+
+def _old_path(path: Path) -> Path:
+    return path.with_name(f".{path.name}.old")
+
+
+def _owner_gone(stage: Path) -> bool:
+    """A staging directory is stale when it has no meta.json being written by a live save; we
+    treat any staging directory older than 10 minutes, or complete, as stale."""
+    import time
+
+    try:
+        return time.time() - stage.stat().st_mtime > 600 or (stage / "meta.json").is_file()
+    except OSError:
+        return False
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    """A training checkpoint (tensors and plain values only: ``weights_only=True``)."""
+    if not path.is_file():
+        raise ModelFileError(f"Checkpoint {path} does not exist; nothing to resume.")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelFileError(f"Checkpoint {path} cannot be read ({first[:200]}); it is damaged, not a "
+                             "checkpoint, or holds objects other than tensors. Start a fresh run.") from exc
+    if not isinstance(state, dict) or not isinstance(state.get("epoch"), int) or "model" not in state:
+        raise ModelFileError(f"Checkpoint {path} lacks the model state or its epoch number; start a fresh run.")
+    return state

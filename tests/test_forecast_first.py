@@ -1,0 +1,195 @@
+"""Forecast-first defaults: fit learns from the whole history, many series of unequal length,
+a horizon chosen at predict time, ensembles, and the default model beating seasonal naive."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from lstmcast import DataConfig, ForecastConfig, Forecaster, TrainConfig
+from lstmcast.cli import main
+from lstmcast.errors import ConfigError, DataError
+from lstmcast.evaluation.baselines import seasonal_naive
+
+FAST = TrainConfig(max_epochs=4, patience=0, batch_size=32)
+
+
+def _monthly(n: int = 120, seed: int = 0, level: float = 100.0) -> pd.DataFrame:
+    """Trend + yearly season + noise, monthly."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n)
+    y = level + 0.8 * t + 12 * np.sin(2 * np.pi * t / 12) + rng.normal(0, 1.5, n)
+    return pd.DataFrame({"ds": pd.date_range("2010-01-01", periods=n, freq="MS"), "y": y})
+
+
+def _long(lengths: dict[str, int]) -> pd.DataFrame:
+    parts = []
+    for k, (key, n) in enumerate(lengths.items()):
+        part = _monthly(n, seed=k, level=50.0 * (k + 1))
+        part.insert(0, "unique_id", key)
+        parts.append(part)
+    return pd.concat(parts, ignore_index=True)
+
+
+def _config(**data) -> ForecastConfig:
+    return ForecastConfig(DataConfig(targets=("y",), time_col="ds", horizon=6, **data),
+                          train=dataclasses.replace(FAST))
+
+
+def test_series_of_very_different_lengths_all_train_and_forecast():
+    frame = _long({"long": 150, "mid": 40, "short": 14, "tiny": 7})  # L derived = 24 > short, tiny
+    config = _config(series_col="unique_id")
+    with pytest.warns(UserWarning, match=r"1 series with fewer than horizon \+ 2 = 8 rows.*'tiny'.*other 3"):
+        f = Forecaster(config).fit(frame)
+    assert f.config_.data.input_length == 24 and f.meta_["skipped_series"] == ["tiny"]
+    assert set(f.scalers_) == {"long", "mid", "short"}
+    forecast = f.predict(frame)
+    table = forecast.to_frame()
+    assert sorted(table["series"].unique()) == ["long", "mid", "short", "tiny"]
+    assert table.groupby("series").size().eq(6).all() and np.isfinite(table["mean"]).all()
+    assert any("padded on the left" in note and "short" in note for note in forecast.notes)
+
+
+def test_every_series_too_short_is_a_clear_error():
+    with pytest.raises(DataError, match="Every series is too short to learn from.*longest series has 5"):
+        Forecaster(_config(series_col="unique_id")).fit(_long({"a": 5, "b": 4}))
+
+
+def test_fit_uses_the_last_rows_and_never_changes_the_given_config():
+    frame = _monthly(96)
+    config = ForecastConfig(DataConfig(time_col="ds", horizon=6), train=FAST)  # target inferred
+    a = Forecaster(config).fit(frame)
+    assert a.config is config and config.data.targets == () and config.data.input_length is None
+    assert a.config_.data.targets == ("y",)
+    changed = frame.copy()
+    changed.loc[changed.index[-3:], "y"] += 40.0  # only the last three rows
+    b = Forecaster(config).fit(changed)
+    diff = max(float((p - q).abs().max()) for p, q in zip(a.network_.state_dict().values(),
+                                                         b.network_.state_dict().values(), strict=True))
+    assert diff > 1e-6  # the final weights learned from the last rows
+    assert a.meta_["refit"] and a.meta_["n_windows"]["final"] > a.meta_["n_windows"]["train"]
+    assert a.meta_["ranges"]["__single__"]["val"][1] == str(frame["ds"].iloc[-1])
+
+
+def test_default_model_beats_seasonal_naive_after_the_end_of_the_file(tmp_path, capsys):
+    """Trend + season, 12 steps after the end of the file: the defaults (train + predict) against
+    seasonal naive, which cannot follow the trend."""
+    full = _monthly(144, seed=3)
+    history, future = full.iloc[:132], full.iloc[132:]
+    path = tmp_path / "monthly.csv"
+    history.to_csv(path, index=False)
+    out = tmp_path / "model"
+    assert main(["train", "--data", str(path), "--target", "y", "--horizon", "12", "--out", str(out),
+                 "--set", "train.max_epochs=40", "--quiet", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["scored_on"] == "validation"
+    forecast = Forecaster.load(out).predict(history)
+    mean = forecast.to_frame()["mean"].to_numpy()
+    snaive = seasonal_naive(history["y"].to_numpy()[None, :, None], 12, 12)[0, :, 0]
+    truth = future["y"].to_numpy()
+    mae, mae_snaive = np.abs(mean - truth).mean(), np.abs(snaive - truth).mean()
+    assert mae < mae_snaive, (mae, mae_snaive)
+
+
+def test_predict_horizon_shorter_and_longer_than_trained():
+    frame = _monthly(100)
+    f = Forecaster(_config()).fit(frame)
+    full = f.predict(frame).to_frame()
+    short = f.predict(frame, horizon=3).to_frame()
+    pd.testing.assert_frame_equal(short, full.iloc[:3].reset_index(drop=True))
+    longer = f.predict(frame, horizon=15)
+    table = longer.to_frame()
+    assert len(table) == 15 and table["step"].tolist() == list(range(1, 16))
+    assert (pd.to_datetime(table["time"]).diff().dropna().dt.days > 27).all()  # monthly steps
+    np.testing.assert_allclose(table["mean"].to_numpy()[:6], full["mean"].to_numpy())
+    assert any("rolled forward" in note for note in longer.notes)
+    with pytest.raises(ConfigError, match="horizon must be a positive integer"):
+        f.predict(frame, horizon=0)
+
+
+def test_rolling_past_the_horizon_needs_future_inputs():
+    frame = _monthly(100)
+    frame["temp"] = np.cos(np.arange(100))
+    f = Forecaster(_config(features=("temp",))).fit(frame)
+    with pytest.raises(ConfigError, match="past covariates \\['temp'\\].*at most 6 steps"):
+        f.predict(frame, horizon=7)
+
+
+def test_ensemble_forecasts_the_median_of_its_members(tmp_path):
+    frame = _monthly(90)
+    config = dataclasses.replace(_config(), model=dataclasses.replace(_config().model, ensemble=3))
+    f = Forecaster(config).fit(frame)
+    assert [m["seed"] for m in f.meta_["ensemble"]] == [0, 1, 2]
+    x = torch.randn(4, f.config_.data.input_length, 1)
+    with torch.no_grad():
+        members = torch.stack([m(x) for m in f.network_.members])
+        torch.testing.assert_close(f.network_(x), members.median(dim=0).values)
+    f.save(tmp_path / "m")
+    again = Forecaster.load(tmp_path / "m")
+    pd.testing.assert_frame_equal(again.predict(frame).to_frame(), f.predict(frame).to_frame())
+
+
+def test_validation_scores_are_kept_and_name_the_baselines():
+    f = Forecaster(_config()).fit(_monthly(100))
+    scores = f.validation_
+    assert scores["n_windows"] == 1 and scores["horizon"] == 6 and scores["season"] == 12
+    assert {"naive", "seasonal_naive"} <= set(scores["baselines"])
+    assert f.validation_forecast_.to_frame()["actual"].notna().all()
+
+
+def test_format_1_model_directories_still_load(tmp_path):
+    """A directory written before model.normalization existed (data.normalization, format 1)."""
+    import hashlib
+
+    frame = _monthly(80)
+    f = Forecaster(_config(input_length=12)).fit(frame)
+    path = f.save(tmp_path / "m")
+    config = json.loads((path / "config.json").read_text())
+    config["data"]["normalization"] = config["model"].pop("normalization")
+    for key in ("val_steps",):
+        config["data"].pop(key)
+    for key in ("ensemble",):
+        config["model"].pop(key)
+    config["train"].pop("final_fit")
+    (path / "config.json").write_text(json.dumps(config))
+    meta = json.loads((path / "meta.json").read_text())
+    meta["format_version"] = 1
+    meta.pop("layout")
+    meta["sha256"]["config.json"] = hashlib.sha256((path / "config.json").read_bytes()).hexdigest()
+    (path / "meta.json").write_text(json.dumps(meta))
+    old = Forecaster.load(path)
+    assert old.config_.model.normalization == "standard"
+    pd.testing.assert_frame_equal(old.predict(frame).to_frame(), f.predict(frame).to_frame())
+
+
+def test_evaluate_holdout_trains_on_the_rest_and_scores_the_last_steps(tmp_path, capsys):
+    path = tmp_path / "m.csv"
+    _long({"a": 60, "b": 48}).to_csv(path, index=False)
+    capsys.readouterr()
+    assert main(["evaluate", "--data", str(path), "--target", "y", "--series-col", "unique_id", "--holdout", "6",
+                 "--set", "train.max_epochs=2", "--quiet", "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["holdout"] == 6 and payload["n_windows"] == 2 and payload["horizon"] == 6
+    assert {"naive", "seasonal_naive"} <= set(payload["baselines"])
+    capsys.readouterr()
+    assert main(["evaluate", "--data", str(path), "--target", "y"]) == 2
+    assert "evaluate needs --model DIR" in capsys.readouterr().err
+
+
+def test_sklearn_style_params_round_trip():
+    f = Forecaster(_config())
+    params = f.get_params()
+    clone = Forecaster(**params)
+    assert clone.config == f.config and clone is not f
+    other = _config(input_length=8)
+    assert f.set_params(config=other).config is other
+    with pytest.raises(ConfigError, match="Unknown parameter"):
+        f.set_params(hidden_size=3)
+    # what sklearn.base.clone does: rebuild from get_params(deep=False), then check each is the same object
+    rebuilt = type(f)(**f.get_params(deep=False))
+    assert all(rebuilt.get_params()[k] is v for k, v in f.get_params(deep=False).items())
