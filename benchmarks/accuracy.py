@@ -104,12 +104,13 @@ def _from_history(task: Task, fn: Callable[[np.ndarray], np.ndarray]) -> Forecas
 
 
 def naive_forecasts(task: Task) -> Forecasts:
-    return _from_history(task, lambda h: B.naive(h[None, :, None], task.horizon)[0, :, 0])
+    return _from_history(task, lambda h: B.forecast_from_history("naive", h, task.horizon))
 
 
 def snaive_forecasts(task: Task, season: int) -> Forecasts:
-    """Seasonal naive from each origin's whole history (never from a model's input window)."""
-    return _from_history(task, lambda h: B.seasonal_naive(h[None, :, None], task.horizon, season)[0, :, 0])
+    """Seasonal naive from each origin's whole history (never from a model's input window);
+    ValueError with the reason when a history is shorter than one season."""
+    return _from_history(task, lambda h: B.forecast_from_history("seasonal_naive", h, task.horizon, season))
 
 
 _NAIVE2: dict[tuple[str, tuple[str, ...]], Forecasts] = {}
@@ -311,6 +312,9 @@ def run_task(task: Task, *, seeds: Sequence[int], overrides: Sequence[str], lstm
         for name in ("ets", "theta"):
             forecasts, secs, note = stat_forecasts(task, name, refresh=refresh)
             notes[name] = note
+            if name == "ets" and task.season > 24:
+                notes[name] += (f"; season {task.season} > 24: statsforecast's ETS (like R's) fits no "
+                                "seasonal component then")
             if forecasts is not None:
                 scores[name] = score(task, forecasts)
                 seconds[name] = secs
@@ -345,16 +349,18 @@ def _fmt(value: float | None, metric: str) -> str:
         return "—"
     if metric == "mse" and abs(value) >= 1e4:
         return f"{value:.4g}"
-    return f"{value:.3f}" if abs(value) < 1e4 else f"{value:.0f}"
+    return f"{value:.3f}" if abs(value) < 100 else f"{value:.1f}"
 
 
 def markdown(results: Sequence[dict[str, Any]], command: str) -> str:
     """One table: a row per (dataset, metric) and a CPU-seconds row per dataset; notes below."""
-    header = ["dataset", "metric", *(LABELS[m] for m in METHODS), "published"]
+    header = ["dataset", "metric", *(LABELS[m] for m in METHODS), "published (same protocol)"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     footnotes: list[str] = []
+    footnotes_ets: list[str] = []
     for r in results:
-        label = f"{r['title']} (h={r['horizon']}, {r['n_series']} series"
+        periods = "/".join(str(m) for m in r["seasons"]) or "1"
+        label = f"{r['title']} (h={r['horizon']}, m={periods}, {r['n_series']} series"
         label += f", {r['n_windows']} windows)" if r["n_windows"] != r["n_series"] else ")"
         metrics = [m for m in ("smape", "mase", "owa", "mae", "mse") if any(m in s for s in r["scores"].values())
                    or m in r["published"]]
@@ -367,9 +373,15 @@ def markdown(results: Sequence[dict[str, Any]], command: str) -> str:
         secs = [f"{r['seconds'][m]:.1f}" if m in r["seconds"] else "—" for m in METHODS]
         lines.append(f"| {r['title']} | CPU s | " + " | ".join(secs) + " | |")
         for m in METHODS:
-            if m in r["notes"] and (m not in r["scores"] or m in ("lstmcast", "snaive", "snaive_long", "ets")):
-                footnotes.append(f"- {r['title']}, {LABELS[m]}: {r['notes'][m]}")
-    return "\n".join([*lines, "", *footnotes, "", f"Command: `{command}`"])
+            note = r["notes"].get(m, "")
+            if note and (m not in r["scores"] or m == "lstmcast" or "season" in note):
+                footnotes.append(f"- {r['title']}, {LABELS[m]}: {note}")
+        if "ets" in r["notes"] and not footnotes_ets:
+            footnotes_ets.append(r["notes"]["ets"].split(";")[0])
+    sources = [f"AutoETS / AutoTheta: {footnotes_ets[0]}."] if footnotes_ets else []
+    lines += ["", "CPU s: process time of one process on one torch thread (lstmcast: median over seeds, "
+              "fit + predict; AutoETS / AutoTheta: as measured when computed, then cached)."]
+    return "\n".join([*lines, *sources, "", *footnotes, "", f"Command: `{command}`"])
 
 
 # --------------------------------------------------------------------------- quick slice

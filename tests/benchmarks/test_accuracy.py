@@ -99,3 +99,33 @@ def test_lstm_error_is_reported_not_raised(suite, data_dir):
     assert "lstmcast" not in result["scores"]
     assert "Error" in result["notes"]["lstmcast"] and "hidden_size" in result["notes"]["lstmcast"]
     assert result["scores"]["naive"]["smape"] > 0
+
+
+def test_bad_override_is_a_usage_error_before_any_work(suite, capsys):
+    with pytest.raises(SystemExit) as exc:
+        suite.main(["--datasets", "m3_other", "--set", "model.nope=1"])
+    assert exc.value.code == 2
+    assert "--set: Unknown key 'model.nope'" in capsys.readouterr().err
+
+
+def test_cached_statistical_forecasts_score_without_statsforecast(suite, data_dir):
+    # the committed cache answers for every series, so CI needs no statsforecast
+    task = _load("accuracy_data").load_task("m3_other", data_dir)
+    forecasts, seconds, note = suite.stat_forecasts(task, "theta")
+    if not note.startswith("cached"):
+        pytest.fail(f"the AutoTheta cache of m3_other was not used: {note}")
+    assert set(forecasts) == {s.id for s in task.series}
+    assert seconds > 0
+    assert suite.score(task, forecasts)["smape"] == pytest.approx(4.808, abs=5e-4)
+
+
+def test_table_has_a_row_per_metric_and_seconds(suite, data_dir):
+    data = _load("accuracy_data")
+    task = data.subsample(data.load_task("m3_quarterly", data_dir), 20)
+    result = suite.run_task(task, seeds=[0], overrides=[], lstm=False, stats=True)
+    table = suite.markdown([result], "python benchmarks/accuracy.py --no-lstm")
+    assert "| M3 quarterly (h=8, m=4, 20 series) | sMAPE | — |" in table
+    assert "| M3 quarterly | CPU s |" in table
+    assert "Theta 8.96" in table
+    assert table.endswith("Command: `python benchmarks/accuracy.py --no-lstm`")
+    assert set(result["scores"]) == {"naive", "snaive", "naive2", "ets", "theta"}
