@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from lstmcast.errors import DataError
+from lstmcast.evaluation import baselines as B
 from lstmcast.evaluation import protocols as P
 
 __all__ = ["DATASETS", "PUBLISHED", "Series", "Task", "load_task", "subsample"]
@@ -106,6 +107,11 @@ class Task:
         return pd.date_range(self.start, periods=length, freq=self.freq)
 
 
+def _periods(freq: str) -> tuple[int, tuple[int, ...]]:
+    """(main period, all periods) of ``freq``, from lstmcast's own frequency table."""
+    return B.seasonality_from_freq(freq), B.seasonal_periods(freq)
+
+
 def _sha(*paths: Path) -> str:
     digest = hashlib.sha256()
     for path in paths:
@@ -117,7 +123,7 @@ def _m4_hourly(data_dir: Path) -> Task:
     train, test = data_dir / "m4_hourly_train.csv", data_dir / "m4_hourly_test.csv"
     rows = P.load_m4_hourly(train, test)
     series = [Series(s.id, np.concatenate([s.train, s.test]), s.train.size, (s.train.size,)) for s in rows]
-    return Task("m4_hourly", "M4 Hourly", 48, 24, (24, 168), "h", "2000-01-01", ("smape", "mase", "owa"),
+    return Task("m4_hourly", "M4 Hourly", 48, *_periods("h"), "h", "2000-01-01", ("smape", "mase", "owa"),
                 series, _sha(train, test), notes="official test set; sMAPE/MASE/OWA as in M4",
                 published=PUBLISHED["m4_hourly"])
 
@@ -137,13 +143,13 @@ def _read_m3(path: Path, category: str) -> dict[str, tuple[int, np.ndarray]]:
     return out
 
 
-_M3 = {"m3_yearly": ("yearly", 6, 1, "YS", "M3 yearly"),
-       "m3_quarterly": ("quarterly", 8, 4, "QS", "M3 quarterly"),
-       "m3_other": ("other", 8, 1, "YS", "M3 other")}
+_M3 = {"m3_yearly": ("yearly", 6, "YS", "M3 yearly"),
+       "m3_quarterly": ("quarterly", 8, "QS", "M3 quarterly"),
+       "m3_other": ("other", 8, "YS", "M3 other")}
 
 
 def _m3(name: str, data_dir: Path) -> Task:
-    category, horizon, season, freq, title = _M3[name]
+    category, horizon, freq, title = _M3[name]
     train_path, test_path = data_dir / "m3_other_train.csv", data_dir / "m3_other_test.csv"
     trains, tests = _read_m3(train_path, category), _read_m3(test_path, category)
     series = []
@@ -153,8 +159,7 @@ def _m3(name: str, data_dir: Path) -> Task:
             raise DataError(f"M3 series {sid!r} has horizon {h} and {test.size} test values; the "
                             f"{category} protocol has {horizon}. Use the unmodified files.")
         series.append(Series(sid, np.concatenate([train, test]), train.size, (train.size,)))
-    seasons = (season,) if season > 1 else ()
-    return Task(name, title, horizon, season, seasons, freq, "1900-01-01", ("smape", "mase"), series,
+    return Task(name, title, horizon, *_periods(freq), freq, "1900-01-01", ("smape", "mase"), series,
                 _sha(train_path, test_path),
                 notes="official test set; sMAPE in the M3 variant 200|y-f|/(y+f)",
                 published=PUBLISHED[name])
@@ -168,7 +173,7 @@ def _ett(name: str, data_dir: Path) -> Task:
     origins = tuple(range(ETT_TRAIN_END, ETT_TEST_END - ETT_HORIZON + 1, ETT_HORIZON))
     series = [Series("OT", values, ETT_TRAIN_END, origins)]
     start = str(frame.index[0])
-    return Task(name, name.replace("etth", "ETTh") + " OT", ETT_HORIZON, 24, (24, 168), "h", start,
+    return Task(name, name.replace("etth", "ETTh") + " OT", ETT_HORIZON, *_periods("h"), "h", start,
                 ("mae", "mse"), series, _sha(path), scale=(float(mean[-1]), float(std[-1])),
                 notes="train rows 0..11519; 120 origins in test rows 11520..14399; z-scored MAE/MSE",
                 published=PUBLISHED[name])
@@ -181,7 +186,7 @@ def _demand(data_dir: Path) -> Task:
         raise DataError(f"{os.fspath(path)!r}: expected columns ['t', 'demand_mw'], got {list(frame.columns)}.")
     values = frame["demand_mw"].to_numpy(np.float64)
     end = values.size - DEMAND_TEST
-    return Task("demand", "Half-hourly demand", DEMAND_TEST, 48, (48, 336), "30min", "2000-06-05",
+    return Task("demand", "Half-hourly demand", DEMAND_TEST, *_periods("30min"), "30min", "2000-06-05",
                 ("mae", "mse"), [Series("demand", values, end, (end,))], _sha(path),
                 notes="last week (336 steps) from the 3696 before it; MAE/MSE in MW",
                 published=PUBLISHED["demand"])
