@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+from lstmcast.data.io import infer_frequency
 from lstmcast.evaluation import baselines as B
 
 
@@ -218,35 +219,84 @@ def test_season_must_be_positive_int():
         B.seasonal_naive(_one([1.0, 2.0]), 2, 0)
 
 
-@pytest.mark.parametrize(
-    ("freq", "season"),
-    [
-        ("h", 24),
-        ("H", 24),
-        ("2h", 12),
-        ("5h", 1),
-        ("D", 7),
-        ("B", 5),
-        ("W", 52),
-        ("W-SUN", 52),
-        ("M", 12),
-        ("MS", 12),
-        ("ME", 12),
-        ("Q", 4),
-        ("QE-DEC", 4),
-        ("Y", 1),
-        ("YE", 1),
-        ("min", 60),
-        ("T", 60),
-        ("15min", 4),
-        ("s", 60),
-        (None, 1),
-        ("nonsense?", 1),
-        ("X", 1),
-    ],
-)
-def test_seasonality_from_freq(freq, season):
-    assert B.seasonality_from_freq(freq) == season
+# Every pandas frequency family, old and new spellings, anchors and multiples:
+# (freq, all plausible periods, main one first).
+FREQUENCIES = [
+    ("h", (24, 168)),
+    ("H", (24, 168)),
+    ("2h", (12, 84)),
+    ("3h", (8, 56)),
+    ("5h", ()),  # no whole number of steps per day or per week
+    ("7h", (24,)),  # weekly cycle only
+    ("30min", (48, 336)),
+    ("30T", (48, 336)),
+    ("15min", (96, 672)),
+    ("5min", (288, 2016)),
+    ("min", (1440, 10080)),
+    ("T", (1440, 10080)),
+    ("s", (60, 3600)),
+    ("S", (60, 3600)),
+    ("10s", (360, 8640)),
+    ("ms", (1000,)),
+    ("L", (1000,)),
+    ("us", ()),
+    ("ns", ()),
+    ("D", (7, 365)),
+    ("2D", (183,)),
+    ("7D", (52,)),
+    ("B", (5,)),
+    ("C", (5,)),
+    ("bh", (8, 40)),
+    ("BH", (8, 40)),
+    ("W", (52,)),
+    ("W-SUN", (52,)),
+    ("2W-MON", (26,)),
+    ("M", (12,)),
+    ("MS", (12,)),
+    ("ME", (12,)),
+    ("BMS", (12,)),
+    ("3MS", (4,)),
+    ("5M", ()),
+    ("SMS", (24,)),
+    ("SME-15", (24,)),
+    ("Q", (4,)),
+    ("QS", (4,)),
+    ("QE-DEC", (4,)),
+    ("QS-OCT", (4,)),
+    ("2QS", (2,)),
+    ("Y", ()),
+    ("YE", ()),
+    ("YS-JAN", ()),
+    ("A", ()),
+    (None, ()),
+    ("nonsense?", ()),
+    ("X", ()),
+    ("1", ()),  # the step of an integer index, from data.io.infer_frequency
+]
+
+
+@pytest.mark.parametrize(("freq", "periods"), FREQUENCIES)
+def test_seasonal_periods(freq, periods):
+    assert B.seasonal_periods(freq) == periods
+
+
+@pytest.mark.parametrize(("freq", "periods"), FREQUENCIES)
+def test_seasonality_from_freq_is_the_main_period(freq, periods):
+    assert B.seasonality_from_freq(freq) == (periods[0] if periods else 1)
+
+
+def test_half_hourly_is_daily_and_weekly_not_one_hour():
+    assert B.seasonality_from_freq("30min") == 48
+    assert B.seasonal_periods("30min") == (48, 336)
+
+
+@pytest.mark.parametrize("freq", ["30min", "h", "D", "W-SUN", "MS", "QS-OCT", "YS-JAN", "B", "15min"])
+def test_periods_of_what_pandas_infers_and_of_offsets(freq):
+    idx = pd.date_range("2000-06-05", periods=20, freq=freq)
+    inferred = infer_frequency(idx)  # what the forecaster and backtest pass
+    expected = B.seasonal_periods(freq)
+    assert B.seasonal_periods(inferred) == expected
+    assert B.seasonal_periods(idx.freq) == expected  # a DateOffset is accepted too
 
 
 def test_seasonality_from_freq_rejects_non_strings():
@@ -257,6 +307,66 @@ def test_seasonality_from_freq_rejects_non_strings():
 def test_seasonality_from_freq_agrees_with_pandas_index():
     idx = pd.date_range("2020-01-01", periods=5, freq="h")
     assert B.seasonality_from_freq(idx.freqstr) == 24
+
+
+# --------------------------------------------------------------------------- from a whole history
+
+
+def test_seasonal_naive_from_history_longer_than_any_window():
+    y = np.arange(1000.0)
+    out = B.forecast_from_history("seasonal_naive", y, 400, 336)
+    np.testing.assert_array_equal(out[:336], y[-336:])
+    np.testing.assert_array_equal(out[336:], y[-336:-272])
+    # the same as the window baseline on the whole series, [T] -> [H]
+    np.testing.assert_array_equal(out, B.seasonal_naive(y[None, :, None], 400, 336)[0, :, 0])
+
+
+def test_history_baselines_keep_the_shape_of_several_targets():
+    y = np.stack([np.arange(10.0), 10 * np.arange(10.0)], axis=1)  # [T=10, C=2]
+    out = B.forecast_from_history("naive", y, 3)
+    assert out.shape == (3, 2)
+    np.testing.assert_array_equal(out, [[9, 90]] * 3)
+
+
+def test_unavailable_baselines_say_why():
+    assert B.unavailable_reason("seasonal_naive", 200, 336) == (
+        "seasonal naive (m=336) needs one full season of history: 336 steps, the series has 200"
+    )
+    assert "pass season=m" in B.unavailable_reason("seasonal_naive", 200, 1)
+    assert "at least 2 past values" in B.unavailable_reason("drift", 1)
+    assert B.unavailable_reason("naive", 1) is None
+    with pytest.raises(ValueError, match=r"Seasonal naive \(m=48\) needs one full season of history: 48 steps, the series has 30\."):
+        B.forecast_from_history("seasonal_naive", np.ones(30), 5, 48)
+    with pytest.raises(ValueError, match="Unknown baseline 'arima'"):
+        B.unavailable_reason("arima", 10)
+
+
+def test_missing_values_in_the_used_history_are_an_error_not_nan():
+    y = np.arange(10.0)
+    y[-1] = np.nan
+    with pytest.raises(ValueError, match=r"naive gives missing values.*contains NaN.*data\.fill"):
+        B.forecast_from_history("naive", y, 2)
+
+
+def test_history_baselines_never_drop_a_row():
+    y = 10 + np.sin(2 * np.pi * np.arange(400) / 48)
+    rows = B.history_baselines(y, 48, B.seasonal_periods("30min"), names=("naive", "seasonal_naive", "naive2"))
+    labels = [r.label for r in rows]
+    assert labels == ["naive", "seasonal_naive[m=48]", "seasonal_naive[m=336]", "naive2[m=48]", "naive2[m=336]"]
+    assert all(r.forecast is not None and r.forecast.shape == (48,) for r in rows)
+    np.testing.assert_allclose(rows[1].forecast, y[-48:])
+    short = B.history_baselines(y[:100], 48, (48, 336))
+    missing = {r.label: r.reason for r in short if r.forecast is None}
+    assert missing == {"seasonal_naive[m=336]": "Seasonal naive (m=336) needs one full season of history: "
+                       "336 steps, the series has 100."}
+    none = B.history_baselines(y, 6, ())  # no period known: the row is there, with its reason
+    (seasonal,) = [r for r in none if r.name == "seasonal_naive"]
+    assert seasonal.forecast is None and "needs a seasonal period m >= 2" in seasonal.reason
+
+
+def test_history_must_be_one_series():
+    with pytest.raises(ValueError, match=r"history must be one whole series \[T\]"):
+        B.forecast_from_history("naive", np.ones((2, 3, 1)), 1)
 
 
 # --------------------------------------------------------------------------- properties

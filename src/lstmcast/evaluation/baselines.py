@@ -10,6 +10,12 @@ Each (window, channel) pair is forecast independently from its own L past values
 batch of windows from :mod:`lstmcast.data` windows (or the ``[N, L, C]`` inputs of a
 benchmark protocol) can be scored against any model with the same code.
 
+The same baselines from a series' *whole* history (``[T] -> [H]``, so a seasonal naive
+forecast never depends on a model's input window) are :func:`forecast_from_history` and
+:func:`history_baselines`; a baseline that cannot be computed comes with a reason string
+(:func:`unavailable_reason`) instead of vanishing. Seasonal periods from a pandas frequency:
+:func:`seasonality_from_freq` (the main one) and :func:`seasonal_periods` (all of them).
+
 ``naive2`` follows the M4 competition's benchmark code (Mcompetitions/M4-methods,
 ``ML_benchmarks.py`` and ``Benchmarks and Evaluation.R``): see its docstring for the
 details that matter to reproduce the official scores.
@@ -18,22 +24,30 @@ details that matter to reproduce the official scores.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 __all__ = [
     "BASELINES",
+    "MAX_PERIOD",
+    "MAX_PRIMARY_PERIOD",
+    "HistoryBaseline",
     "acf",
     "deseasonalize",
     "drift",
     "forecast_baseline",
+    "forecast_from_history",
+    "history_baselines",
     "naive",
     "naive2",
     "seasonal_naive",
+    "seasonal_periods",
     "seasonality_from_freq",
     "seasonality_test",
+    "unavailable_reason",
     "window_mean",
 ]
 
@@ -305,46 +319,233 @@ def forecast_baseline(name: str, history: ArrayLike, horizon: int, season: int =
     return func(history, horizon)
 
 
+# --------------------------------------------------------------------------- from a whole history
+
+
+@dataclass(frozen=True)
+class HistoryBaseline:
+    """One baseline forecast from a series' whole history, or the reason it has none.
+
+    ``forecast`` is ``[H]`` (or ``[H, C]``) when the baseline could be computed; otherwise it is
+    ``None`` and ``reason`` says why, in words fit to print next to a score table.
+    """
+
+    name: str
+    season: int
+    forecast: np.ndarray | None
+    reason: str | None
+
+    @property
+    def label(self) -> str:
+        """``"seasonal_naive[m=48]"`` for a seasonal baseline, else the name."""
+        return f"{self.name}[m={self.season}]" if self.name in _SEASONAL else self.name
+
+
+def _as_history(history: ArrayLike) -> np.ndarray:
+    arr = np.asarray(history, dtype=np.float64)
+    if arr.ndim not in (1, 2):
+        raise ValueError(
+            f"history must be one whole series [T] (or [T, C] for C targets), got shape {arr.shape}. "
+            "For windows [N, L, C] use the window baselines (naive, seasonal_naive, ...)."
+        )
+    return arr
+
+
+def unavailable_reason(name: str, length: int, season: int = 1) -> str | None:
+    """Why baseline ``name`` cannot be computed from a history of ``length`` steps, or None.
+
+    >>> unavailable_reason("seasonal_naive", 200, 336)
+    'seasonal naive (m=336) needs one full season of history: 336 steps, the series has 200'
+    """
+    if name not in BASELINES:
+        raise ValueError(f"Unknown baseline {name!r}. Valid names: {', '.join(sorted(BASELINES))}.")
+    if length < 1:
+        return f"{name.replace('_', ' ')} needs at least one past value; the series is empty"
+    if name == "seasonal_naive":
+        if season < 2:
+            return ("seasonal naive needs a seasonal period m >= 2; none is known for this data "
+                    "(no time column, or a frequency without a cycle such as yearly): pass season=m")
+        if length < season:
+            return (f"seasonal naive (m={season}) needs one full season of history: {season} steps, "
+                    f"the series has {length}")
+    if name == "drift" and length < 2:
+        return f"drift needs at least 2 past values to estimate a slope; the series has {length}"
+    return None
+
+
+def forecast_from_history(name: str, history: ArrayLike, horizon: int, season: int = 1) -> np.ndarray:
+    """Baseline ``name`` from a series' *whole* history (not a model's input window).
+
+    ``history [T] -> [H]`` or ``[T, C] -> [H, C]``. A seasonal naive forecast thus exists as
+    soon as the series holds one season, however short the model's ``input_length``; Naive2
+    runs its seasonality test on the whole series, as M4 does. ``window_mean`` is the mean of
+    the whole history here. Raises ValueError with :func:`unavailable_reason`'s text when the
+    baseline cannot be computed, or when the values it uses are missing (NaN).
+    """
+    x = _as_history(history)
+    horizon = _check_horizon(horizon)
+    season = _check_season(season)
+    reason = unavailable_reason(name, x.shape[0], season)
+    if reason is not None:
+        raise ValueError(reason[0].upper() + reason[1:] + ".")
+    windows = x[None] if x.ndim == 2 else x[None, :, None]  # [1, T, C]
+    out = forecast_baseline(name, windows, horizon, season)[0]  # [H, C]
+    if not np.isfinite(out).all():
+        raise ValueError(
+            f"{name} gives missing values: the history it uses (its last "
+            f"{season if name == 'seasonal_naive' else 1} value(s), or all of it) contains NaN. "
+            "Fill or drop missing values first (data.fill)."
+        )
+    return out if x.ndim == 2 else out[:, 0]
+
+
+def history_baselines(
+    history: ArrayLike,
+    horizon: int,
+    seasons: Sequence[int] = (),
+    names: Sequence[str] = ("naive", "seasonal_naive", "drift"),
+) -> list[HistoryBaseline]:
+    """Every baseline in ``names`` from a whole history, never dropped silently.
+
+    Seasonal baselines get one entry per period in ``seasons`` (e.g. ``seasonal_periods("30min")``
+    = (48, 336)); with no period they still get an entry, whose ``reason`` says so. Each
+    entry holds a forecast ``[H]`` (``[H, C]``) or the reason it has none.
+    """
+    x = _as_history(history)
+    out = []
+    for name in names:
+        periods = [int(m) for m in seasons if m > 1] if name in _SEASONAL else [1]
+        for season in periods or [1]:
+            try:
+                out.append(HistoryBaseline(name, season, forecast_from_history(name, x, horizon, season), None))
+            except ValueError as exc:
+                out.append(HistoryBaseline(name, season, None, str(exc)))
+    return out
+
+
 # --------------------------------------------------------------------------- frequencies
 
-# Seasonal period of one unit of each pandas base alias (old and new spellings).
-_FREQ_SEASONALITY: dict[str, int] = {
-    **dict.fromkeys(["h", "H", "bh", "BH", "cbh", "CBH"], 24),
-    **dict.fromkeys(["D"], 7),
-    **dict.fromkeys(["B", "C"], 5),
-    **dict.fromkeys(["W"], 52),
-    **dict.fromkeys(["M", "MS", "ME", "BM", "BMS", "BME", "CBMS", "CBME", "SM", "SMS", "SME"], 12),
+# Each pandas base alias (old and new spellings) -> how one step relates to the natural cycles.
+_NANOS = {**dict.fromkeys(["ns", "N"], 1), **dict.fromkeys(["us", "U"], 10**3),
+          **dict.fromkeys(["ms", "L"], 10**6), **dict.fromkeys(["s", "S"], 10**9),
+          **dict.fromkeys(["min", "T"], 60 * 10**9), **dict.fromkeys(["h", "H"], 3600 * 10**9)}
+_DAY = 86_400 * 10**9
+_CYCLES = (("second", 10**9), ("minute", 60 * 10**9), ("hour", 3600 * 10**9), ("day", _DAY), ("week", 7 * _DAY))
+_PER_YEAR = {
+    **dict.fromkeys(["M", "MS", "ME", "BM", "BMS", "BME", "CBM", "CBMS", "CBME"], 12),
+    **dict.fromkeys(["SM", "SMS", "SME"], 24),
     **dict.fromkeys(["Q", "QS", "QE", "BQ", "BQS", "BQE"], 4),
-    **dict.fromkeys(["min", "T"], 60),
-    **dict.fromkeys(["s", "S"], 60),
+    **dict.fromkeys(["Y", "YS", "YE", "A", "AS", "BA", "BAS", "BY", "BYS", "BYE"], 1),
 }
+_BUSINESS_HOUR = frozenset({"bh", "BH", "cbh", "CBH"})
+_BUSINESS_DAY = frozenset({"B", "C"})
 
-_FREQ_RE = re.compile(r"^\s*(\d*)\s*([A-Za-z]+)(?:-[A-Za-z]+)?\s*$")
+MAX_PRIMARY_PERIOD = 1440
+"""Longest main period :func:`seasonality_from_freq` returns (a day of minutes)."""
+
+MAX_PERIOD = 10080
+"""Longest period :func:`seasonal_periods` lists (a week of minutes)."""
+
+_FREQ_RE = re.compile(r"^\s*(\d*)\s*([A-Za-z]+)(?:-[A-Za-z0-9]+)?\s*$")
+
+
+def _freq_string(freq: object) -> str | None:
+    if freq is None or isinstance(freq, str):
+        return freq
+    freqstr = getattr(freq, "freqstr", None)  # a pandas DateOffset
+    if isinstance(freqstr, str):
+        return freqstr
+    raise TypeError(
+        f"freq must be a pandas frequency string such as 'h' or 'D' (or None), got "
+        f"{type(freq).__name__}. For a DatetimeIndex pass index.freqstr."
+    )
+
+
+def _sub_daily(step: int) -> tuple[int, ...]:
+    """Periods of a fixed step of ``step`` ns (< 1 day): the main cycle, then longer ones."""
+    counts = {name: cycle // step for name, cycle in _CYCLES if cycle % step == 0 and cycle // step >= 2}
+    primary = next((name for name in ("day", "hour", "minute", "second")
+                    if name in counts and counts[name] <= MAX_PRIMARY_PERIOD), None)
+    if primary is None:
+        primary = "week" if counts.get("week", MAX_PRIMARY_PERIOD + 1) <= MAX_PRIMARY_PERIOD else None
+    if primary is None:
+        return ()
+    names = [name for name, _ in _CYCLES]
+    longer = [counts[n] for n in names[names.index(primary) + 1 :] if n in counts and counts[n] <= MAX_PERIOD]
+    return (counts[primary], *longer)
+
+
+def seasonal_periods(freq: object) -> tuple[int, ...]:
+    """Every plausible seasonal period of data at frequency ``freq``, the main one first.
+
+    A period is the number of steps in one natural cycle (day, week, year), kept when it is a
+    whole number >= 2; ``()`` when there is none (yearly data, an unknown or irregular
+    frequency, ``None``). ``freq`` is a pandas frequency string (any spelling or anchor, with a
+    multiple: ``"30min"``, ``"W-SUN"``, ``"QS-OCT"``) or a pandas ``DateOffset``.
+
+    ============================  ==================  ==============================
+    frequency                     periods             cycles
+    ============================  ==================  ==============================
+    ``h``                         (24, 168)           day, week
+    ``30min`` / ``15min``         (48, 336) / (96,    day, week
+                                  672)
+    ``min``                       (1440, 10080)       day, week
+    ``s`` / ``10s``               (60, 3600) /        minute, hour / hour, day
+                                  (360, 8640)
+    ``D``                         (7, 365)            week, year
+    ``B``                         (5,)                week (of business days)
+    ``bh``                        (8, 40)             day, week (business hours)
+    ``W``                         (52,)               year
+    ``M`` / ``MS`` / ``ME``       (12,)               year
+    ``SMS`` (semi-month)          (24,)               year
+    ``Q`` / ``QS`` / ``QE``       (4,)                year
+    ``Y`` / ``YS``                ()                  none
+    ============================  ==================  ==============================
+
+    Sub-daily steps take as main cycle the longest of day, hour, minute and second that spans
+    at most :data:`MAX_PRIMARY_PERIOD` (1440) steps, then every longer cycle up to
+    :data:`MAX_PERIOD` (10080) steps. A multiple divides the cycle when it can (``"2h"`` ->
+    (12, 84)) and drops the cycles it does not divide (``"5h"`` -> ()). The year is
+    365.25 days, rounded for daily and weekly steps (``"D"`` -> 365, ``"2W"`` -> 26).
+    """
+    text = _freq_string(freq)
+    if text is None:
+        return ()
+    match = _FREQ_RE.match(text)
+    if match is None:
+        return ()
+    k = int(match.group(1)) if match.group(1) else 1
+    base = match.group(2)
+    if k < 1:
+        return ()
+    out: list[int] = []
+    if base in _NANOS:
+        return _sub_daily(_NANOS[base] * k)
+    if base == "D":
+        if 7 % k == 0 and 7 // k >= 2:
+            out.append(7 // k)
+        out.append(round(365.25 / k))
+    elif base == "W":
+        out.append(round(365.25 / (7 * k)))
+    elif base in _BUSINESS_DAY:
+        out.append(5 // k if 5 % k == 0 else 0)
+    elif base in _BUSINESS_HOUR:
+        out += [8 // k if 8 % k == 0 else 0, 40 // k if 40 % k == 0 else 0]
+    elif base in _PER_YEAR:
+        per_year = _PER_YEAR[base]
+        out.append(per_year // k if per_year % k == 0 else 0)
+    return tuple(p for p in out if p >= 2)
 
 
 def seasonality_from_freq(freq: str | None) -> int:
-    """Seasonal period for a pandas frequency string; 1 when unknown or ``None``.
+    """The main seasonal period for a pandas frequency; 1 when there is none or ``None``.
 
-    Hourly ``"h"``/``"H"`` -> 24 (daily cycle), ``"D"`` -> 7 (weekly), business day ``"B"`` -> 5,
-    ``"W"`` (any anchor, e.g. ``"W-SUN"``) -> 52, monthly ``"M"``/``"MS"``/``"ME"`` -> 12,
-    quarterly ``"Q"``/``"QS"``/``"QE"`` -> 4, minutely ``"min"``/``"T"`` -> 60 (hourly cycle),
-    secondly ``"s"`` -> 60; yearly and anything unrecognised -> 1.
-
-    A multiple divides the period when it can (``"2h"`` -> 12, ``"15min"`` -> 4) and gives 1
-    otherwise (``"5h"``: no whole number of steps per day).
+    The first of :func:`seasonal_periods`: hourly ``"h"`` -> 24 (daily cycle), half-hourly
+    ``"30min"`` -> 48, ``"15min"`` -> 96, minutely ``"min"`` -> 1440 (all the daily cycle),
+    secondly ``"s"`` -> 60, ``"D"`` -> 7 (weekly), business day ``"B"`` -> 5, business hour
+    ``"bh"`` -> 8, ``"W"`` (any anchor) -> 52, monthly -> 12, semi-monthly -> 24, quarterly
+    -> 4; yearly and anything unrecognised -> 1. Multi-seasonal data have more periods
+    (half-hourly: 48 and 336): see :func:`seasonal_periods`.
     """
-    if freq is None:
-        return 1
-    if not isinstance(freq, str):
-        raise TypeError(
-            f"freq must be a pandas frequency string such as 'h' or 'D' (or None), got "
-            f"{type(freq).__name__}. For a DatetimeIndex pass index.freqstr."
-        )
-    match = _FREQ_RE.match(freq)
-    if match is None:
-        return 1
-    multiple = int(match.group(1)) if match.group(1) else 1
-    base = _FREQ_SEASONALITY.get(match.group(2), 1)
-    if multiple < 1 or base % multiple:
-        return 1
-    return base // multiple
+    periods = seasonal_periods(freq)
+    return periods[0] if periods else 1

@@ -40,6 +40,7 @@ __all__ = [
     "point_metrics",
     "rmse",
     "smape",
+    "smape_m3",
 ]
 
 
@@ -170,6 +171,24 @@ def smape(y_true: ArrayLike, y_pred: ArrayLike) -> float:
     both_zero = den == 0
     terms = num / np.where(both_zero, 1.0, den)
     return float(np.mean(terms))
+
+
+def smape_m3(y_true: ArrayLike, y_pred: ArrayLike) -> float:
+    """Symmetric MAPE in percent, M3 variant: ``mean(200 * |y - ŷ| / (y + ŷ))``.
+
+    The denominator has no absolute values (Makridakis & Hibon 2000; the N-BEATS paper's
+    M3 tables). It equals :func:`smape` whenever ``y`` and ``ŷ`` are both non-negative, and
+    differs (it can be negative or explode) when a forecast is negative. Shapes as in
+    :func:`mae`; raises ValueError where ``y + ŷ == 0`` (undefined).
+    """
+    yt, yp = _pair(y_true, y_pred)
+    den = yt + yp
+    if (den == 0).any():
+        raise ValueError(
+            f"The M3 sMAPE is undefined where y_true + y_pred == 0 ({int((den == 0).sum())} "
+            "value(s)). Use smape() (the M4 definition) for such forecasts."
+        )
+    return float(np.mean(200.0 * np.abs(yt - yp) / den))
 
 
 def _mase_scale(insample: np.ndarray, season: int) -> np.ndarray:

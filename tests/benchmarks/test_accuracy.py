@@ -1,0 +1,131 @@
+"""The accuracy suite's --quick slice: the baselines reproduce their published values exactly.
+
+Runs benchmarks/accuracy.py's own code on the real files in ../shared/data (no statsforecast,
+no training): Naive on M3 yearly / other (17.88 / 6.30), and Naive, seasonal naive and Naive2
+on M4 Hourly (43.003; 13.912 / 1.193; 18.383 / 2.395).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+def _load(name: str):
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, BENCH / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def suite():
+    return _load("accuracy")
+
+
+def test_quick_slice_reproduces_published_baselines(suite, data_dir):
+    checks = suite.quick(data_dir)
+    assert {(c["dataset"], c["method"], c["metric"]) for c in checks} >= {
+        ("m3_yearly", "naive", "smape"), ("m3_other", "naive", "smape"),
+        ("m4_hourly", "snaive", "smape"), ("m4_hourly", "naive2", "smape"),
+    }
+    for c in checks:
+        assert c["ok"], c
+        assert c["got"] == pytest.approx(c["published"], abs=0.005)
+
+
+def test_quick_command_exits_zero_and_prints_table(suite, data_dir, capsys, tmp_path):
+    out = tmp_path / "quick.json"
+    assert suite.main(["--quick", "--data-dir", str(data_dir), "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "| m4_hourly | snaive | smape | 13.912 | 13.9123 | yes |" in printed
+    assert out.is_file() and '"quick"' in out.read_text()
+
+
+def test_tasks_follow_the_official_holdouts(suite, data_dir):
+    data = _load("accuracy_data")
+    m4 = data.load_task("m4_hourly", data_dir)
+    assert (len(m4.series), m4.horizon, m4.season) == (414, 48, 24)
+    yearly, quarterly, other = (data.load_task(n, data_dir) for n in ("m3_yearly", "m3_quarterly", "m3_other"))
+    assert [len(t.series) for t in (yearly, quarterly, other)] == [645, 756, 174]
+    assert [(t.horizon, t.season, t.freq) for t in (yearly, quarterly, other)] == [
+        (6, 1, "YS"), (8, 4, "QS"), (8, 1, "YS")]
+    ett = data.load_task("etth1", data_dir)
+    (s,) = ett.series
+    assert s.train_end == 11520 and len(s.origins) == 120
+    assert s.origins[0] == 11520 and s.origins[-1] + 24 == 14400
+    demand = data.load_task("demand", data_dir)
+    (d,) = demand.series
+    assert (d.values.size - d.train_end, demand.seasons) == (336, (48, 336))
+    assert str(demand.dates(2)[1]) == "2000-06-05 00:30:00"
+
+
+def test_seasonal_naive_uses_the_whole_history_not_a_window(suite, data_dir):
+    # the week-long season (336) exceeds any default input window: still forecast from history
+    task = _load("accuracy_data").load_task("demand", data_dir)
+    (s,) = task.series
+    fc = suite.snaive_forecasts(task, 336)["demand"]
+    np.testing.assert_array_equal(fc[0], s.values[s.train_end - 336 : s.train_end])
+
+
+def test_subsample_is_deterministic_and_nested(data_dir):
+    data = _load("accuracy_data")
+    task = data.load_task("m3_quarterly", data_dir)
+    small = [s.id for s in data.subsample(task, 10).series]
+    assert small == [s.id for s in data.subsample(task, 10).series]
+    assert set(small) < {s.id for s in data.subsample(task, 50).series}
+
+
+def test_bad_dataset_name_is_a_usage_error(suite, capsys):
+    with pytest.raises(SystemExit) as exc:
+        suite.main(["--datasets", "m5"])
+    assert exc.value.code == 2
+    assert "unknown dataset(s) ['m5']; valid: m4_hourly" in capsys.readouterr().err
+
+
+def test_lstm_error_is_reported_not_raised(suite, data_dir):
+    # an impossible config for one dataset is a row note, not a crash of the whole suite
+    task = _load("accuracy_data").subsample(_load("accuracy_data").load_task("m3_yearly", data_dir), 3)
+    result = suite.run_task(task, seeds=[0], overrides=["model.hidden_size=0"], lstm=True, stats=False)
+    assert "lstmcast" not in result["scores"]
+    assert "Error" in result["notes"]["lstmcast"] and "hidden_size" in result["notes"]["lstmcast"]
+    assert result["scores"]["naive"]["smape"] > 0
+
+
+def test_bad_override_is_a_usage_error_before_any_work(suite, capsys):
+    with pytest.raises(SystemExit) as exc:
+        suite.main(["--datasets", "m3_other", "--set", "model.nope=1"])
+    assert exc.value.code == 2
+    assert "--set: Unknown key 'model.nope'" in capsys.readouterr().err
+
+
+def test_cached_statistical_forecasts_score_without_statsforecast(suite, data_dir):
+    # the committed cache answers for every series, so CI needs no statsforecast
+    task = _load("accuracy_data").load_task("m3_other", data_dir)
+    forecasts, seconds, note = suite.stat_forecasts(task, "theta")
+    if not note.startswith("cached"):
+        pytest.fail(f"the AutoTheta cache of m3_other was not used: {note}")
+    assert set(forecasts) == {s.id for s in task.series}
+    assert seconds > 0
+    assert suite.score(task, forecasts)["smape"] == pytest.approx(4.808, abs=5e-4)
+
+
+def test_table_has_a_row_per_metric_and_seconds(suite, data_dir):
+    data = _load("accuracy_data")
+    task = data.subsample(data.load_task("m3_quarterly", data_dir), 20)
+    result = suite.run_task(task, seeds=[0], overrides=[], lstm=False, stats=True)
+    table = suite.markdown([result], "python benchmarks/accuracy.py --no-lstm")
+    assert "| M3 quarterly (h=8, m=4, 20 series) | sMAPE | — |" in table
+    assert "| M3 quarterly | CPU s |" in table
+    assert "Theta 8.96" in table
+    assert table.endswith("Command: `python benchmarks/accuracy.py --no-lstm`")
+    assert set(result["scores"]) == {"naive", "snaive", "naive2", "ets", "theta"}
