@@ -50,6 +50,7 @@ def test_demo_json(tmp_path, capsys):
     payload = run_json(["demo", "--out", str(tmp_path), *FAST], capsys)
     assert payload["noise_floor"] == 0.1
     assert set(payload["baselines"]) == {"naive"}
+    assert "no seasonal period" in payload["baselines_missing"]["seasonal_naive"]  # said, not dropped
     assert payload["metrics"]["rmse"] > 0
     for key in ("loss_plot", "forecast_plot"):
         assert Path(payload["paths"][key]).stat().st_size > 1000

@@ -60,6 +60,8 @@ def _print_scores(scores: dict[str, Any], extra_rows: Sequence[tuple[str, dict[s
     Console().print(table)
     if "probabilistic" in scores:
         Console().print("probabilistic: " + ", ".join(f"{k}={_fmt(v)}" for k, v in scores["probabilistic"].items()))
+    for name, why in scores.get("baselines_missing", {}).items():
+        print(f"{name}: not scored: {why}.")
     for line in baseline_verdicts(scores):
         print(line)
 
@@ -243,6 +245,7 @@ def _train_and_report(args: argparse.Namespace, frame: Any, config: Any, out: Pa
         "scored_on": "test" if forecaster.config_.data.test_fraction > 0 else "validation",
         "metrics": scores["metrics"],
         "baselines": scores["baselines"],
+        "baselines_missing": scores.get("baselines_missing", {}),
         "n_windows": scores["n_windows"],
         "verdicts": baseline_verdicts(scores),
         "training": {"epochs": len(result.history), "best_epoch": result.best_epoch,

@@ -52,5 +52,11 @@ def score_windows(
     baselines = {"naive": forecast_baseline("naive", history, horizon, season)}
     if season > 1 and history.shape[1] >= season:
         baselines["seasonal_naive"] = forecast_baseline("seasonal_naive", history, horizon, season)
+    elif season > 1:  # never dropped silently
+        out["baselines_missing"] = {"seasonal_naive": f"the windows hold {history.shape[1]} past rows, fewer than "
+                                                      f"one season ({season}); use a longer data.input_length"}
+    else:
+        out["baselines_missing"] = {"seasonal_naive": "no seasonal period is known for these data (season 1); "
+                                                      "give --season M"}
     out["baselines"] = {name: _point(truth, pred) for name, pred in baselines.items()}
     return out
