@@ -166,7 +166,7 @@ class TrainConfig:
     checkpoint_every: int = 1
     checkpoint_seconds: float = 0.0
     epoch_windows: int = 0
-    min_delta: float = 0.0
+    min_delta: float = 0.002
     val_windows: int = 4096
 
     def __post_init__(self) -> None:

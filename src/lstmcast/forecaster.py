@@ -216,7 +216,8 @@ class Forecaster:
             return self._fit(frame, callbacks, checkpoint, resume, source, distributed, bounds_fn, device)
         finally:  # leave the process's torch settings as they were
             torch.set_num_threads(threads)
-            torch.use_deterministic_algorithms(deterministic)
+            if t.deterministic:  # the setter imports torch._inductor and torch._dynamo (~1 CPU-s)
+                torch.use_deterministic_algorithms(deterministic)
 
     def _fit(self, frame: pd.DataFrame, callbacks: Sequence[Callback], checkpoint: str | Path | None,
              resume: str | Path | None, source: str, distributed: DistributedContext | None,
