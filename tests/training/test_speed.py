@@ -202,3 +202,27 @@ def test_window_batches_gather_the_windows_of_the_series():
     assert len(source) == 3 and x.shape == (3, 3, 2) and future.shape == (3, 2, 1) and y.shape == (3, 2, 1)
     assert torch.equal(x[1], values[6:9]) and torch.equal(y[1, :, 0], values[9:11, 0])
     assert torch.equal(future[2, :, 0], values[15:17, 1]) and x.is_contiguous()
+
+
+def test_eta_respects_the_time_budget():
+    from lstmcast.training.callbacks import eta_seconds
+
+    assert eta_seconds(10, 100, 2.0, elapsed=20.0) == 180.0  # no budget: 90 epochs at 2 s
+    assert eta_seconds(10, 100, 2.0, elapsed=20.0, budget=60.0) == 40.0  # the budget ends it first
+    assert eta_seconds(10, 12, 2.0, elapsed=20.0, budget=60.0) == 4.0  # max_epochs ends it first
+    assert eta_seconds(10, 100, 2.0, elapsed=70.0, budget=60.0) == 0.0
+
+
+def test_progress_lines_show_the_budgeted_eta(capsys):
+    from lstmcast.cli import Progress
+
+    class SlowEpochs(Callback):  # make each epoch look like 1000 s
+        def on_epoch_end(self, state, record):
+            record.seconds = 1000.0
+
+    for budget, expected in ((0, "eta 33:20"), (1500, "eta 24:5")):  # 2 epochs x 1000 s, or the budget
+        model, loss_fn, train, val = make()
+        fit_loop(model, loss_fn, train, val, TrainConfig(max_epochs=3, patience=0, time_budget=budget),
+                 [SlowEpochs(), Progress(every=1)])
+        first = next(line for line in capsys.readouterr().err.splitlines() if line.startswith("epoch    1/3"))
+        assert expected in first, first

@@ -54,6 +54,14 @@ def plateau_step(best: float, bad_epochs: int, monitor: float, patience: int,
     return (best, 0, True) if bad_epochs > patience else (best, bad_epochs, False)
 
 
+def eta_seconds(epochs_done: int, max_epochs: int, seconds_per_epoch: float, elapsed: float,
+                budget: float = 0.0) -> float:
+    """Seconds until training ends: the remaining epochs at the pace so far, but never past
+    the time budget (``budget`` 0 = none); early stopping may end it sooner still."""
+    left = max(max_epochs - epochs_done, 0) * seconds_per_epoch
+    return min(left, max(budget - elapsed, 0.0)) if budget else left
+
+
 class PlateauLR(Callback):
     """Multiply the learning rate by ``factor`` (not below ``min_lr``) after more than
     ``patience`` epochs without a relative improvement of the monitored loss."""
