@@ -278,6 +278,7 @@ class Forecaster:
             "series": [s.key for s in series],
             "ranges": ranges,
             "n_windows": {part: len(b) for part, b in batches.items()},
+            "val_windows_scored": result.val_windows,  # the fixed validation sample (train.val_windows)
             "train_seconds": round(time.perf_counter() - started, 3),
             "device": str(device),
             "threads": torch.get_num_threads(),

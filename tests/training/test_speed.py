@@ -226,3 +226,18 @@ def test_progress_lines_show_the_budgeted_eta(capsys):
                  [SlowEpochs(), Progress(every=1)])
         first = next(line for line in capsys.readouterr().err.splitlines() if line.startswith("epoch    1/3"))
         assert expected in first, first
+
+
+def test_many_series_validation_is_capped_and_reported():
+    import pandas as pd
+
+    from lstmcast import Forecaster
+    from lstmcast.data.synthetic import noisy_sine
+    from tests.conftest import tiny_config
+
+    frame = pd.concat([noisy_sine(120, seed=k).assign(series=f"s{k}") for k in range(6)], ignore_index=True)
+    config = tiny_config(data={"series_col": "series", "val_fraction": 0.3}, train={"max_epochs": 1, "val_windows": 20})
+    forecaster = Forecaster(config).fit(frame)
+    assert forecaster.meta_["n_windows"]["val"] > 20
+    assert forecaster.history_.val_windows == 20 == forecaster.meta_["val_windows_scored"]
+    assert forecaster.history_.val_windows_available == forecaster.meta_["n_windows"]["val"]
