@@ -4,9 +4,22 @@ Runs a faithful copy of the tutorial's program (its DataLoader loop; fixed only 
 crashes: the extra unsqueeze that made a 4-D input, sklearn's MinMaxScaler replaced by the
 same arithmetic, plots removed) and `lstmcast` on the same noisy sine, alternating, each in a
 fresh process, for several seeds. Prints wall time, time per epoch and test RMSE (original
-units) for each, and the ratio. Usage:
+units) for each, and the ratio. Two more measurements of the same task:
 
     .venv/bin/python benchmarks/seed_task.py [--seeds 0 1 2]
+    .venv/bin/python benchmarks/seed_task.py --epoch [--baseline-src OLD/src]   # CPU ms per epoch vs FLOP floor
+    .venv/bin/python benchmarks/seed_task.py --stopping                        # early-stopping rules vs test RMSE
+
+``--epoch`` trains 30 epochs on one thread and reports the median CPU time of an epoch next to
+its FLOP count (LSTM + head, forward and backward on the training windows, forward on the
+validation windows) divided by this machine's one-core sgemm rate, measured in the same run;
+``--baseline-src`` runs the same measurement on another source tree (e.g. a ``git archive`` of
+an older commit), alternating with this one, each in a fresh process.
+
+``--stopping`` trains each seed for 100 epochs without early stopping, keeps every epoch's
+weights, and replays each (patience, min_delta) rule on the recorded validation losses: the
+weights a rule would restore, the epoch it would stop at and their test RMSE. The plateau
+schedule does not depend on early stopping, so the replay is exactly what the rule would do.
 """
 
 from __future__ import annotations
@@ -107,6 +120,157 @@ def run_ours(seed: int) -> dict:
             "threads": forecaster.meta_["threads"], "floor": realised_noise(seed, range(800, 1000))}
 
 
+TUTORIAL = {"n_points": 1000, "noise": 0.1, "input_length": 20, "hidden_size": 64, "batch_size": 32}
+
+
+def tutorial_forecaster(seed: int, **train):
+    from lstmcast import DataConfig, ForecastConfig, Forecaster, TrainConfig
+    from lstmcast.data.synthetic import noisy_sine
+
+    frame = noisy_sine(TUTORIAL["n_points"], TUTORIAL["noise"], seed=seed)
+    config = ForecastConfig(data=DataConfig(targets=("value",), input_length=TUTORIAL["input_length"]),
+                            train=TrainConfig(seed=seed, **train))
+    return Forecaster(config), frame
+
+
+def epoch_flops(n_train: int, n_val: int, hidden: int = 64, inputs: int = 1, length: int = 20) -> float:
+    """FLOPs of one epoch: 2 per multiply-add of the gate matmuls (4 gates x hidden x (inputs +
+    hidden) per step) and the linear head; backward costs twice the forward."""
+    forward = length * 2 * 4 * hidden * (inputs + hidden) + 2 * hidden
+    return n_train * 3 * forward + n_val * forward
+
+
+def sgemm_rate() -> float:
+    """FLOP/s of a 512 x 512 float32 matmul on one thread (CPU time), best of 5."""
+    import torch
+
+    torch.set_num_threads(1)
+    a, b = torch.randn(512, 512), torch.randn(512, 512)
+    best = 0.0
+    for _ in range(5):
+        start = time.process_time()
+        for _ in range(20):
+            a @ b
+        best = max(best, 20 * 2 * 512**3 / (time.process_time() - start))
+    return best
+
+
+def run_epoch(seed: int, epochs: int = 30) -> dict:
+    """Median CPU seconds of one tutorial epoch on one thread, with the FLOP count and sgemm rate."""
+    import torch
+
+    from lstmcast.training import Callback
+
+    class Clock(Callback):
+        def __init__(self):
+            self.marks = []
+
+        def on_fit_start(self, state):
+            self.marks.append(time.process_time())
+
+        def on_epoch_end(self, state, record):
+            self.marks.append(time.process_time())
+
+    started = time.process_time()
+    forecaster, frame = tutorial_forecaster(seed, max_epochs=epochs, patience=0, threads=1)
+    clock = Clock()
+    forecaster.fit(frame, callbacks=[clock])
+    fit_cpu = time.process_time() - started
+    per_epoch = [b - a for a, b in zip(clock.marks, clock.marks[1:], strict=False)]
+    windows = forecaster.meta_["n_windows"]
+    return {"epoch_cpu_ms": 1000 * statistics.median(per_epoch[1:]), "first_epoch_ms": 1000 * per_epoch[0],
+            "fit_cpu_s": fit_cpu, "flops": epoch_flops(windows["train"], windows["val"]),
+            "sgemm_gflops": sgemm_rate() / 1e9, "threads": torch.get_num_threads(),
+            "dynamo_imported": "torch._dynamo" in sys.modules}
+
+
+def epoch_report(seeds: list[int], baseline: str | None) -> None:
+    import os
+
+    trees = [("this tree", None)] + ([("baseline", baseline)] if baseline else [])
+    rows = []
+    for rnd in range(2):
+        for seed in seeds:
+            for name, src in (trees if rnd == 0 else trees[::-1]):
+                env = dict(os.environ)
+                if src:
+                    env["PYTHONPATH"] = src
+                out = subprocess.run([sys.executable, __file__, "--run", "epoch", "--seed", str(seed)], env=env,
+                                     capture_output=True, text=True, check=True).stdout
+                rows.append({"tree": name, "seed": seed, **json.loads(out.strip().splitlines()[-1])})
+    rate = statistics.median(r["sgemm_gflops"] for r in rows)
+    flops = rows[0]["flops"]
+    print(f"load average {os.getloadavg()[0]:.2f}; one epoch = {flops / 1e9:.3f} GFLOP; one-core sgemm "
+          f"{rate:.1f} GFLOP/s (median) -> FLOP floor {1000 * flops / (rate * 1e9):.1f} ms")
+    print(f"{'tree':<10} {'epoch CPU ms':>12} {'x floor':>8} {'first ms':>9} {'fit CPU s':>9} {'dynamo':>7}")
+    for name, _ in trees:
+        mine = [r for r in rows if r["tree"] == name]
+        ms = statistics.median(r["epoch_cpu_ms"] for r in mine)
+        print(f"{name:<10} {ms:>12.1f} {ms / (1000 * flops / (rate * 1e9)):>8.2f} "
+              f"{statistics.median(r['first_epoch_ms'] for r in mine):>9.1f} "
+              f"{statistics.median(r['fit_cpu_s'] for r in mine):>9.2f} {mine[0]['dynamo_imported']!s:>7}")
+
+
+RULES = [(10, 0.0), (10, 0.001), (10, 0.002), (10, 0.005), (10, 0.01), (7, 0.002), (7, 0.005), (5, 0.0), (5, 0.005),
+         (5, 0.01), (3, 0.0)]
+
+
+def run_stopping(seed: int) -> dict:
+    """Test RMSE of the weights each early-stopping rule would restore, replayed on one 100-epoch run."""
+    from lstmcast.training import Callback
+
+    class Keep(Callback):
+        def __init__(self):
+            self.weights, self.val = [], []
+
+        def on_epoch_end(self, state, record):
+            self.weights.append({k: v.detach().clone() for k, v in state.model.state_dict().items()})
+            self.val.append(record.val_loss)
+
+    forecaster, frame = tutorial_forecaster(seed, max_epochs=100, patience=0, threads=1)
+    keep = Keep()
+    forecaster.fit(frame, callbacks=[keep])
+    test_rmse = []
+    for weights in keep.weights:
+        forecaster.network_.load_state_dict(weights)
+        test_rmse.append(forecaster.evaluate(frame)["metrics"]["rmse"])
+    out = {}
+    for patience, min_delta in RULES:
+        stop, best = replay(keep.val, patience, min_delta)
+        out[f"{patience}/{min_delta}"] = {"stop": stop, "best": best, "rmse": test_rmse[best - 1]}
+    return out
+
+
+def replay(val: list[float], patience: int, min_delta: float) -> tuple[int, int]:
+    """(epoch the rule stops at, epoch whose weights it restores), as EarlyStopping decides."""
+    best_loss, best, reference, bad = float("inf"), 0, float("inf"), 0
+    for epoch, loss in enumerate(val, start=1):
+        if loss < best_loss:
+            best_loss, best = loss, epoch
+        if loss < reference * (1 - min_delta):
+            reference, bad = loss, 0
+        else:
+            bad += 1
+        if bad >= patience:
+            return epoch, best
+    return len(val), best
+
+
+def stopping_report(seeds: list[int]) -> None:
+    results = {}
+    for seed in seeds:
+        out = subprocess.run([sys.executable, __file__, "--run", "stopping", "--seed", str(seed)],
+                             capture_output=True, text=True, check=True).stdout
+        results[seed] = json.loads(out.strip().splitlines()[-1])
+    print(f"{'patience/min_delta':<19} " + " ".join(f"{'seed ' + str(s) + ' stop/best/RMSE':>26}" for s in seeds)
+          + f" {'mean epochs':>11} {'mean RMSE':>9}")
+    for patience, min_delta in RULES:
+        key = f"{patience}/{min_delta}"
+        cells = [results[s][key] for s in seeds]
+        print(f"{key:<19} " + " ".join(f"{c['stop']:>10} {c['best']:>5} {c['rmse']:>9.4f}" for c in cells)
+              + f" {statistics.mean(c['stop'] for c in cells):>11.1f} {statistics.mean(c['rmse'] for c in cells):>9.4f}")
+
+
 def realised_noise(seed: int, rows) -> float:
     """RMSE of the noise itself on the test targets: what a perfect model of the sine would score."""
     import numpy as np
@@ -122,11 +286,21 @@ def realised_noise(seed: int, rows) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--run", choices=["tutorial", "ours"], help=argparse.SUPPRESS)
+    parser.add_argument("--epoch", action="store_true", help="CPU ms per epoch against the FLOP floor")
+    parser.add_argument("--baseline-src", metavar="DIR", help="with --epoch: also measure this source tree")
+    parser.add_argument("--stopping", action="store_true", help="early-stopping rules against test RMSE")
+    parser.add_argument("--run", choices=["tutorial", "ours", "epoch", "stopping"], help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.run:
-        print(json.dumps((run_tutorial if args.run == "tutorial" else run_ours)(args.seed)))
+        runs = {"tutorial": run_tutorial, "ours": run_ours, "epoch": run_epoch, "stopping": run_stopping}
+        print(json.dumps(runs[args.run](args.seed)))
+        return
+    if args.epoch:
+        epoch_report(args.seeds, args.baseline_src)
+        return
+    if args.stopping:
+        stopping_report(args.seeds)
         return
     rows = []
     for seed in args.seeds:

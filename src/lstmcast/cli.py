@@ -91,19 +91,24 @@ class Progress:
             return
         self.max_epochs = state.config.max_epochs
         if sys.stderr.isatty():
-            from rich.progress import (
-                BarColumn,
-                Progress,
-                TextColumn,
-                TimeElapsedColumn,
-                TimeRemainingColumn,
-            )
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
             self._bar = Progress(TextColumn("epoch {task.completed}/{task.total}"), BarColumn(),
-                                 TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TimeRemainingColumn(),
-                                 transient=False, redirect_stdout=False)
+                                 TextColumn("{task.fields[info]}"), TimeElapsedColumn(),
+                                 TextColumn("{task.fields[eta]}"), transient=False, redirect_stdout=False)
             self._bar.start()
-            self._task = self._bar.add_task("train", total=self.max_epochs, completed=state.epoch, info="")
+            self._task = self._bar.add_task("train", total=self.max_epochs, completed=state.epoch, info="",
+                                            eta="")
+
+    @staticmethod
+    def eta(state: Any) -> str:
+        """Time left: the remaining epochs at this run's pace, capped by the time budget."""
+        from lstmcast.training.callbacks import eta_seconds
+
+        history = state.result.history
+        pace = sum(r.seconds for r in history) / len(history) if history else 0.0
+        left = eta_seconds(state.epoch, state.config.max_epochs, pace, state.elapsed, state.config.time_budget)
+        return f"eta {int(left // 60)}:{int(left % 60):02d}"
 
     def on_epoch_end(self, state: Any, record: Any) -> None:
         if not self.enabled:
@@ -111,9 +116,10 @@ class Progress:
         val = f" val {record.val_loss:.5f}" if record.val_loss is not None else ""
         info = f"train {record.train_loss:.5f}{val} lr {record.learning_rate:.2g}"
         if self._bar is not None:
-            self._bar.update(self._task, completed=record.epoch, info=info)
+            self._bar.update(self._task, completed=record.epoch, info=info, eta=self.eta(state))
         elif record.epoch == 1 or record.epoch % self.every == 0 or (record.best and record.epoch < 5):
-            _stderr(f"epoch {record.epoch:>4}/{self.max_epochs} {info} ({record.seconds * 1000:.0f} ms)")
+            _stderr(f"epoch {record.epoch:>4}/{self.max_epochs} {info} ({record.seconds * 1000:.0f} ms, "
+                    f"{self.eta(state)})")
 
     def on_event(self, state: Any, message: str) -> None:
         if not self.enabled:

@@ -198,9 +198,18 @@ class TrainConfig:
     checkpoint_seconds: float = 0.0
     epoch_windows: int = 0
     final_fit: str = "refit"
+    min_delta: float = 0.002
+    val_windows: int = 4096
 
     def __post_init__(self) -> None:
         _check_positive_int("train", "max_epochs", self.max_epochs)
+        _check_positive_int("train", "val_windows", self.val_windows, minimum=0)
+        if isinstance(self.min_delta, bool) or not isinstance(self.min_delta, (int, float)) \
+                or not 0.0 <= self.min_delta < 1.0:
+            raise ConfigError(
+                f"train.min_delta must be a number in [0, 1): the relative improvement of the "
+                f"validation loss that counts as progress for early stopping (0.01 = 1%); got {self.min_delta!r}."
+            )
         _check_positive_int("train", "batch_size", self.batch_size)
         _check_positive_int("train", "patience", self.patience, minimum=0)
         _check_positive_int("train", "lr_patience", self.lr_patience, minimum=0)

@@ -18,7 +18,6 @@ benchmarks (no refit when a test part is held out).
 from __future__ import annotations
 
 import dataclasses
-import os
 import platform
 import time
 import warnings
@@ -51,7 +50,9 @@ from lstmcast.inference import TrainedModel, WindowBatch
 from lstmcast.models.ensemble import MedianEnsemble
 from lstmcast.models.network import LSTMForecastNet
 from lstmcast.persistence import load_checkpoint, load_model_dir, save_model_dir
-from lstmcast.training.loop import Callback, FitResult, TensorBatches, fit_loop
+from lstmcast.training.batches import TensorBatches, window_batches
+from lstmcast.training.loop import Callback, FitResult, fit_loop
+from lstmcast.training.threads import threads_for
 
 if TYPE_CHECKING:
     from lstmcast.training.distributed import DistributedContext
@@ -65,16 +66,6 @@ def resolve_device(name: str) -> torch.device:
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError(f"Device {name!r} was asked for, but CUDA is not available here; use --device cpu.")
     return torch.device(name)
-
-
-def auto_threads(model: ModelConfig, train: TrainConfig) -> int:
-    """Threads for CPU training: small LSTMs run fastest on one thread (thread start-up and
-    oversubscription cost more than the matrix work they share); larger ones use up to 4."""
-    if train.threads:
-        return train.threads
-    work = model.hidden_size * (2 if model.bidirectional else 1) * model.num_layers
-    cores = os.cpu_count() or 1
-    return 1 if work <= 128 else min(4, cores)
 
 
 @dataclass
@@ -172,13 +163,14 @@ class Forecaster:
         threads, deterministic = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
         try:
             if device.type == "cpu":
-                torch.set_num_threads(1 if t.deterministic and not t.threads else auto_threads(self.config.model, t))
+                torch.set_num_threads(1 if t.deterministic and not t.threads else threads_for(self.config.model, t))
             if t.deterministic:
                 torch.use_deterministic_algorithms(True)
             return self._fit(frame, callbacks, checkpoint, resume, source, distributed, bounds_fn, device)
         finally:  # leave the process's torch settings as they were
             torch.set_num_threads(threads)
-            torch.use_deterministic_algorithms(deterministic)
+            if t.deterministic:  # the setter imports torch._inductor and torch._dynamo (~1 CPU-s)
+                torch.use_deterministic_algorithms(deterministic)
 
     def _fit(self, frame: pd.DataFrame, callbacks: Sequence[Callback], checkpoint: str | Path | None,
              resume: str | Path | None, source: str, distributed: DistributedContext | None,
@@ -252,6 +244,7 @@ class Forecaster:
                          for k, r in enumerate(results)],
             "validation": validation,
             **({"calibration": calibration} if calibration else {}),
+            "val_windows_scored": results[0].val_windows,  # the fixed validation sample (train.val_windows)
             "train_seconds": round(time.perf_counter() - started, 3),
             "device": str(device),
             "threads": torch.get_num_threads(),
@@ -312,7 +305,7 @@ class Forecaster:
                 starts[part].append(np.asarray(p.bounds.target_starts(part, L, H)) + offset)
             offset += len(p.scaled)
         values = torch.from_numpy(np.concatenate([p.scaled for p in parts])).to(device)  # [T_total, C]
-        batches = {part: _window_source(values, np.concatenate(idx).astype(np.int64), L, H, n_targets, n_future,
+        batches = {part: window_batches(values, np.concatenate(idx).astype(np.int64), L, H, n_targets, n_future,
                                         device) for part, idx in starts.items()}
         if not len(batches["train"]):
             raise DataError(f"No training window of input_length={L} + horizon={H} fits the data; use a smaller "
@@ -612,27 +605,10 @@ class _Schedule(Callback):
 
     def _set(self, state: Any, epoch: int) -> None:
         if epoch < len(self.rates):
-            for group in state.optimizer.param_groups:
-                group["lr"] = self.rates[epoch]
+            state.optimizer.lr = self.rates[epoch]
 
 
 # ---------------------------------------------------------------------- module helpers
-def _window_source(values: torch.Tensor, starts: np.ndarray, L: int, H: int, n_targets: int, n_future: int,
-                   device: torch.device) -> TensorBatches:
-    """Batches of (x [B, L, C], future [B, H, Kf] | None, y [B, H, T]) gathered from one
-    ``unfold`` view of the series tensor: only the batch is ever copied."""
-    windows = values.unfold(0, L + H, 1)  # [T_total - L - H + 1, C, L + H], a view
-    rows = torch.as_tensor(starts - L, dtype=torch.long, device=device)
-
-    def gather(index: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        w = windows[rows[index]].transpose(1, 2)  # [B, L + H, C]
-        x = w[:, :L].contiguous()  # contiguous float32 keeps nn.LSTM on its fast kernel
-        future = w[:, L:, -n_future:].contiguous() if n_future else None
-        return x, future, w[:, L:, :n_targets]
-
-    return TensorBatches(len(rows), gather, device)
-
-
 def _history_block(w: WindowBatch, histories: dict[str, np.ndarray], d: DataConfig, season: int) -> np.ndarray:
     """For baselines: the rows before each validation window's targets, [N, max(L, 2 m), T]."""
     need = max(d.input_length, 2 * season)

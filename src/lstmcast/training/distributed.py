@@ -30,7 +30,7 @@ import torch.distributed as dist
 from torch import nn
 
 from lstmcast.errors import ConfigError
-from lstmcast.training.loop import TensorBatches
+from lstmcast.training.batches import TensorBatches
 
 TORCHRUN_ENV = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
 LAUNCH_HINT = "torchrun --standalone --nproc-per-node 2 -m lstmcast.cli train --distributed ..."
@@ -68,13 +68,16 @@ class ShardedBatches:
     def __len__(self) -> int:
         return len(self.source)
 
+    @property
+    def available(self) -> int:
+        return getattr(self.source, "available", len(self.source))
+
+    def capped(self, cap: int) -> ShardedBatches:
+        """Shards of the source's fixed sample of ``cap`` windows (the same on every rank)."""
+        return ShardedBatches(self.source.capped(cap), self.rank, self.world_size)
+
     def iterate(self, batch_size: int, generator: torch.Generator | None = None) -> Iterator[Batch]:
-        n = len(self.source)
-        order = torch.randperm(n, generator=generator) if generator is not None else torch.arange(n)
-        per_epoch = getattr(self.source, "per_epoch", 0)  # a random sample of windows per shuffled pass
-        if generator is not None and 0 < per_epoch < n:
-            order = order[:per_epoch]
-        order = order.to(self.source.device)
+        order = self.source.order(generator)  # the order a single process walks (batches.epoch_order)
         for start in range(0, len(order), batch_size):
             chunk = order[start : start + batch_size]
             mine = torch.tensor_split(chunk, self.world_size)[self.rank]

@@ -1,0 +1,40 @@
+"""Resumable checkpoints of the fit loop, saved and loaded here and nowhere else.
+
+A checkpoint is one ``torch.save`` file of tensors, numbers, strings and lists (no pickled
+objects), written atomically and read with ``torch.load(weights_only=True)``. It holds the
+model, the optimiser moments, the plateau schedule, both random number generators, the best
+weights so far, the history and the elapsed time: resuming continues the exact run.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from lstmcast.errors import ModelFileError
+
+if TYPE_CHECKING:
+    from lstmcast.training.loop import LoopState
+
+
+def save_checkpoint(state: LoopState, path: Path) -> None:
+    """Write the loop state atomically (temp file + rename); loadable with weights_only=True."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    torch.save(state.to_checkpoint(), tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Read a checkpoint written by :func:`save_checkpoint` (never unpickles objects)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"Checkpoint {path} does not exist; nothing to resume.")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise ModelFileError(f"Checkpoint {path} cannot be read ({exc}); it is damaged or not a checkpoint.") from exc
