@@ -713,6 +713,32 @@ def cmd_gradient_flow(args: argparse.Namespace) -> int:
     return 0
 
 
+def _int_list(option: str, text: str | None, minimum: int) -> tuple[int, ...] | None:
+    """``'10,50,100'`` -> ``(10, 50, 100)``; a clear CommandError for anything else."""
+    if text is None:
+        return None
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    try:
+        values = tuple(int(t) for t in items)
+    except ValueError:
+        raise CommandError(f"{option} takes comma-separated integers, e.g. {option} 10,50; got {text!r}.") from None
+    if not values or min(values) < minimum:
+        raise CommandError(f"{option} takes comma-separated integers >= {minimum}; got {text!r}.")
+    return values
+
+
+def _name_list(option: str, text: str | None, known: Sequence[str], allow_empty: bool = False) -> tuple[str, ...] | None:
+    """``'rnn,lstm-fb1'`` -> ``('rnn', 'lstm-fb1')``, every name checked against ``known``."""
+    if text is None:
+        return None
+    names = tuple(t.strip() for t in text.split(",") if t.strip())
+    unknown = [n for n in names if n not in known]
+    if unknown or (not names and not allow_empty):
+        raise CommandError(f"{option}: unknown model(s) {', '.join(unknown) or '(none given)'}; "
+                           f"choose from {', '.join(known)} (comma-separated).")
+    return names
+
+
 def cmd_long_dependency(args: argparse.Namespace) -> int:
     import dataclasses
 
@@ -720,24 +746,37 @@ def cmd_long_dependency(args: argparse.Namespace) -> int:
         LongDependencyConfig,
         accuracy_table,
         long_dependency_experiment,
+        seed_table,
         solved_table,
+        steps_table,
     )
     from lstmcast.lstm.plots import plot_long_dependency
+    from lstmcast.lstm.tasks import MODEL_NAMES
 
     config = LongDependencyConfig.quick() if args.quick else LongDependencyConfig()
-    if args.jobs is not None:
-        if args.jobs < 1:
-            raise CommandError(f"--jobs must be at least 1; got {args.jobs}.")
-        config = dataclasses.replace(config, n_jobs=args.jobs)
+    seeds = _int_list("--seeds", args.seeds, 0)
+    overrides = {
+        "models": _name_list("--models", args.models, MODEL_NAMES),
+        "variable_lag": _name_list("--variable-lag", args.variable_lag, MODEL_NAMES, allow_empty=True),
+        "lengths": _int_list("--lengths", args.lengths, 2),
+        "seeds": seeds,
+        "max_steps": args.max_steps,
+        "n_jobs": args.jobs,
+    }
+    for option, value in (("--jobs", args.jobs), ("--max-steps", args.max_steps)):
+        if value is not None and value < 1:
+            raise CommandError(f"{option} must be at least 1; got {value}.")
+    config = dataclasses.replace(config, **{k: v for k, v in overrides.items() if v is not None})
     results = long_dependency_experiment(config)
     paths: dict[str, str] = {}
     if args.out:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
-        results.to_csv(out / "long_dependency.csv", index=False)
+        _atomic_csv(results, out / "long_dependency.csv")
         plot_long_dependency(results, out / "long_dependency.png", success_accuracy=config.success_accuracy)
         paths = {"results": str(out / "long_dependency.csv"), "plot": str(out / "long_dependency.png")}
-    accuracy, solved = accuracy_table(results), solved_table(results)
+    accuracy, solved, per_seed, steps = (accuracy_table(results), solved_table(results), seed_table(results),
+                                         steps_table(results))
     payload = {"command": "long-dependency", "config": config.to_dict(),
                "wall_seconds": round(results.attrs["wall_seconds"], 2),
                "cpu_seconds": round(float(results["cpu_seconds"].sum()), 2),
@@ -747,16 +786,35 @@ def cmd_long_dependency(args: argparse.Namespace) -> int:
     if args.json:
         _emit_json(payload)
         return 0
-    header = ["model", *(f"T={t}" for t in accuracy.columns)]
+    header = ["run", *(f"T={t}" for t in accuracy.columns)]
     rows = [[model, *(f"{a:.3f} ({s})" for a, s in zip(accuracy.loc[model], solved.loc[model], strict=True))]
             for model in accuracy.index]
-    _print_rows(f"Recall a class seen T steps ago: test accuracy (runs solved, accuracy >= "
-                f"{config.success_accuracy:g}); chance {1 / config.n_classes:g}", header, rows,
+    _print_rows(f"Recall a class seen T steps ago: mean test accuracy over seeds {list(config.seeds)} (runs "
+                f"solved, accuracy >= {config.success_accuracy:g}); chance {1 / config.n_classes:g}", header, rows,
                 caption=f"{len(results)} runs in {results.attrs['wall_seconds']:.0f}s wall "
                         f"({results['cpu_seconds'].sum():.0f}s CPU, {config.n_jobs} worker(s))")
+    _print_rows("Test accuracy of each seed", header,
+                [[run, *per_seed.loc[run].tolist()] for run in per_seed.index])
+    _print_rows(f"Training steps taken, mean over seeds ({config.max_steps} = the budget ran out)", header,
+                [[run, *(f"{v:.0f}" for v in steps.loc[run])] for run in steps.index])
     for name, path in paths.items():
         print(f"{name}: {path}")
     return 0
+
+
+def _atomic_csv(frame: Any, path: Path) -> None:
+    """Write a CSV through a temporary file in the same folder and a rename."""
+    import os
+    import tempfile
+
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(handle)
+    try:
+        frame.to_csv(temporary, index=False)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
 
 
 def _add_lstm_commands(sub: Any) -> None:
@@ -783,9 +841,17 @@ def _add_lstm_commands(sub: Any) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_gradient_flow)
 
-    p = sub.add_parser("long-dependency", help="train RNN, GRU and LSTMs to recall a class seen T steps ago, "
-                       "T in 10, 50, 100, 200 (a few minutes on 2 cores)")
+    p = sub.add_parser("long-dependency", help="train RNN, GRU and LSTMs (forget bias 1/2/3, chrono forget-only, "
+                       "chrono; fb1 also with variable-lag training) to recall a class seen T steps ago, "
+                       "T in 10, 50, 100, 200, seeds 0-2 (tens of CPU minutes; --quick: seconds)")
     p.add_argument("--quick", action="store_true", help="tiny preset (seconds), for CI")
+    p.add_argument("--models", metavar="M1,M2", help="models to train (comma-separated; default: the full "
+                   "ablation rnn,gru,lstm-fb1,lstm-fb2,lstm-fb3,lstm-chrono-forget,lstm-chrono)")
+    p.add_argument("--variable-lag", metavar="M1,M2", help="models also trained with the cue at a random step "
+                   "(lags 0..T-1; scored at lag T-1). Default lstm-fb1; '' for none")
+    p.add_argument("--lengths", metavar="T1,T2", help="dependency lengths T (default 10,50,100,200)")
+    p.add_argument("--seeds", metavar="S1,S2", help="seeds (default 0,1,2)")
+    p.add_argument("--max-steps", type=int, metavar="N", help="training-step budget per run (default 1500)")
     p.add_argument("--jobs", type=int, metavar="N", help="worker processes (default 2; each uses one thread)")
     p.add_argument("--out", metavar="DIR", help="write long_dependency.csv and long_dependency.png here")
     p.add_argument("--json", action="store_true", help="print one JSON object")

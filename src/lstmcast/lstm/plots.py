@@ -7,6 +7,7 @@ and the Agg canvas, never through pyplot, so nothing global changes and nothing 
 
 from __future__ import annotations
 
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,8 @@ from lstmcast.errors import ConfigError, DataError
 from lstmcast.lstm.introspect import DIRECTION_NAMES, QUANTITIES, LSTMTrace, _canonical
 
 __all__ = [
+    "MODEL_COLORS",
+    "model_color",
     "plot_forget_and_cell_norm",
     "plot_gate_heatmaps",
     "plot_gradient_flow",
@@ -34,6 +37,40 @@ _TITLES = {
     "cell": "cell state c",
     "hidden": "hidden state h",
 }
+
+
+#: One colour per model name, the same in every figure (Tableau colours; red for the plain RNN,
+#: blues to greens for the LSTMs as their memory time scale at initialisation grows).
+MODEL_COLORS: dict[str, str] = {
+    "rnn": "#d62728",
+    "gru": "#9467bd",
+    "lstm": "#7f7f7f",
+    "lstm-fb0": "#ff7f0e",
+    "lstm-fb1": "#1f77b4",
+    "lstm-fb2": "#17becf",
+    "lstm-fb3": "#8c564b",
+    "lstm-chrono-forget": "#bcbd22",
+    "lstm-chrono": "#2ca02c",
+    "forecaster": "#000000",
+}
+_FALLBACK_COLORS = ("#e377c2", "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94", "#f7b6d2")
+
+
+def model_color(name: str) -> str:
+    """The colour of a model in every figure: :data:`MODEL_COLORS`, else one picked from the name
+    itself (a CRC of it), so it never depends on which other models are drawn or in what order.
+    A run label such as ``'lstm-fb1 (variable lag)'`` has its model's colour."""
+    model = str(name).split(" (")[0]
+    if model in MODEL_COLORS:
+        return MODEL_COLORS[model]
+    return _FALLBACK_COLORS[zlib.crc32(model.encode()) % len(_FALLBACK_COLORS)]
+
+
+def _plain_log_axis(axis: object) -> None:
+    """Label only the decades of a log axis (no 2x10^-3 style minor labels)."""
+    from matplotlib.ticker import NullFormatter
+
+    axis.set_minor_formatter(NullFormatter())  # type: ignore[attr-defined]
 
 
 def _figure(figsize: tuple[float, float], layout: str | None = "constrained") -> Figure:
@@ -217,33 +254,50 @@ def plot_long_dependency(
     success_accuracy: float | None = 0.9,
     ax: Axes | None = None,
 ) -> Axes:
-    """Test accuracy vs dependency length T, one line per model, with chance and success lines.
+    """Test accuracy vs dependency length T: every seed as a point, the mean over seeds as a line.
 
-    ``results`` is :func:`~lstmcast.lstm.longdep.long_dependency_experiment`'s frame. Returns the
-    Axes; writes a PNG when ``path`` is given.
+    ``results`` is :func:`~lstmcast.lstm.longdep.long_dependency_experiment`'s frame (one row per
+    run). One colour per model (:func:`model_color`); a variable-lag run has its model's colour,
+    dashed. Each run's points are shifted slightly along T so that equal values do not hide
+    each other. Returns the Axes; writes a PNG when ``path`` is given.
     """
+    from lstmcast.lstm.longdep import run_label
+
     missing = [c for c in ("model", "length", "accuracy") if c not in results.columns]
     if missing:
         raise DataError(f"results is missing the columns {missing}; pass long_dependency_experiment's frame.")
     if ax is None:
-        figure = _figure((6.5, 4.0))
+        figure = _figure((7.5, 4.5))
         ax = figure.subplots()
-    for model, group in results.groupby("model", sort=False):
+    training = results["training"] if "training" in results.columns else pd.Series("fixed", index=results.index)
+    labels = pd.Series([run_label(m, t) for m, t in zip(results["model"], training, strict=True)],
+                       index=results.index)
+    runs = list(dict.fromkeys(labels))
+    for k, run in enumerate(runs):
+        group = results[labels == run]
+        shift = 1.035 ** (k - (len(runs) - 1) / 2)  # a small offset on the log T axis
         mean = group.groupby("length")["accuracy"].mean()
-        ax.plot(mean.index, mean.to_numpy(), marker="o", label=str(model))
+        color = model_color(run)
+        style = "--" if run.endswith("(variable lag)") else "-"
+        ax.plot(mean.index * shift, mean.to_numpy(), style, color=color, marker="o", markersize=4,
+                linewidth=1.2, label=run)
+        ax.scatter(group["length"] * shift, group["accuracy"], s=12, color=color, alpha=0.45,
+                   edgecolors="none")
     if "chance" in results.columns:
         ax.axhline(float(results["chance"].iloc[0]), color="grey", linestyle=":", linewidth=0.8, label="chance")
     if success_accuracy is not None:
-        ax.axhline(success_accuracy, color="black", linestyle="--", linewidth=0.8, label="solved threshold")
+        ax.axhline(success_accuracy, color="black", linestyle="--", linewidth=0.6, label="solved threshold")
     ax.set_xscale("log")
     lengths = sorted(results["length"].unique())
     ax.set_xticks(lengths)
     ax.set_xticklabels([str(t) for t in lengths])
+    _plain_log_axis(ax.xaxis)
     ax.set_ylim(0.0, 1.05)
-    ax.set_xlabel("dependency length T (steps)")
-    ax.set_ylabel("test accuracy")
-    ax.set_title("Recall a class seen T steps ago", fontsize=10)
-    ax.legend(fontsize=8)
+    ax.set_xlabel("dependency length T (steps between the cue and the answer + 1)")
+    ax.set_ylabel("test accuracy (lag T - 1)")
+    seeds = results["seed"].nunique() if "seed" in results.columns else 1
+    ax.set_title(f"Recall a class seen T steps ago: points = seeds ({seeds}), lines = mean", fontsize=10)
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     _save(ax.figure, path)
     return ax
 
