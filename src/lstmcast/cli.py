@@ -663,14 +663,20 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
 
 def cmd_gradient_flow(args: argparse.Namespace) -> int:
+    import dataclasses
+
     from lstmcast.lstm.gradflow import (
         GradientFlowConfig,
         gradient_flow,
         gradient_horizons,
         network_gradient_norms,
+        seed_summary,
     )
     from lstmcast.lstm.plots import plot_gradient_flow
 
+    if not 0.0 < args.threshold < 1.0:
+        raise CommandError(f"--threshold must be between 0 and 1 (a fraction of the last step's norm); "
+                           f"got {args.threshold}.")
     if args.model:
         from lstmcast.data.io import read_table
         from lstmcast.forecaster import Forecaster
@@ -681,35 +687,125 @@ def cmd_gradient_flow(args: argparse.Namespace) -> int:
         forecaster = Forecaster.load(args.model, device=args.device)
         x, fut = _window_tensors(forecaster, read_table(args.data), args.part, args.windows, str(args.data))
         norms = network_gradient_norms(forecaster.network_, x, fut)
+        norms.insert(0, "seed", 0)
         norms.insert(0, "stage", "trained")
         norms.insert(0, "model", "forecaster")
+        config = None
     else:
-        norms = gradient_flow(GradientFlowConfig.quick() if args.quick else GradientFlowConfig())
-    horizons = gradient_horizons(norms)
+        config = GradientFlowConfig.quick() if args.quick else GradientFlowConfig()
+        if args.chrono_max_length is not None and args.chrono_max_length < 3:
+            raise CommandError(f"--chrono-max-length must be at least 3; got {args.chrono_max_length}.")
+        overrides = {"seeds": _int_list("--seeds", args.seeds, 0), "chrono_max_length": args.chrono_max_length,
+                     "threshold": args.threshold}
+        config = dataclasses.replace(config, **{k: v for k, v in overrides.items() if v is not None})
+        norms = gradient_flow(config)
+    horizons = gradient_horizons(norms, args.threshold)
+    summary = seed_summary(horizons)
+    accuracy = norms.attrs.get("accuracy", {})
+    matrix = norms.attrs.get("matrix_norms", {}).get("rnn", {})
     paths: dict[str, str] = {}
     if args.out:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
-        norms.to_csv(out / "gradient_norms.csv", index=False)
-        horizons.to_csv(out / "gradient_horizons.csv", index=False)
-        paths |= {"norms": str(out / "gradient_norms.csv"), "horizons": str(out / "gradient_horizons.csv")}
-        for stage in norms["stage"].unique():
-            plot_gradient_flow(norms, out / f"gradient_flow_{stage}.png", stage=stage)
-            paths[f"plot_{stage}"] = str(out / f"gradient_flow_{stage}.png")
-        if norms["c_grad_norm"].notna().any():
-            plot_gradient_flow(norms, out / "gradient_flow_cell.png", column="c_grad_norm")
-            paths["plot_cell"] = str(out / "gradient_flow_cell.png")
-    payload = {"command": "gradient-flow", "horizons": _records(horizons),
-               "recall_accuracy": norms.attrs.get("accuracy", {}), "paths": paths}
+        for name, table in (("gradient_norms", norms), ("gradient_horizons", horizons),
+                            ("gradient_summary", summary)):
+            _atomic_csv(table, out / f"{name}.csv")
+            paths[name] = str(out / f"{name}.csv")
+        lstm_rows = norms[norms["model"].str.startswith("lstm") | (norms["model"] == "forecaster")]
+        plots = [(f"gradient_flow_{stage}", norms, {"stage": stage}) for stage in norms["stage"].unique()]
+        if not lstm_rows.empty:
+            plots += [("gradient_flow_cell", lstm_rows, {"column": "c_grad_norm"}),
+                      ("forget_path", lstm_rows, {"column": "forget_path"})]
+        if config is not None:
+            plots += [(f"memory_path_{stage}", norms, {"column": "memory", "stage": stage})
+                      for stage in norms["stage"].unique()]
+        for name, rows, options in plots:
+            plot_gradient_flow(rows, out / f"{name}.png", threshold=args.threshold, **options)
+            paths[name] = str(out / f"{name}.png")
+    payload = {"command": "gradient-flow", "config": config.to_dict() if config else None,
+               "summary": _records(summary), "horizons": _records(horizons),
+               "recall_accuracy": accuracy, "rnn_matrix_norms": matrix, "paths": paths}
     if args.json:
         _emit_json(payload)
         return 0
-    columns = ["model", "stage", "h_horizon_text", "c_horizon", "path_horizon", "forget_path_end"]
-    _print_rows("Gradient horizon: distance from the last-step loss at which the gradient norm falls below "
-                "1e-3 of its value at the loss", columns, horizons[columns].astype(object).to_numpy().tolist(),
-                caption="c / path: LSTM only (dL/dc_t, and the product of forget gates along the cell state)")
+    seeds = sorted(norms["seed"].unique().tolist())
+    columns = ["model", "stage", "h_horizon", "h_efold", "c_horizon", "c_efold", "path_horizon", "forget_path_end"]
+    _print_rows(f"Gradient of a last-step loss: horizon (distance at which the norm falls below "
+                f"{args.threshold:g} of its value at the loss) and e-folding length (steps per factor e), "
+                f"median (min–max) over seeds {seeds}", columns, summary[columns].to_numpy().tolist(),
+                caption=">L-1: beyond the sequence; c / path: LSTM only (dL/dc_t, and the product of forget "
+                        "gates along the cell state)")
+    if accuracy:
+        _print_rows("Recall accuracy after training (chance 0.25), per seed", ["model", *map(str, seeds)],
+                    [[m, *(f"{a[s]:.3f}" for s in seeds)] for m, a in accuracy.items()])
+    if matrix:
+        _print_rows("tanh RNN recurrent matrix W_hh: sigma_max (the bound's rate) and spectral radius "
+                    "(the asymptotic rate), per seed", ["stage", "quantity", *map(str, seeds)],
+                    [[stage, q, *(f"{values[s][q]:.3f}" for s in seeds)]
+                     for stage, values in matrix.items() for q in ("sigma_max", "spectral_radius")])
     for name, path in paths.items():
         print(f"{name}: {path}")
+    return 0
+
+
+def _float_list(option: str, text: str, size: int) -> list[float]:
+    """``'0.1,-0.2'`` -> ``[0.1, -0.2]`` of exactly ``size`` numbers, or a clear CommandError."""
+    try:
+        values = [float(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        values = []
+    if len(values) != size or not all(math.isfinite(v) for v in values):
+        raise CommandError(f"{option} takes {size} comma-separated finite numbers, e.g. {option} "
+                           f"{','.join(['0.1'] * size)}; got {text!r}.")
+    return values
+
+
+def cmd_explain_step(args: argparse.Namespace) -> int:
+    import torch
+
+    from lstmcast.lstm.walkthrough import (
+        check_backward,
+        explain_step,
+        format_backward,
+        format_walkthrough,
+        make_lstm,
+    )
+
+    if args.steps < 1 or args.steps > 50:
+        raise CommandError(f"--steps must be between 1 and 50; got {args.steps}.")
+    if args.seed < 0:
+        raise CommandError(f"--seed must be a non-negative integer; got {args.seed}.")
+    x = torch.tensor(_float_list("--x", args.x, 1), dtype=torch.float64)
+    h_prev = torch.tensor(_float_list("--h-prev", args.h_prev, 2), dtype=torch.float64)
+    c_prev = torch.tensor(_float_list("--c-prev", args.c_prev, 2), dtype=torch.float64)
+    lstm = make_lstm(hidden_size=2, input_size=1, seed=args.seed)
+    step = explain_step(lstm, x, h_prev, c_prev)
+    # the backward pass reads x first, then `steps - 1` inputs drawn from the seed
+    rest = torch.randn(args.steps - 1, 1, generator=torch.Generator().manual_seed(args.seed), dtype=torch.float64)
+    xs = torch.cat([x.reshape(1, 1), rest])
+    u = torch.tensor([1.0, -0.5], dtype=torch.float64)
+    check = check_backward(lstm, xs, h_prev, c_prev, u)
+    if args.json:
+        _emit_json({
+            "command": "explain-step", "seed": args.seed,
+            "x": x.tolist(), "h_prev": h_prev.tolist(), "c_prev": c_prev.tolist(),
+            "weights": {g: w.tolist() for g, w in step.weights.items()},
+            "biases": {g: b.tolist() for g, b in step.biases.items()},
+            "preactivations": {g: z.tolist() for g, z in step.preactivations.items()},
+            "gates": {g: v.tolist() for g, v in step.gates.items()},
+            "cell": step.cell.tolist(), "hidden": step.hidden.tolist(),
+            "torch": {"cell": step.torch_cell.tolist(), "hidden": step.torch_hidden.tolist()},
+            "max_difference": step.max_difference,
+            "backward": {"inputs": xs.reshape(-1).tolist(), "u": u.tolist(),
+                         "dh": check.manual["dh"].tolist(), "dc": check.manual["dc"].tolist(),
+                         "max_difference_from_autograd": check.differences},
+        })
+        return 0
+    print(format_walkthrough(step))
+    print()
+    print(f"inputs x_0..x_{args.steps - 1} = " + ", ".join(f"{v:.4f}" for v in xs.reshape(-1).tolist())
+          + f" (x_0 = --x, the rest from seed {args.seed}); u = [1, -0.5]")
+    print(format_backward(check))
     return 0
 
 
@@ -830,16 +926,34 @@ def _add_lstm_commands(sub: Any) -> None:
     p.set_defaults(func=cmd_inspect)
 
     p = sub.add_parser("gradient-flow", help="how far back the gradient of a last-step loss reaches: RNN, GRU and "
-                       "LSTM (forget bias 0 / 1 / chrono) at init and trained, or a trained model's LSTM")
+                       "LSTM (forget bias 0 / 1 / chrono) at init and trained, over seeds 0-4, or a trained "
+                       "model's LSTM")
     p.add_argument("--model", metavar="DIR", help="measure this trained model's LSTM instead (needs --data)")
     p.add_argument("--data", help="with --model: CSV/Parquet whose windows to measure on")
     p.add_argument("--part", default="test", choices=["test", "val", "train", "all"])
     p.add_argument("--windows", type=int, default=32, metavar="N", help="with --model: the last N windows (default 32)")
-    p.add_argument("--quick", action="store_true", help="tiny sizes (seconds), for CI")
-    p.add_argument("--out", metavar="DIR", help="write gradient_norms.csv, gradient_horizons.csv and plots here")
+    p.add_argument("--quick", action="store_true", help="tiny sizes, two seeds (seconds), for CI")
+    p.add_argument("--seeds", metavar="S1,S2", help="seeds (default 0,1,2,3,4)")
+    p.add_argument("--threshold", type=float, default=1e-3,
+                   help="horizon threshold, a fraction of the norm at the loss (default 1e-3)")
+    p.add_argument("--chrono-max-length", type=int, metavar="T",
+                   help="T_max of chrono initialisation (default: the training gap, 20)")
+    p.add_argument("--out", metavar="DIR", help="write gradient_norms.csv, gradient_horizons.csv, "
+                   "gradient_summary.csv and the plots here")
     p.add_argument("--device")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_gradient_flow)
+
+    p = sub.add_parser("explain-step", help="one LSTM step (H=2, F=1) with every number printed and checked "
+                       "against nn.LSTM, then a hand-written backward pass checked against autograd")
+    p.add_argument("--seed", type=int, default=0, help="seed of the weights (PyTorch's default init; default 0)")
+    p.add_argument("--x", default="0.5", metavar="X", help="the input x_t (default 0.5)")
+    p.add_argument("--h-prev", default="0.1,-0.2", metavar="H1,H2", help="h_{t-1} (default 0.1,-0.2)")
+    p.add_argument("--c-prev", default="0.3,0.4", metavar="C1,C2", help="c_{t-1} (default 0.3,0.4)")
+    p.add_argument("--steps", type=int, default=3, metavar="T",
+                   help="steps of the backward pass (default 3; x_0 = --x, the rest drawn from --seed)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_explain_step)
 
     p = sub.add_parser("long-dependency", help="train RNN, GRU and LSTMs (forget bias 1/2/3, chrono forget-only, "
                        "chrono; fb1 also with variable-lag training) to recall a class seen T steps ago, "

@@ -15,6 +15,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from lstmcast.errors import ConfigError, DataError
 from lstmcast.lstm.introspect import DIRECTION_NAMES, QUANTITIES, LSTMTrace, _canonical
@@ -195,6 +196,19 @@ def plot_forget_and_cell_norm(
     return ax
 
 
+#: Axis labels of the gradient-flow columns (matplotlib mathtext).
+GRADIENT_LABELS: dict[str, str] = {
+    "h_grad_norm": r"$\Vert\partial L/\partial h_t\Vert$",
+    "c_grad_norm": r"$\Vert\partial L/\partial c_t\Vert$",
+    "forget_path": r"$\Pi_{s>t}\, f_s$ (mean over units)",
+    "memory": r"RNN, GRU: $\Vert\partial L/\partial h_t\Vert$;  LSTM: $\Vert\partial L/\partial c_t\Vert$",
+}
+
+
+def _memory_column(model: str) -> str:
+    return "c_grad_norm" if str(model).startswith("lstm") else "h_grad_norm"
+
+
 def plot_gradient_flow(
     norms: pd.DataFrame,
     path: str | Path | None = None,
@@ -203,46 +217,74 @@ def plot_gradient_flow(
     stage: str | None = None,
     threshold: float | None = 1e-3,
     floor: float = 1e-16,
+    title: str | None = None,
     ax: Axes | None = None,
 ) -> Axes:
     """Gradient norm vs distance from the loss, log y-scale, one line per model (and stage).
 
     ``norms`` is :func:`~lstmcast.lstm.gradflow.gradient_flow`'s frame; ``column`` one of
-    ``h_grad_norm``, ``c_grad_norm``, ``forget_path``; ``stage`` ('init' | 'trained') keeps one
-    stage (one colour per model, dashed after training). Each line is divided by its value at
-    distance 0, so the ``threshold`` line marks the gradient horizon; the y-axis stops at ``floor``.
-    Returns the Axes; writes a PNG when ``path`` is given.
+    ``h_grad_norm``, ``c_grad_norm``, ``forget_path``, or ``memory``: each model's memory path,
+    ``dL/dc_t`` for an LSTM and ``dL/dh_t`` for an RNN or GRU (the tutorial's comparison).
+    ``stage`` ('init' | 'trained') keeps one stage; otherwise trained lines are dashed. Each
+    seed's line is divided by its value at distance 0, so the ``threshold`` line marks the
+    gradient horizon; with several seeds the median over seeds is drawn with a band from the
+    smallest to the largest. Colours come from :func:`model_color`. The y-axis stops at
+    ``floor``. Returns the Axes; writes a PNG when ``path`` is given.
     """
-    if column not in norms.columns or "distance" not in norms.columns:
+    needed = ["distance"] + (["h_grad_norm", "c_grad_norm"] if column == "memory" else [column])
+    if any(c not in norms.columns for c in needed):
         raise DataError(f"norms must have 'distance' and {column!r} columns; got {list(norms.columns)}.")
     frame = norms if stage is None else norms[norms["stage"] == stage]
     if frame.empty:
         raise DataError(f"No rows to plot for stage={stage!r}.")
     if ax is None:
-        figure = _figure((7.0, 4.0))
+        figure = _figure((7.5, 4.2))
         ax = figure.subplots()
     keys = [k for k in ("model", "stage") if k in frame.columns and (k != "stage" or stage is None)]
     groups = frame.groupby(keys, sort=False) if keys else [("", frame)]
-    colors: dict[str, str] = {}
     lowest = 1.0
+    seeds = frame["seed"].nunique() if "seed" in frame.columns else 1
     for key, group in groups:
-        group = group.sort_values("distance")
-        values = group[column].to_numpy(dtype=np.float64)
-        if np.isnan(values).all() or values[0] <= 0:
-            continue
         parts = [str(k) for k in (key if isinstance(key, tuple) else (key,))]
-        color = colors.setdefault(parts[0], f"C{len(colors) % 10}")  # one colour per model
-        style = "--" if "trained" in parts[1:] else "-"  # dashed after training
-        relative = np.maximum(values / values[0], 1e-300)
-        lowest = min(lowest, float(relative.min()))
-        ax.semilogy(group["distance"], relative, style, color=color, label=" / ".join(parts))
+        model = parts[0] if "model" in keys else ""
+        name = _memory_column(model) if column == "memory" else column
+        by_seed = group.groupby("seed") if "seed" in group.columns else [(0, group)]
+        curves = []
+        for _, run in by_seed:
+            run = run.sort_values("distance")
+            values = run[name].to_numpy(dtype=np.float64)
+            if np.isnan(values).all() or values[0] <= 0:
+                continue
+            curves.append(np.maximum(values / values[0], 1e-300))
+        if not curves:
+            continue
+        distance = np.sort(group["distance"].unique())
+        stacked = np.stack(curves)  # [seeds, L]
+        median = np.median(stacked, axis=0)
+        lowest = min(lowest, float(stacked.min()))
+        color = model_color(model) if model else "C0"
+        style = "--" if "trained" in parts[1:] else "-"
+        label = " / ".join(parts)
+        if column == "memory":
+            label += "  (c)" if name == "c_grad_norm" else "  (h)"
+        ax.semilogy(distance, median, style, color=color, label=label, linewidth=1.4)
+        if len(curves) > 1:
+            ax.fill_between(distance, stacked.min(axis=0), stacked.max(axis=0), color=color, alpha=0.12,
+                            linewidth=0)
     ax.set_ylim(bottom=max(lowest / 2, floor), top=2.0)
+    _plain_log_axis(ax.yaxis)
     if threshold is not None:
         ax.axhline(threshold, color="grey", linewidth=0.8, linestyle=":", label=f"horizon threshold {threshold:g}")
-    ax.set_xlabel("distance from the loss (steps, L - t)")
-    ax.set_ylabel(f"{column} / value at the last step")
-    ax.set_title(f"Gradient flow: {column}" + (f" ({stage})" if stage else ""), fontsize=10)
-    ax.legend(fontsize=7)
+    ax.set_xlabel(r"distance from the loss, $L - t$ (steps)")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    label = GRADIENT_LABELS.get(column, column)
+    ax.set_ylabel(f"{label}\n/ value at $t = L$" if column != "memory" else "norm / value at $t = L$")
+    if title is None:
+        when = {"init": "at initialisation", "trained": "after training"}.get(stage or "", "")
+        spread = f"; median and range over {seeds} seeds" if seeds > 1 else ""
+        title = f"{label} {when}{spread}".strip()
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     _save(ax.figure, path)
     return ax
 
