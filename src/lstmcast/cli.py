@@ -629,34 +629,63 @@ def _window_tensors(forecaster: Any, frame: Any, part: str, windows: int, source
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
-    from lstmcast.data.io import read_table
-    from lstmcast.forecaster import Forecaster
+    from lstmcast.lstm.introspect import describe_gates
 
     if args.windows < 1:
         raise CommandError(f"--windows must be at least 1; got {args.windows}.")
-    forecaster = Forecaster.load(args.model, device=args.device)
-    frame = read_table(args.data)
-    result = forecaster.inspect(frame, part=args.part, windows=args.windows, out=args.out, source=str(args.data))
-    trace, paths = result.trace, dict(result.paths)
+    attention = None
+    if args.recall_demo:
+        from lstmcast.lstm.introspect import record
+        from lstmcast.lstm.plots import write_trace_plots
+        from lstmcast.lstm.tasks import recall_demo
+
+        if args.model or args.data:
+            raise CommandError("inspect --recall-demo trains its own model: leave out --model and --data.")
+        demo = recall_demo(steps=100 if args.quick else 1500, length=10 if args.quick else 30,
+                           hidden_size=8 if args.quick else 16)
+        trace = record(demo.model.rnn, demo.inputs[: args.windows])
+        paths = write_trace_plots(trace, args.out) if args.out else {}
+        source = (f"the recall task ({demo.name}, {demo.model.rnn.hidden_size} units, T={demo.length}; "
+                  f"{demo.train.steps} training steps, test accuracy {demo.accuracy:.3f}; sequence 0 has "
+                  f"class {int(demo.labels[0])})")
+        tidy = trace.to_frame() if args.out else None
+    else:
+        from lstmcast.data.io import read_table
+        from lstmcast.forecaster import Forecaster
+
+        if args.demo_series and args.data:
+            raise CommandError("inspect takes --data FILE or --demo-series, not both.")
+        if not args.model or not (args.data or args.demo_series):
+            raise CommandError("inspect needs --model DIR and --data FILE (the windows to record; --demo-series "
+                               "for the series `lstmcast demo` trains on), or --recall-demo.")
+        forecaster = Forecaster.load(args.model, device=args.device)
+        frame = _demo_inputs(0)[0] if args.demo_series else read_table(args.data)
+        name = "the demo series (noisy sine, seed 0)" if args.demo_series else str(args.data)
+        result = forecaster.inspect(frame, part=args.part, windows=args.windows, out=args.out, source=name)
+        trace, paths, tidy, attention = result.trace, dict(result.paths), result.frame, result.attention
+        source = f"the last {args.windows} {args.part} window(s) of {name}"
     if args.out:
         csv = Path(args.out) / "lstm_trace.csv"
-        result.frame.to_csv(csv, index=False)
+        _atomic_csv(tidy, csv)
         paths["trace"] = str(csv)
     layers, directions, batch, length, hidden = trace.shape
     summary = trace.layer_summary()
-    payload = {"command": "inspect", "shape": {"layers": layers, "directions": directions, "sequences": batch,
-                                                "steps": length, "hidden_size": hidden},
-               "layers": _records(summary), "paths": paths}
-    if result.attention is not None:
-        mean = result.attention.mean(axis=0)
+    reading = describe_gates(trace)
+    payload = {"command": "inspect", "source": source,
+               "shape": {"layers": layers, "directions": directions, "sequences": batch,
+                         "steps": length, "hidden_size": hidden},
+               "layers": _records(summary), "reading": reading, "paths": paths}
+    if attention is not None:
+        mean = attention.mean(axis=0)
         payload["attention"] = {"mean_weights": mean.tolist(), "peak_position": int(mean.argmax()) - len(mean) + 1}
     if args.json:
         _emit_json(payload)
         return 0
-    _print_rows(f"LSTM gates over the last {args.windows} {args.part} window(s) of {args.data}: "
-                f"{layers} layer(s) x {directions} direction(s), {length} steps, {hidden} units",
-                list(summary.columns), summary.to_numpy().tolist(),
+    _print_rows(f"LSTM gates over {source}: {layers} layer(s) x {directions} direction(s), {length} steps, "
+                f"{hidden} units", list(summary.columns), summary.to_numpy().tolist(),
                 caption="remembering: share of forget-gate values above 0.95")
+    for sentence in reading:
+        print(sentence)
     for name, path in paths.items():
         print(f"{name}: {path}")
     return 0
@@ -914,12 +943,19 @@ def _atomic_csv(frame: Any, path: Path) -> None:
 
 
 def _add_lstm_commands(sub: Any) -> None:
-    p = sub.add_parser("inspect", help="record a trained model's LSTM gates and cell states on windows of a file")
-    p.add_argument("--model", required=True, help="model directory")
-    p.add_argument("--data", required=True, help="CSV/Parquet with the training columns")
+    p = sub.add_parser("inspect", help="record a trained model's LSTM gates and cell states on windows of a file "
+                       "(or, with --recall-demo, of an LSTM trained to remember)")
+    p.add_argument("--model", help="model directory")
+    p.add_argument("--data", help="CSV/Parquet with the training columns")
     p.add_argument("--part", default="test", choices=["test", "val", "train", "all"],
                    help="which part of the file the windows come from (default test)")
-    p.add_argument("--windows", type=int, default=1, metavar="N", help="record the last N windows (default 1)")
+    p.add_argument("--windows", type=int, default=1, metavar="N", help="record the last N windows (default 1; "
+                   "with --recall-demo the first N of its 64 sequences)")
+    p.add_argument("--demo-series", action="store_true", help="instead of --data: the noisy sine `lstmcast demo` "
+                   "trains on (data seed 0)")
+    p.add_argument("--recall-demo", action="store_true", help="instead of --model/--data: train a 16-unit chrono "
+                   "LSTM to recall a class over 30 steps (seconds) and record it")
+    p.add_argument("--quick", action="store_true", help="with --recall-demo: a smaller, shorter demo (for CI)")
     p.add_argument("--out", metavar="DIR", help="write gate heatmaps, the forget/cell plot and lstm_trace.csv here")
     p.add_argument("--device")
     p.add_argument("--json", action="store_true", help="print one JSON object")

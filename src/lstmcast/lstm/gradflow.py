@@ -403,8 +403,9 @@ def seed_summary(horizons: pd.DataFrame) -> pd.DataFrame:
                 continue
             # a missing horizon is beyond the sequence: larger than any measured one
             horizon = group[f"{name}_horizon"].astype("Float64").fillna(math.inf).to_numpy(dtype=np.float64)
+            beyond = f">{length - 1}"
             row[f"{name}_horizon"] = _median_range(
-                horizon, lambda v: f">{length - 1}" if math.isinf(v) else f"{v:.0f}"
+                horizon, lambda v, beyond=beyond: beyond if math.isinf(v) else f"{v:.0f}"
             )
             row[f"{name}_efold"] = _median_range(efold, lambda v: "inf" if math.isinf(v) else f"{v:.1f}")
         ends = group["forget_path_end"].to_numpy(dtype=np.float64)

@@ -98,6 +98,25 @@ def _check_selection(trace: LSTMTrace, sample: int, layer: int, direction: int) 
         raise ConfigError(f"sample={sample} is out of range for a trace of {batch} sequence(s).")
 
 
+def _draw_inputs(ax: Axes, inputs: np.ndarray, *, title: bool = True) -> None:
+    """The input window ``[L, F]`` over the steps: a line for one feature, a (feature, step)
+    heatmap on a symmetric scale for several."""
+    length, features = inputs.shape
+    if features == 1:
+        ax.plot(np.arange(length), inputs[:, 0], marker=".", markersize=3, linewidth=1.0)
+        ax.set_xlim(-0.5, length - 0.5)
+    else:
+        bound = float(np.abs(inputs).max()) or 1.0
+        ax.imshow(inputs.T, aspect="auto", origin="lower", cmap="PuOr_r", vmin=-bound, vmax=bound,
+                  interpolation="nearest")
+        ax.set_ylabel("feature", fontsize=7)
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.tick_params(labelsize=6, labelbottom=False)
+    if title:
+        ax.set_title("input window $x_t$ (what the LSTM reads)", fontsize=8)
+
+
 def plot_gate_heatmaps(
     trace: LSTMTrace,
     path: str | Path | None = None,
@@ -112,23 +131,44 @@ def plot_gate_heatmaps(
 
     Draws ``trace.<quantity>[layer, direction, sample]`` (``[L, H]``) for each quantity: gates on
     a fixed [0, 1] scale, candidate and hidden state on [-1, 1], the cell state on a symmetric
-    scale. Returns the array of Axes (one per quantity); writes a PNG when ``path`` is given.
+    scale. When the trace kept its inputs and no ``axes`` are given, the input window of the
+    sample is drawn above every row of heatmaps on the same step axis. Steps and units are
+    integer ticks. Returns the array of heatmap Axes (one per quantity); writes a PNG when
+    ``path`` is given.
     """
     _check_selection(trace, sample, layer, direction)
     if axes is None:
         columns = 3 if len(quantities) > 3 else len(quantities)
         rows = -(-len(quantities) // columns)
-        # a fixed layout: constrained layout costs seconds per figure with 12 colorbars
-        figure = _figure((4.0 * columns, 2.6 * rows), layout=None)
-        figure.subplots_adjust(left=0.05, right=0.98, bottom=0.09, top=0.88, wspace=0.3, hspace=0.55)
-        axes = np.atleast_1d(figure.subplots(rows, columns, squeeze=False).ravel())
+        with_inputs = trace.inputs is not None
+        # a fixed layout with explicit colorbar columns: constrained layout costs seconds per figure
+        figure = _figure((4.4 * columns, (3.4 if with_inputs else 2.6) * rows), layout=None)
+        outer = figure.add_gridspec(rows, columns, left=0.05, right=0.97, bottom=0.07, top=0.9,
+                                    wspace=0.28, hspace=0.42)
+        heat, bars = [], []
+        for k in range(len(quantities)):
+            row, column = divmod(k, columns)
+            inner = outer[row, column].subgridspec(
+                2 if with_inputs else 1, 2, width_ratios=[1.0, 0.045],
+                height_ratios=[0.5, 1.6] if with_inputs else [1.0], wspace=0.05, hspace=0.12,
+            )
+            ax = figure.add_subplot(inner[-1, 0])
+            heat.append(ax)
+            bars.append(figure.add_subplot(inner[-1, 1]))
+            if with_inputs:
+                strip = figure.add_subplot(inner[0, 0], sharex=ax)
+                _draw_inputs(strip, trace.inputs[sample], title=False)
+                strip.set_title(_TITLES.get(_canonical(quantities[k]), quantities[k])
+                                + "   (above: the input window $x_t$)" * (k == 0), fontsize=9)
+        axes = np.array(heat, dtype=object)
     else:
         axes = np.atleast_1d(np.asarray(axes, dtype=object).ravel())
         figure = axes[0].figure
+        bars = [None] * len(axes)
     if len(axes) < len(quantities):
         raise ConfigError(f"Got {len(axes)} Axes for {len(quantities)} quantities; pass one Axes per quantity.")
     layer_index = layer % trace.num_layers
-    for ax, quantity in zip(axes, quantities, strict=False):
+    for ax, bar, quantity in zip(axes, bars, quantities, strict=False):
         name = _canonical(quantity)
         values = trace.get(name)[layer, direction, sample].T  # [L, H] -> [H, L]
         if name in ("forget", "input", "output"):
@@ -140,11 +180,17 @@ def plot_gate_heatmaps(
             limits, cmap = (-1.0, 1.0), "RdBu_r"
         image = ax.imshow(values, aspect="auto", origin="lower", cmap=cmap, vmin=limits[0], vmax=limits[1],
                           interpolation="nearest")
-        ax.set_title(_TITLES.get(name, name), fontsize=9)
+        if bar is None or trace.inputs is None:
+            ax.set_title(_TITLES.get(name, name), fontsize=9)
         ax.set_xlabel("step t", fontsize=8)
         ax.set_ylabel("unit", fontsize=8)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         ax.tick_params(labelsize=7)
-        figure.colorbar(image, ax=ax, shrink=0.85).ax.tick_params(labelsize=7)
+        if bar is None:
+            figure.colorbar(image, ax=ax, shrink=0.85).ax.tick_params(labelsize=7)
+        else:
+            figure.colorbar(image, cax=bar).ax.tick_params(labelsize=7)
     for ax in axes[len(quantities):]:
         ax.set_visible(False)
     figure.suptitle(
@@ -166,8 +212,10 @@ def plot_forget_and_cell_norm(
 ) -> Axes:
     """Mean forget gate (left axis) and cell-state L2 norm (right axis) along the sequence.
 
-    Means are over units, and over the batch unless ``sample`` picks one sequence. Returns the
-    left Axes (the right one is ``ax.right_ax``); writes a PNG when ``path`` is given.
+    Means are over units, and over the batch unless ``sample`` picks one sequence. When the trace
+    kept its inputs and no ``ax`` is given, the input window (of ``sample``, or of sequence 0) is
+    drawn above on the same step axis. Returns the left Axes (the right one is ``ax.right_ax``,
+    the input one ``ax.input_ax`` or ``None``); writes a PNG when ``path`` is given.
     """
     _check_selection(trace, sample or 0, layer, direction)
     forget = trace.forget[layer, direction]  # [B, L, H]
@@ -176,19 +224,28 @@ def plot_forget_and_cell_norm(
         forget, cell = forget[sample : sample + 1], cell[sample : sample + 1]
     mean_forget = forget.mean(axis=(0, 2))  # [L]
     cell_norm = np.linalg.norm(cell, axis=-1).mean(axis=0)  # [B, L] -> [L]
+    input_ax = None
     if ax is None:
-        figure = _figure((7.0, 3.2))
-        ax = figure.subplots()
+        if trace.inputs is not None:
+            figure = _figure((7.0, 4.6))
+            input_ax, ax = figure.subplots(2, 1, sharex=True, height_ratios=[1.0, 2.2])
+            _draw_inputs(input_ax, trace.inputs[sample or 0], title=False)
+            input_ax.set_title(f"input window $x_t$ of sequence {sample or 0}", fontsize=9)
+        else:
+            figure = _figure((7.0, 3.2))
+            ax = figure.subplots()
     steps = np.arange(trace.length)
     ax.plot(steps, mean_forget, color="tab:blue", label="mean forget gate")
     ax.set_ylim(0.0, 1.0)
     ax.set_xlabel("step t")
-    ax.set_ylabel("mean f_t", color="tab:blue")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_ylabel("mean $f_t$", color="tab:blue")
     right = ax.twinx()
-    right.plot(steps, cell_norm, color="tab:red", label="||c_t||")
-    right.set_ylabel("||c_t||", color="tab:red")
+    right.plot(steps, cell_norm, color="tab:red", label=r"$\Vert c_t\Vert$")
+    right.set_ylabel(r"$\Vert c_t\Vert$", color="tab:red")
     right.set_ylim(bottom=0.0)
     ax.right_ax = right  # type: ignore[attr-defined]
+    ax.input_ax = input_ax  # type: ignore[attr-defined]
     which = "mean over batch" if sample is None else f"sample {sample}"
     ax.set_title(f"Forget gate and cell-state norm ({which}, layer {layer % trace.num_layers}, "
                  f"{DIRECTION_NAMES[direction]})", fontsize=10)

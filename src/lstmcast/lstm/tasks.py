@@ -30,12 +30,14 @@ from lstmcast.lstm.bias import set_chrono_bias, set_forget_bias
 
 __all__ = [
     "MODEL_NAMES",
+    "RecallDemo",
     "RecurrentClassifier",
     "TrainResult",
     "build_model",
     "evaluate_recall",
     "limit_threads",
     "make_recall_batch",
+    "recall_demo",
     "train_recall",
 ]
 
@@ -239,3 +241,37 @@ def evaluate_recall(
     model.eval()
     with torch.no_grad():
         return (model(x).argmax(dim=1) == y).float().mean().item()
+
+
+@dataclass(frozen=True)
+class RecallDemo:
+    """A model trained on the recall task, with a batch to inspect it on (see :func:`recall_demo`)."""
+
+    model: RecurrentClassifier
+    name: str
+    length: int
+    accuracy: float
+    train: TrainResult
+    inputs: Tensor  # [B, L, K+1]
+    labels: Tensor  # [B]
+
+
+def recall_demo(
+    name: str = "lstm-chrono",
+    length: int = 30,
+    hidden_size: int = 16,
+    steps: int = 1500,
+    seed: int = 0,
+    batch_size: int = 64,
+) -> RecallDemo:
+    """Train ``name`` (an LSTM of :func:`build_model`) to recall a class over ``length`` steps
+    (lr 3e-3, at most ``steps`` updates, early stop at 0.99 training accuracy, one thread) and
+    draw ``batch_size`` fresh sequences (generator seed 1) to record it on."""
+    if not name.startswith("lstm"):
+        raise ConfigError(f"The recall demo inspects an LSTM; got model {name!r}.")
+    with limit_threads(1):
+        model = build_model(name, 5, hidden_size, 4, max_length=length, seed=seed)
+        result = train_recall(model, length, steps=steps, learning_rate=3e-3, seed=seed)
+        accuracy = evaluate_recall(model, length, seed=seed)
+    x, y = make_recall_batch(batch_size, length, generator=torch.Generator().manual_seed(1))
+    return RecallDemo(model=model, name=name, length=length, accuracy=accuracy, train=result, inputs=x, labels=y)
