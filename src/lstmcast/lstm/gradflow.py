@@ -50,6 +50,7 @@ from lstmcast.lstm.tasks import (
 )
 
 __all__ = [
+    "HORIZON_COLUMNS",
     "NORM_COLUMNS",
     "GradientFlowConfig",
     "efolding_length",

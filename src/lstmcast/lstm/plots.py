@@ -392,7 +392,7 @@ def plot_long_dependency(
     ax.set_xticklabels([str(t) for t in lengths])
     _plain_log_axis(ax.xaxis)
     ax.set_ylim(0.0, 1.05)
-    ax.set_xlabel("dependency length T (steps between the cue and the answer + 1)")
+    ax.set_xlabel("dependency length T (sequence length: the cue comes T - 1 steps before the answer)")
     ax.set_ylabel("test accuracy (lag T - 1)")
     seeds = results["seed"].nunique() if "seed" in results.columns else 1
     ax.set_title(f"Recall a class seen T steps ago: points = seeds ({seeds}), lines = mean", fontsize=10)
