@@ -934,7 +934,10 @@ def _atomic_csv(frame: Any, path: Path) -> None:
 
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     os.close(handle)
+    umask = os.umask(0)
+    os.umask(umask)
     try:
+        os.chmod(temporary, 0o666 & ~umask)  # mkstemp's 0600 would make the result private
         frame.to_csv(temporary, index=False)
         os.replace(temporary, path)
     except BaseException:

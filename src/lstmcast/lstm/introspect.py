@@ -214,9 +214,9 @@ def describe_gates(trace: LSTMTrace, saturated: float = 0.95) -> list[str]:
             f"input gates near {input_gate:.2f}: each step keeps about half of the cell state, so what was "
             f"written k steps ago weighs about {forget:.2f}^k (halved every {half_life:.1f} steps), a memory of a "
             "few steps. For a one-step forecast of a smooth series such as a sine, the next value follows from "
-            "the last few inputs, so this model had no need to learn long memory; gates near 0.5 are what the "
-            "initialisation gives and the task did not change. See the recall task (docs/lstm.md) for an LSTM "
-            "that has to remember."
+            "the last few inputs, so this model had no need to learn long memory: gates near 0.5 are where "
+            "PyTorch's initialisation puts them (f = sigmoid(b + ...) with small weights and biases), and the task "
+            "gave no reason to move them. See the recall task (docs/lstm.md) for an LSTM that has to remember."
         )
     elif remembering >= 0.25:
         sentences.append(
