@@ -736,8 +736,18 @@ def cmd_gradient_flow(args: argparse.Namespace) -> int:
     if args.out:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
-        for name, table in (("gradient_norms", norms), ("gradient_horizons", horizons),
-                            ("gradient_summary", summary)):
+        import pandas as pd
+
+        tables = [("gradient_norms", norms), ("gradient_horizons", horizons), ("gradient_summary", summary)]
+        if accuracy:
+            tables.append(("recall_accuracy", pd.DataFrame(
+                [{"model": m, "seed": seed, "accuracy": v} for m, per_seed in accuracy.items()
+                 for seed, v in per_seed.items()])))
+        if matrix:
+            tables.append(("rnn_matrix_norms", pd.DataFrame(
+                [{"stage": stage, "seed": seed, **values} for stage, per_seed in matrix.items()
+                 for seed, values in per_seed.items()])))
+        for name, table in tables:
             _atomic_csv(table, out / f"{name}.csv")
             paths[name] = str(out / f"{name}.csv")
         lstm_rows = norms[norms["model"].str.startswith("lstm") | (norms["model"] == "forecaster")]

@@ -339,7 +339,7 @@ def plot_gradient_flow(
     if title is None:
         when = {"init": "at initialisation", "trained": "after training"}.get(stage or "", "")
         spread = f"; median and range over {seeds} seeds" if seeds > 1 else ""
-        title = f"{label} {when}{spread}".strip()
+        title = " ".join(part for part in (label, when) if part) + spread
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     _save(ax.figure, path)
