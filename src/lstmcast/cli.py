@@ -641,6 +641,8 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
         if args.model or args.data:
             raise CommandError("inspect --recall-demo trains its own model: leave out --model and --data.")
+        if args.windows > 64:
+            raise CommandError(f"inspect --recall-demo records at most its 64 sequences; got --windows {args.windows}.")
         demo = recall_demo(steps=100 if args.quick else 1500, length=10 if args.quick else 30,
                            hidden_size=8 if args.quick else 16)
         trace = record(demo.model.rnn, demo.inputs[: args.windows])

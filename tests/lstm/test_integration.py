@@ -111,6 +111,7 @@ def test_cli_inspect_bad_input(model_dir, csv, tmp_path, capsys):
     assert "needs --model DIR and --data FILE" in error_of(["inspect", "--model", str(model_dir)], capsys)
     assert "leave out --model and --data" in error_of(["inspect", "--recall-demo", "--model", str(model_dir)],
                                                       capsys)
+    assert "at most its 64 sequences" in error_of(["inspect", "--recall-demo", "--windows", "65"], capsys)
     assert "not both" in error_of(["inspect", "--model", str(model_dir), "--data", str(csv), "--demo-series"],
                                   capsys)
 

@@ -7,6 +7,7 @@ and the Agg canvas, never through pyplot, so nothing global changes and nothing 
 
 from __future__ import annotations
 
+import os
 import zlib
 from pathlib import Path
 
@@ -81,11 +82,17 @@ def _figure(figsize: tuple[float, float], layout: str | None = "constrained") ->
 
 
 def _save(figure: Figure, path: str | Path | None) -> None:
+    """Write the PNG atomically: to a temporary file beside ``path``, then renamed over it."""
     if path is None:
         return
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, format="png", dpi=figure.dpi)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        figure.savefig(temporary, format="png", dpi=figure.dpi)
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 def _check_selection(trace: LSTMTrace, sample: int, layer: int, direction: int) -> None:
