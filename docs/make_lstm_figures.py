@@ -80,8 +80,9 @@ def gradient_tables(out: Path) -> None:
     accuracy = pd.read_csv(out / "recall_accuracy.csv").pivot(index="model", columns="seed", values="accuracy")
     print("recall accuracy after training, per seed:\n" + markdown(accuracy.loc[summary["model"].unique()]))
     matrix = pd.read_csv(out / "rnn_matrix_norms.csv")
-    print("tanh RNN W_hh, min-max over seeds:\n" + markdown(matrix.groupby("stage", sort=False)[
-        ["sigma_max", "spectral_radius"]].agg(["min", "max"])))
+    spread = matrix.groupby("stage", sort=False)[["sigma_max", "spectral_radius"]].agg(["min", "max"])
+    spread.columns = [f"{name} {stat}" for name, stat in spread.columns]
+    print("tanh RNN W_hh, min-max over seeds:\n" + markdown(spread))
 
 
 def first_steps_drop(out: Path) -> None:
