@@ -21,7 +21,14 @@ from lstmcast.lstm import (
     set_chrono_bias,
     set_forget_bias,
 )
-from lstmcast.lstm.gradflow import NORM_COLUMNS, format_horizon
+from lstmcast.lstm.gradflow import (
+    HORIZON_COLUMNS,
+    NORM_COLUMNS,
+    efolding_length,
+    format_horizon,
+    recurrent_matrix_norms,
+    seed_summary,
+)
 
 
 def test_gradient_horizon_on_a_geometric_decay():
@@ -143,24 +150,114 @@ def test_chrono_bias_spreads_forget_bias_and_closes_the_input_gate():
     torch.testing.assert_close(input_bias, -forget)
 
 
-def test_quick_gradient_flow_returns_norms_and_horizons():
+def test_quick_gradient_flow_returns_norms_and_horizons_per_seed():
     config = GradientFlowConfig.quick()
     frame = gradient_flow(config)
-    assert list(frame.columns) == ["model", "stage", *NORM_COLUMNS]
+    assert list(frame.columns) == ["model", "stage", "seed", *NORM_COLUMNS]
     assert set(frame["model"]) == set(config.models)
     assert set(frame["stage"]) == {"init", "trained"}
-    assert len(frame) == len(config.models) * 2 * config.length
+    assert set(frame["seed"]) == set(config.seeds) == {0, 1}
+    assert len(frame) == len(config.models) * 2 * len(config.seeds) * config.length
     assert set(frame.attrs["accuracy"]) == set(config.models)
+    assert all(set(per_seed) == {0, 1} for per_seed in frame.attrs["accuracy"].values())
+    for stage in ("init", "trained"):
+        for seed in config.seeds:
+            norms = frame.attrs["matrix_norms"]["rnn"][stage][seed]
+            assert 0 < norms["spectral_radius"] <= norms["sigma_max"]
     lstm_rows = frame[frame["model"].str.startswith("lstm")]
     assert lstm_rows["c_grad_norm"].notna().all() and (lstm_rows["forget_path"] <= 1).all()
+    # different seeds are different networks and batches
+    rnn = frame[(frame["model"] == "rnn") & (frame["stage"] == "init")]
+    assert not np.allclose(rnn[rnn["seed"] == 0]["h_grad_norm"], rnn[rnn["seed"] == 1]["h_grad_norm"])
     horizons = gradient_horizons(frame)
-    assert list(horizons.columns) == [
-        "model", "stage", "length", "h_horizon", "c_horizon", "path_horizon", "h_horizon_text", "forget_path_end",
-    ]
-    assert len(horizons) == len(config.models) * 2
+    assert list(horizons.columns) == ["model", "stage", "seed", *HORIZON_COLUMNS]
+    assert len(horizons) == len(config.models) * 2 * len(config.seeds)
     assert horizons.loc[horizons["model"] == "rnn", "c_horizon"].isna().all()
+    assert horizons.loc[horizons["model"] == "rnn", "c_efold"].isna().all()
+    assert (horizons.loc[horizons["model"] == "rnn", "h_efold"] > 0).all()
+    summary = seed_summary(horizons)
+    assert len(summary) == len(config.models) * 2 and (summary["seeds"] == 2).all()
+    assert (summary.loc[summary["model"] == "rnn", "c_horizon"] == "-").all()
     with pytest.raises(DataError, match="missing the columns"):
         gradient_horizons(pd.DataFrame({"distance": [0]}))
+
+
+def test_chrono_t_max_is_the_training_gap_unless_set():
+    assert GradientFlowConfig().chrono_t_max == 20 == GradientFlowConfig().train_length
+    assert GradientFlowConfig(chrono_max_length=100).chrono_t_max == 100
+    with pytest.raises(ConfigError, match="chrono_max_length must be >= 3"):
+        GradientFlowConfig(chrono_max_length=2)
+    with pytest.raises(ConfigError, match="seeds must be one or more non-negative integers"):
+        GradientFlowConfig(seeds=())
+
+
+@pytest.mark.parametrize("rate", [0.3, 0.5, 0.73, 0.9, 0.99])
+def test_efolding_length_of_a_geometric_decay(rate):
+    norms = 3.0 * rate ** np.arange(40)
+    assert efolding_length(norms) == pytest.approx(-1 / math.log(rate), rel=1e-9)
+    assert efolding_length(norms, start=0) == pytest.approx(-1 / math.log(rate), rel=1e-9)
+    # a first-step drop (an LSTM's dL/dh leaving the loss) is left out with start=1
+    dropped = norms.copy()
+    dropped[1:] *= 1e-3
+    assert efolding_length(dropped, start=1) == pytest.approx(-1 / math.log(rate), rel=1e-9)
+    assert efolding_length(dropped, start=0) != pytest.approx(-1 / math.log(rate), rel=1e-3)
+
+
+def test_efolding_length_edge_cases():
+    assert efolding_length(np.ones(10)) == math.inf
+    assert efolding_length(1.1 ** np.arange(10)) == math.inf
+    underflow = 0.5 ** np.arange(20.0)
+    underflow[15:] = 0.0  # zeros are left out, not log(0)
+    assert efolding_length(underflow) == pytest.approx(-1 / math.log(0.5), rel=1e-9)
+    with pytest.raises(DataError, match="at least two positive, finite norms"):
+        efolding_length([1.0, 0.0, 0.0])
+    with pytest.raises(ConfigError, match="start must be a non-negative integer"):
+        efolding_length([1.0, 0.5], start=-1)
+
+
+def _horizon_rows(values, efold, model="lstm-fb1", length=100):
+    return pd.DataFrame({
+        "model": model, "stage": "init", "seed": range(len(values)), "length": length,
+        "h_horizon": pd.array(values, dtype="Int64"), "c_horizon": pd.array(values, dtype="Int64"),
+        "path_horizon": pd.array(values, dtype="Int64"),
+        "h_efold": efold, "c_efold": efold, "path_efold": efold, "h_horizon_text": "",
+        "forget_path_end": [1e-3 * (k + 1) for k in range(len(values))],
+    })
+
+
+def test_seed_summary_gives_median_and_range_and_counts_beyond_as_largest():
+    rows = pd.concat([
+        _horizon_rows([36, 51, 38, 40, 44], [10.0, 12.0, 11.0, 13.0, 14.0]),
+        _horizon_rows([93, None, None], [30.0, math.inf, 40.0], model="lstm-chrono"),
+        _horizon_rows([12, 12], [2.0, 2.0], model="rnn").assign(
+            c_horizon=pd.array([None, None], dtype="Int64"), path_horizon=pd.array([None, None], dtype="Int64"),
+            c_efold=np.nan, path_efold=np.nan, forget_path_end=np.nan),
+    ], ignore_index=True)
+    summary = seed_summary(rows).set_index("model")
+    assert summary.loc["lstm-fb1", "seeds"] == 5
+    assert summary.loc["lstm-fb1", "c_horizon"] == "40 (36–51)"
+    assert summary.loc["lstm-fb1", "h_efold"] == "12.0 (10.0–14.0)"
+    assert summary.loc["lstm-fb1", "forget_path_end"] == "0.003 (0.001–0.005)"
+    # two of three seeds beyond the sequence: the median is beyond too
+    assert summary.loc["lstm-chrono", "h_horizon"] == ">99 (93–>99)"
+    assert summary.loc["lstm-chrono", "h_efold"] == "40.0 (30.0–inf)"
+    # all seeds equal: one number; not applicable: '-'
+    assert summary.loc["rnn", "h_horizon"] == "12"
+    assert summary.loc["rnn", "c_horizon"] == "-" and summary.loc["rnn", "forget_path_end"] == "-"
+    with pytest.raises(DataError, match="no 'seed' column"):
+        seed_summary(rows.drop(columns="seed"))
+
+
+def test_recurrent_matrix_norms_separates_sigma_max_from_the_spectral_radius():
+    rnn = nn.RNN(1, 2)
+    with torch.no_grad():
+        rnn.weight_hh_l0.copy_(torch.tensor([[0.5, 2.0], [0.0, 0.5]]))  # eigenvalues 0.5, 0.5
+    norms = recurrent_matrix_norms(rnn)
+    assert norms["spectral_radius"] == pytest.approx(0.5, abs=1e-6)
+    assert norms["sigma_max"] == pytest.approx(np.linalg.norm([[0.5, 2.0], [0.0, 0.5]], 2), rel=1e-6)
+    assert norms["sigma_max"] > 2.0  # the bound is vacuous while W_hh^k still shrinks like 0.5^k
+    with pytest.raises(ConfigError, match="expects a tanh nn.RNN"):
+        recurrent_matrix_norms(nn.GRU(1, 2))
 
 
 def test_gradient_flow_config_is_validated():

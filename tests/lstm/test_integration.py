@@ -78,9 +78,29 @@ def test_cli_inspect_json_and_files(model_dir, csv, tmp_path, capsys):
     assert len(payload["layers"]) == 4 and 0 < payload["layers"][0]["mean_forget"] < 1
     assert {"lstm_gates_l0", "lstm_gates_l1_backward", "lstm_forget_cell", "trace"} <= set(payload["paths"])
     assert all(Path(p).stat().st_size > 1000 for p in payload["paths"].values())
+    assert isinstance(payload["reading"], list)
     capsys.readouterr()
     assert main(["inspect", "--model", str(model_dir), "--data", str(csv)]) == 0
     assert "remembering" in capsys.readouterr().out
+
+
+def test_cli_inspect_explains_a_sine_model_and_draws_its_input(sine, tmp_path, capsys):
+    forecaster = Forecaster(tiny_config(train=dict(max_epochs=1))).fit(sine)
+    model = tmp_path / "sine_model"
+    forecaster.save(model)
+    data = tmp_path / "sine.csv"
+    sine.to_csv(data, index=False)
+    payload = run_json(["inspect", "--model", str(model), "--data", str(data), "--out", str(tmp_path / "o")], capsys)
+    # a barely trained LSTM: gates near their initial 0.5, which the command says in words
+    assert any("forget gates sit near 0.5" in s for s in payload["reading"])
+    assert Path(payload["paths"]["lstm_gates_l0"]).stat().st_size > 1000
+
+
+def test_cli_inspect_recall_demo(tmp_path, capsys):
+    payload = run_json(["inspect", "--recall-demo", "--quick", "--windows", "4", "--out", str(tmp_path)], capsys)
+    assert payload["shape"] == {"layers": 1, "directions": 1, "sequences": 4, "steps": 10, "hidden_size": 8}
+    assert payload["source"].startswith("the recall task (lstm-chrono, 8 units, T=10")
+    assert {"lstm_gates_l0", "lstm_forget_cell", "trace"} <= set(payload["paths"])
 
 
 def test_cli_inspect_bad_input(model_dir, csv, tmp_path, capsys):
@@ -88,14 +108,27 @@ def test_cli_inspect_bad_input(model_dir, csv, tmp_path, capsys):
         ["inspect", "--model", str(model_dir), "--data", str(csv), "--windows", "0"], capsys)
     missing = tmp_path / "nope"
     assert "nope" in error_of(["inspect", "--model", str(missing), "--data", str(csv)], capsys)
+    assert "needs --model DIR and --data FILE" in error_of(["inspect", "--model", str(model_dir)], capsys)
+    assert "leave out --model and --data" in error_of(["inspect", "--recall-demo", "--model", str(model_dir)],
+                                                      capsys)
+    assert "at most its 64 sequences" in error_of(["inspect", "--recall-demo", "--windows", "65"], capsys)
+    assert "not both" in error_of(["inspect", "--model", str(model_dir), "--data", str(csv), "--demo-series"],
+                                  capsys)
 
 
 def test_cli_gradient_flow_quick_and_on_a_model(model_dir, csv, tmp_path, capsys):
-    payload = run_json(["gradient-flow", "--quick", "--out", str(tmp_path / "flow")], capsys)
+    payload = run_json(["gradient-flow", "--quick", "--seeds", "0,3", "--out", str(tmp_path / "flow")], capsys)
     models = {row["model"] for row in payload["horizons"]}
     assert {"rnn", "gru", "lstm-fb0", "lstm-fb1"} <= models
     assert set(payload["recall_accuracy"]) == models
-    assert Path(payload["paths"]["plot_init"]).stat().st_size > 1000
+    assert {row["seed"] for row in payload["horizons"]} == {0, 3}
+    assert len(payload["summary"]) == len(models) * 2 and all(row["seeds"] == 2 for row in payload["summary"])
+    assert set(payload["rnn_matrix_norms"]["init"]) == {"0", "3"}  # JSON keys
+    for name in ("gradient_flow_init", "gradient_flow_trained", "gradient_flow_cell", "forget_path",
+                 "memory_path_init", "memory_path_trained", "gradient_summary"):
+        assert Path(payload["paths"][name]).stat().st_size > 100
+    assert "--threshold must be between 0 and 1" in error_of(["gradient-flow", "--quick", "--threshold", "2"], capsys)
+    assert "--seeds takes comma-separated integers" in error_of(["gradient-flow", "--quick", "--seeds", "a"], capsys)
     payload = run_json(["gradient-flow", "--model", str(model_dir), "--data", str(csv), "--windows", "4"], capsys)
     (row,) = payload["horizons"]
     assert row["model"] == "forecaster" and row["length"] == 24
@@ -104,10 +137,25 @@ def test_cli_gradient_flow_quick_and_on_a_model(model_dir, csv, tmp_path, capsys
 
 def test_cli_long_dependency_quick(tmp_path, capsys):
     payload = run_json(["long-dependency", "--quick", "--out", str(tmp_path)], capsys)
-    assert set(payload["accuracy"]) == {"rnn", "gru", "lstm-fb1"}
+    assert set(payload["accuracy"]) == {"rnn", "gru", "lstm-fb1", "lstm-fb1 (variable lag)"}
     assert set(payload["accuracy"]["rnn"]) == {"5", "10"}
-    assert len(payload["runs"]) == 6 and Path(payload["paths"]["plot"]).stat().st_size > 1000
+    assert len(payload["runs"]) == 8 and Path(payload["paths"]["plot"]).stat().st_size > 1000
     assert "--jobs must be at least 1" in error_of(["long-dependency", "--quick", "--jobs", "0"], capsys)
+
+
+def test_cli_long_dependency_ablation_options(capsys):
+    payload = run_json(["long-dependency", "--quick", "--models", "lstm-fb3,lstm-chrono-forget",
+                        "--variable-lag", "", "--lengths", "4", "--seeds", "0,1", "--max-steps", "5"], capsys)
+    assert set(payload["accuracy"]) == {"lstm-fb3", "lstm-chrono-forget"}
+    assert len(payload["runs"]) == 4 and all(run["steps"] <= 5 for run in payload["runs"])
+    assert {run["seed"] for run in payload["runs"]} == {0, 1}
+    payload = run_json(["long-dependency", "--quick", "--models", "rnn", "--variable-lag", "lstm-fb2",
+                        "--lengths", "4", "--max-steps", "5"], capsys)
+    assert set(payload["accuracy"]) == {"rnn", "lstm-fb2 (variable lag)"}
+    assert "unknown model(s) lstm-xl" in error_of(["long-dependency", "--models", "rnn,lstm-xl"], capsys)
+    assert "--lengths takes comma-separated integers >= 2" in error_of(["long-dependency", "--lengths", "1"],
+                                                                      capsys)
+    assert "--max-steps must be at least 1" in error_of(["long-dependency", "--quick", "--max-steps", "0"], capsys)
 
 
 @pytest.mark.parametrize("value", [0.0, 1.0])

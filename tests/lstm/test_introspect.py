@@ -9,7 +9,7 @@ from torch import nn
 
 from lstmcast.errors import ConfigError, DataError
 from lstmcast.lstm import ExplicitLSTM, LSTMTrace, record
-from lstmcast.lstm.introspect import QUANTITIES
+from lstmcast.lstm.introspect import QUANTITIES, describe_gates
 
 
 @pytest.fixture
@@ -113,3 +113,34 @@ def test_bad_inputs_raise_clear_errors(stacked_bidirectional):
         record(nn.GRU(3, 4), torch.zeros(2, 6, 3))
     with pytest.raises(ConfigError, match="Unknown quantity 'z'"):
         record(stacked_bidirectional, torch.zeros(1, 2, 3)).get("z")
+
+
+def _constant_gate_trace(forget_bias: float) -> LSTMTrace:
+    # zero weights: every forget gate is exactly sigmoid(forget_bias)
+    lstm = nn.LSTM(1, 3, batch_first=True, dtype=torch.float64)
+    with torch.no_grad():
+        for parameter in lstm.parameters():
+            parameter.zero_()
+        lstm.bias_ih_l0[3:6] = forget_bias
+    return record(lstm, torch.randn(2, 8, 1, dtype=torch.float64))
+
+
+def test_record_keeps_the_input_window(stacked_bidirectional, inputs):
+    trace = record(stacked_bidirectional, inputs)
+    np.testing.assert_array_equal(trace.inputs, inputs.numpy())
+    with pytest.raises(DataError, match=r"LSTMTrace.inputs has shape \(2, 5, 3\)"):
+        LSTMTrace(**{name: trace.get(name) for name in QUANTITIES}, initial_hidden=trace.initial_hidden,
+                  initial_cell=trace.initial_cell, inputs=np.zeros((2, 5, 3)))
+
+
+def test_describe_gates_explains_gates_near_one_half():
+    (sentence,) = describe_gates(_constant_gate_trace(0.0))
+    assert "forget gates sit near 0.5 (mean f = 0.500, 0% above 0.95)" in sentence
+    assert "halved every 1.0 steps" in sentence and "one-step forecast" in sentence
+
+
+def test_describe_gates_names_saturated_forget_gates():
+    (sentence,) = describe_gates(_constant_gate_trace(5.0))  # sigmoid(5) = 0.9933
+    assert sentence.startswith("100% of the forget-gate values are above 0.95 (mean f = 0.993)")
+    assert "after 14 steps" in sentence
+    assert describe_gates(_constant_gate_trace(1.0)) == []  # f = 0.73: neither

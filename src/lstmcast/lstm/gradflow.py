@@ -10,16 +10,24 @@ alone, which is diagonal).
 
 The **gradient horizon** (:func:`gradient_horizon`) is the distance from the loss, ``L - t``
 steps, at which a norm first falls below ``threshold`` (1e-3) times its value at the last step,
-or ``None`` ("beyond the sequence") when it never does within ``L`` steps.
+or ``None`` ("beyond the sequence") when it never does within ``L`` steps. It depends on the
+threshold; the **e-folding length** (:func:`efolding_length`) does not: ``-1 / slope`` of a
+least-squares line through ``log norm`` against distance, the number of steps over which the norm
+shrinks by a factor ``e`` on average (``-1 / log r`` for a geometric decay ``r^k``).
 
 :func:`gradient_flow` runs the comparison at initialisation and after a short training on the
 recall task (:mod:`lstmcast.lstm.tasks`), for a tanh RNN, a GRU and LSTMs with forget-gate bias 0
-and 1 (:func:`~lstmcast.lstm.bias.set_forget_bias`).
+and 1 (:func:`~lstmcast.lstm.bias.set_forget_bias`) and chrono initialisation, over several seeds;
+:func:`gradient_horizons` gives one row per model, stage and seed and :func:`seed_summary` the
+median and range over seeds. :func:`recurrent_matrix_norms` gives the two numbers the RNN analysis
+needs: ``sigma_max(W_hh)`` (what the bound uses) and the spectral radius (the asymptotic rate).
 """
 
 from __future__ import annotations
 
 import copy
+import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -42,14 +50,18 @@ from lstmcast.lstm.tasks import (
 )
 
 __all__ = [
+    "HORIZON_COLUMNS",
     "NORM_COLUMNS",
     "GradientFlowConfig",
+    "efolding_length",
     "format_horizon",
     "gradient_flow",
     "gradient_horizon",
     "gradient_horizons",
     "gradient_norms",
     "network_gradient_norms",
+    "recurrent_matrix_norms",
+    "seed_summary",
     "set_chrono_bias",
     "set_forget_bias",
 ]
@@ -75,6 +87,49 @@ def gradient_horizon(norms: np.ndarray | list[float], threshold: float = 1e-3) -
         )
     below = np.flatnonzero(values < threshold * values[0])
     return int(below[0]) if below.size else None
+
+
+def efolding_length(norms: np.ndarray | list[float], start: int = 1) -> float:
+    """Steps over which ``norms`` shrinks by a factor ``e``: ``-1 / slope`` of the least-squares
+    line through ``(k, log norms[k])`` for ``k >= start``; ``inf`` when it does not shrink.
+
+    Input: ``norms [K]`` ordered by distance from the loss, as for :func:`gradient_horizon`.
+    ``start=1`` leaves out distance 0, where an LSTM's ``dL/dh`` is the loss's own projection and
+    the first step back drops by the gate weights alone. Zeros (underflow) and non-finite values
+    are left out of the fit. For ``norms = r**k`` the result is ``-1 / log(r)``. Pure function.
+    """
+    values = np.asarray(norms, dtype=np.float64)
+    if values.ndim != 1:
+        raise DataError(f"norms must be a 1-D sequence ordered by distance, got shape {values.shape}.")
+    if not isinstance(start, int) or start < 0:
+        raise ConfigError(f"start must be a non-negative integer, got {start!r}.")
+    distance = np.arange(values.size)[start:]
+    values = values[start:]
+    keep = np.isfinite(values) & (values > 0)
+    if keep.sum() < 2:
+        raise DataError(
+            f"An e-folding length needs at least two positive, finite norms from distance {start} on; "
+            f"got {int(keep.sum())}."
+        )
+    slope = np.polyfit(distance[keep], np.log(values[keep]), 1)[0]
+    return math.inf if slope >= 0 else float(-1.0 / slope)
+
+
+def recurrent_matrix_norms(rnn: nn.Module) -> dict[str, float]:
+    """``sigma_max`` (largest singular value) and ``spectral_radius`` (largest ``|eigenvalue|``)
+    of a one-layer tanh ``nn.RNN``'s recurrent matrix ``W_hh [H, H]``.
+
+    ``||dh_L/dh_t|| <= prod ||diag(1 - h_s^2)|| ||W_hh|| <= sigma_max^(L-t)`` is the bound; the
+    spectral radius is the rate at which ``W_hh^k`` shrinks for large ``k`` (Gelfand's formula),
+    and is never larger than ``sigma_max``. A bound with ``sigma_max >= 1`` says nothing.
+    """
+    if not isinstance(rnn, nn.RNN) or rnn.nonlinearity != "tanh":
+        raise ConfigError(f"recurrent_matrix_norms expects a tanh nn.RNN, got {type(rnn).__name__}.")
+    weight = rnn.weight_hh_l0.detach().double().cpu()  # [H, H]
+    return {
+        "sigma_max": float(torch.linalg.matrix_norm(weight, ord=2)),
+        "spectral_radius": float(torch.linalg.eigvals(weight).abs().max()),
+    }
 
 
 def format_horizon(horizon: int | float | None, length: int) -> str:
@@ -164,7 +219,12 @@ def network_gradient_norms(network: nn.Module, *inputs: Tensor, seed: int = 0) -
 
 @dataclass(frozen=True)
 class GradientFlowConfig:
-    """Settings of :func:`gradient_flow`. Defaults are the documented experiment."""
+    """Settings of :func:`gradient_flow`. Defaults are the documented experiment.
+
+    ``chrono_max_length`` is the ``T_max`` of chrono initialisation; ``None`` means
+    ``train_length``, the gap of the task the model is trained on, so that a horizon beyond the
+    measured ``length`` is not built in by initialising for that length.
+    """
 
     models: tuple[str, ...] = ("rnn", "gru", "lstm-fb0", "lstm-fb1", "lstm-chrono")
     length: int = 100
@@ -177,7 +237,8 @@ class GradientFlowConfig:
     measure_batch: int = 32
     learning_rate: float = 3e-3
     threshold: float = 1e-3
-    seed: int = 0
+    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
+    chrono_max_length: int | None = None
     num_threads: int | None = 1
 
     def __post_init__(self) -> None:
@@ -187,80 +248,110 @@ class GradientFlowConfig:
         for name in ("length", "train_length", "hidden_size", "batch_size", "measure_batch"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}.")
+        if self.length < 3:
+            raise ConfigError(f"length must be >= 3 to fit an e-folding length, got {self.length}.")
         if self.train_steps < 0:
             raise ConfigError(f"train_steps must be >= 0, got {self.train_steps}.")
         if not 0.0 < self.threshold < 1.0:
             raise ConfigError(f"threshold must be in (0, 1), got {self.threshold}.")
+        if not self.seeds or any(not isinstance(seed, int) or seed < 0 for seed in self.seeds):
+            raise ConfigError(f"seeds must be one or more non-negative integers, got {self.seeds}.")
+        if self.chrono_max_length is not None and self.chrono_max_length < 3:
+            raise ConfigError(f"chrono_max_length must be >= 3 (or None), got {self.chrono_max_length}.")
+
+    @property
+    def chrono_t_max(self) -> int:
+        """The ``T_max`` chrono initialisation uses (``chrono_max_length`` or ``train_length``)."""
+        return self.chrono_max_length if self.chrono_max_length is not None else max(3, self.train_length)
 
     @classmethod
     def quick(cls) -> GradientFlowConfig:
-        """A smoke-test preset (about a second)."""
-        return cls(length=20, train_length=8, train_steps=20, hidden_size=8, measure_batch=8)
+        """A smoke-test preset (about a second): tiny sizes, two seeds."""
+        return cls(length=20, train_length=8, train_steps=20, hidden_size=8, measure_batch=8, seeds=(0, 1))
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
 def gradient_flow(config: GradientFlowConfig | None = None) -> pd.DataFrame:
-    """Gradient norms for every model at initialisation and after a short training.
+    """Gradient norms for every model and seed at initialisation and after a short training.
 
-    Each model is built with the same seed, measured on the same batch of ``length``-step recall
-    sequences (:func:`gradient_norms`), trained for ``train_steps`` on the recall task with
-    ``train_length`` steps, and measured again on the same batch.
+    For each seed, each model is built with that seed, measured on the same batch of
+    ``length``-step recall sequences (:func:`gradient_norms`), trained for ``train_steps`` on the
+    recall task with ``train_length`` steps, and measured again on the same batch.
 
-    Output: the columns of :data:`NORM_COLUMNS` plus ``model`` and ``stage`` ('init' | 'trained'),
-    one row per model, stage and step. ``frame.attrs['accuracy']`` maps each model to its recall
-    accuracy at ``train_length`` after training; ``frame.attrs['config']`` holds the config.
+    Output: the columns of :data:`NORM_COLUMNS` plus ``model``, ``stage`` ('init' | 'trained') and
+    ``seed``, one row per model, stage, seed and step. ``frame.attrs['accuracy']`` maps each model
+    to ``{seed: recall accuracy at train_length after training}``; ``frame.attrs['matrix_norms']``
+    maps ``'rnn'`` to ``{stage: {seed: recurrent_matrix_norms}}``; ``frame.attrs['config']``
+    holds the config.
     """
     config = config or GradientFlowConfig()
-    inputs, _ = make_recall_batch(
-        config.measure_batch, config.length, n_classes=config.n_classes, noise=config.noise,
-        generator=torch.Generator().manual_seed(40_000 + config.seed),
-    )  # [B, L, K+1]
     parts: list[pd.DataFrame] = []
-    accuracy: dict[str, float] = {}
+    accuracy: dict[str, dict[int, float]] = {name: {} for name in config.models}
+    matrix_norms: dict[str, dict[str, dict[int, dict[str, float]]]] = {}
     with limit_threads(config.num_threads):
-        for name in config.models:
-            model: RecurrentClassifier = build_model(
-                name, config.n_classes + 1, config.hidden_size, config.n_classes,
-                max_length=config.length, seed=config.seed,
-            )
-            stages = [("init", None)]
-            if config.train_steps > 0:
-                stages.append(("trained", config.train_steps))
-            for stage, steps in stages:
-                if steps:
-                    train_recall(
-                        model, config.train_length, steps=steps, batch_size=config.batch_size,
-                        learning_rate=config.learning_rate, noise=config.noise,
-                        n_classes=config.n_classes, stop_accuracy=None, seed=config.seed,
-                    )
-                    accuracy[name] = evaluate_recall(
-                        model, config.train_length, noise=config.noise,
-                        n_classes=config.n_classes, seed=config.seed,
-                    )
-                norms = gradient_norms(model.rnn, inputs, seed=config.seed)
-                norms.insert(0, "stage", stage)
-                norms.insert(0, "model", name)
-                parts.append(norms)
+        for seed in config.seeds:
+            inputs, _ = make_recall_batch(
+                config.measure_batch, config.length, n_classes=config.n_classes, noise=config.noise,
+                generator=torch.Generator().manual_seed(40_000 + seed),
+            )  # [B, L, K+1]
+            for name in config.models:
+                model: RecurrentClassifier = build_model(
+                    name, config.n_classes + 1, config.hidden_size, config.n_classes,
+                    max_length=config.chrono_t_max, seed=seed,
+                )
+                stages = [("init", None)]
+                if config.train_steps > 0:
+                    stages.append(("trained", config.train_steps))
+                for stage, steps in stages:
+                    if steps:
+                        train_recall(
+                            model, config.train_length, steps=steps, batch_size=config.batch_size,
+                            learning_rate=config.learning_rate, noise=config.noise,
+                            n_classes=config.n_classes, stop_accuracy=None, seed=seed,
+                        )
+                        accuracy[name][seed] = evaluate_recall(
+                            model, config.train_length, noise=config.noise,
+                            n_classes=config.n_classes, seed=seed,
+                        )
+                    if name == "rnn":
+                        matrix_norms.setdefault(name, {}).setdefault(stage, {})[seed] = (
+                            recurrent_matrix_norms(model.rnn)
+                        )
+                    norms = gradient_norms(model.rnn, inputs, seed=seed)
+                    norms.insert(0, "seed", seed)
+                    norms.insert(0, "stage", stage)
+                    norms.insert(0, "model", name)
+                    parts.append(norms)
     frame = pd.concat(parts, ignore_index=True)
-    frame.attrs["accuracy"] = accuracy
+    frame.attrs["accuracy"] = {name: values for name, values in accuracy.items() if values}
+    frame.attrs["matrix_norms"] = matrix_norms
     frame.attrs["config"] = config.to_dict()
     return frame
+
+
+#: The per-seed columns :func:`gradient_horizons` returns, besides the grouping keys.
+HORIZON_COLUMNS: tuple[str, ...] = (
+    "length", "h_horizon", "c_horizon", "path_horizon", "h_efold", "c_efold", "path_efold",
+    "h_horizon_text", "forget_path_end",
+)
 
 
 def gradient_horizons(norms: pd.DataFrame, threshold: float = 1e-3) -> pd.DataFrame:
     """Summarise a :func:`gradient_flow` (or :func:`gradient_norms`) frame into horizons.
 
-    One row per ``model`` and ``stage`` (when present) with ``length``, ``h_horizon``,
-    ``c_horizon`` and ``path_horizon`` (nullable integers: ``<NA>`` means beyond the sequence, or
-    not applicable for ``c``/``path`` on an RNN or GRU), the readable ``h_horizon_text`` and the
-    forget-gate path at the far end of the sequence (``forget_path_end``).
+    One row per ``model``, ``stage`` and ``seed`` (those of the three present) with ``length``,
+    ``h_horizon``, ``c_horizon`` and ``path_horizon`` (nullable integers: ``<NA>`` means beyond
+    the sequence, or not applicable for ``c``/``path`` on an RNN or GRU), the e-folding lengths
+    ``h_efold``, ``c_efold``, ``path_efold`` (floats, ``inf`` when the norm does not shrink, NaN
+    when not applicable), the readable ``h_horizon_text`` and the forget-gate product over the
+    whole sequence (``forget_path_end``).
     """
     missing = [c for c in NORM_COLUMNS if c not in norms.columns]
     if missing:
         raise DataError(f"norms is missing the columns {missing}; pass the frame gradient_flow returns.")
-    keys = [k for k in ("model", "stage") if k in norms.columns]
+    keys = [k for k in ("model", "stage", "seed") if k in norms.columns]
     groups = norms.groupby(keys, sort=False) if keys else [((), norms)]
     rows = []
     for key, group in groups:
@@ -268,13 +359,57 @@ def gradient_horizons(norms: pd.DataFrame, threshold: float = 1e-3) -> pd.DataFr
         length = len(group)
         row = dict(zip(keys, key if isinstance(key, tuple) else (key,), strict=True))
         row["length"] = length
-        for column, name in (("h_grad_norm", "h_horizon"), ("c_grad_norm", "c_horizon"), ("forget_path", "path_horizon")):
+        for column, name in (("h_grad_norm", "h"), ("c_grad_norm", "c"), ("forget_path", "path")):
             values = group[column].to_numpy()
-            row[name] = pd.NA if np.isnan(values).all() else gradient_horizon(values, threshold)
+            applicable = not np.isnan(values).all()
+            row[f"{name}_horizon"] = gradient_horizon(values, threshold) if applicable else pd.NA
+            row[f"{name}_efold"] = efolding_length(values) if applicable else np.nan
         row["h_horizon_text"] = format_horizon(row["h_horizon"], length)
         row["forget_path_end"] = float(group["forget_path"].iloc[-1])
         rows.append(row)
-    frame = pd.DataFrame(rows)
+    frame = pd.DataFrame(rows)[[*keys, *HORIZON_COLUMNS]]
     for name in ("h_horizon", "c_horizon", "path_horizon"):
         frame[name] = frame[name].astype("Int64")
     return frame
+
+
+def _median_range(values: np.ndarray, text: Callable[[float], str]) -> str:
+    """``'38 (36–51)'``: median and range of ``values`` (``inf`` allowed), or the one value."""
+    low, high = text(float(values.min())), text(float(values.max()))
+    if len(values) == 1 or low == high:
+        return low
+    return f"{text(float(np.median(values)))} ({low}–{high})"
+
+
+def seed_summary(horizons: pd.DataFrame) -> pd.DataFrame:
+    """Median and range over seeds of :func:`gradient_horizons`' per-seed rows, as text.
+
+    One row per ``model`` and ``stage``: ``seeds`` (how many) and, for each horizon and e-folding
+    length, ``'median (min–max)'`` (one value when all seeds agree); a horizon beyond the sequence is written ``>L-1`` and counts
+    as larger than any measured one. ``forget_path_end`` is given the same way in 2 significant
+    digits.
+    """
+    keys = [k for k in ("model", "stage") if k in horizons.columns]
+    if "seed" not in horizons.columns:
+        raise DataError("horizons has no 'seed' column; pass gradient_horizons of a gradient_flow frame.")
+    rows = []
+    for key, group in horizons.groupby(keys, sort=False):
+        length = int(group["length"].iloc[0])
+        row = dict(zip(keys, key if isinstance(key, tuple) else (key,), strict=True))
+        row["seeds"] = len(group)
+        for name in ("h", "c", "path"):
+            efold = group[f"{name}_efold"].to_numpy(dtype=np.float64)
+            if np.isnan(efold).all():  # not applicable (c and path of an RNN or GRU)
+                row[f"{name}_horizon"] = row[f"{name}_efold"] = "-"
+                continue
+            # a missing horizon is beyond the sequence: larger than any measured one
+            horizon = group[f"{name}_horizon"].astype("Float64").fillna(math.inf).to_numpy(dtype=np.float64)
+            beyond = f">{length - 1}"
+            row[f"{name}_horizon"] = _median_range(
+                horizon, lambda v, beyond=beyond: beyond if math.isinf(v) else f"{v:.0f}"
+            )
+            row[f"{name}_efold"] = _median_range(efold, lambda v: "inf" if math.isinf(v) else f"{v:.1f}")
+        ends = group["forget_path_end"].to_numpy(dtype=np.float64)
+        row["forget_path_end"] = "-" if np.isnan(ends).all() else _median_range(ends, lambda v: f"{v:.2g}")
+        rows.append(row)
+    return pd.DataFrame(rows)

@@ -24,6 +24,7 @@ __all__ = [
     "Inspection",
     "LSTMTrace",
     "capture_lstm_input",
+    "describe_gates",
     "find_lstm",
     "record",
     "record_network",
@@ -51,7 +52,8 @@ class LSTMTrace:
 
     Each of ``forget`` (f), ``input`` (i), ``output`` (o), ``candidate`` (g, the tanh candidate
     C~), ``cell`` (c) and ``hidden`` (h) is a float64 array ``[layers, directions, B, L, H]``.
-    ``initial_hidden`` and ``initial_cell`` are the starting states ``[layers, directions, B, H]``.
+    ``initial_hidden`` and ``initial_cell`` are the starting states ``[layers, directions, B, H]``;
+    ``inputs`` is what the first layer read, ``[B, L, F]`` (``None`` when not kept).
     For ``direction == 1`` (backward) the recurrence runs from ``t = L-1`` down to 0, so there
     ``c[t] = f[t] * c[t+1] + i[t] * g[t]``.
     """
@@ -64,6 +66,7 @@ class LSTMTrace:
     hidden: np.ndarray
     initial_hidden: np.ndarray
     initial_cell: np.ndarray
+    inputs: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         shape = self.forget.shape
@@ -80,6 +83,10 @@ class LSTMTrace:
                     f"LSTMTrace.{name} has shape {getattr(self, name).shape}, "
                     f"expected [layers, directions, B, H] = {shape[:3] + shape[4:]}."
                 )
+        if self.inputs is not None and (self.inputs.ndim != 3 or self.inputs.shape[:2] != shape[2:4]):
+            raise DataError(
+                f"LSTMTrace.inputs has shape {self.inputs.shape}, expected [B, L, F] with B, L = {shape[2:4]}."
+            )
 
     @property
     def shape(self) -> tuple[int, int, int, int, int]:
@@ -185,6 +192,41 @@ class LSTMTrace:
         return f"LSTMTrace(shape [layers, directions, B, L, H] = {self.shape}; {names})"
 
 
+def describe_gates(trace: LSTMTrace, saturated: float = 0.95) -> list[str]:
+    """Plain sentences on what the recorded gates say about the network's memory (may be empty).
+
+    When the last layer's forget gates sit near 0.5 (mean within 0.1 of it, under 5% of values
+    above ``saturated``), each step keeps about half of the cell state, so what was written ``k``
+    steps ago weighs about ``0.5^k``: a memory of a few steps. For a one-step forecast of a smooth
+    series that is enough, since the next value follows from the last few, so gates near 0.5 then
+    mean the task needed no long memory, not that the model failed. When many forget gates are
+    saturated near 1, the cell holds information for tens of steps or more.
+    """
+    summary = trace.layer_summary(saturated)
+    last = summary[summary["layer"] == trace.num_layers - 1]
+    forget, remembering = float(last["mean_forget"].mean()), float(last["remembering"].mean())
+    input_gate = float(last["mean_input"].mean())
+    sentences = []
+    if abs(forget - 0.5) < 0.1 and remembering < 0.05:
+        half_life = np.log(0.5) / np.log(max(min(forget, 0.999), 1e-3))
+        sentences.append(
+            f"The forget gates sit near 0.5 (mean f = {forget:.3f}, {remembering:.0%} above {saturated:g}) and the "
+            f"input gates near {input_gate:.2f}: each step keeps about half of the cell state, so what was "
+            f"written k steps ago weighs about {forget:.2f}^k (halved every {half_life:.1f} steps), a memory of a "
+            "few steps. For a one-step forecast of a smooth series such as a sine, the next value follows from "
+            "the last few inputs, so this model had no need to learn long memory: gates near 0.5 are where "
+            "PyTorch's initialisation puts them (f = sigmoid(b + ...) with small weights and biases), and the task "
+            "gave no reason to move them. See the recall task (docs/lstm.md) for an LSTM that has to remember."
+        )
+    elif remembering >= 0.25:
+        sentences.append(
+            f"{remembering:.0%} of the forget-gate values are above {saturated:g} (mean f = {forget:.3f}): those "
+            f"units keep most of their cell state from step to step; at f = {saturated:g} half of it is left "
+            f"after {np.log(0.5) / np.log(saturated):.0f} steps, at f = 0.99 after 69."
+        )
+    return sentences
+
+
 def _as_explicit(lstm: nn.Module) -> ExplicitLSTM:
     if isinstance(lstm, ExplicitLSTM):
         return lstm
@@ -253,6 +295,7 @@ def record(
         **{quantity: stack(quantity) for quantity in QUANTITIES},
         initial_hidden=stack_initial(0),
         initial_cell=stack_initial(1),
+        inputs=inputs.detach().double().cpu().numpy(),  # [B, L, F] batch first
     )
 
 

@@ -7,8 +7,15 @@ end) for every ``T`` in ``config.lengths``, then scored on fresh sequences. A ru
 ``1 / n_classes`` = 0.25). Training stops early once the recent training accuracy reaches 0.99,
 so solved runs are cheap and the step budget goes to the hard ones.
 
+The default models are the ablation that separates the two things chrono initialisation changes:
+the forget biases alone (``lstm-fb1``, ``lstm-fb2``, ``lstm-fb3``; ``lstm-chrono-forget``, chrono's
+spread of forget biases with PyTorch's input-gate init) and with the input gate closed
+(``lstm-chrono``); ``config.variable_lag`` names models that are also trained with the cue at a
+random position (lags ``0 .. T-1``, :func:`~lstmcast.lstm.tasks.make_recall_batch`) and still
+scored at the maximal lag ``T-1``.
+
 ``LongDependencyConfig.quick()`` is a seconds-long smoke preset for tests;
-``LongDependencyConfig()`` is the documented experiment (a few minutes on 2 CPU cores).
+``LongDependencyConfig()`` is the documented experiment (tens of CPU minutes: run it by hand).
 """
 
 from __future__ import annotations
@@ -34,12 +41,16 @@ __all__ = [
     "LongDependencyConfig",
     "accuracy_table",
     "long_dependency_experiment",
+    "run_label",
+    "seed_table",
     "solved_table",
+    "steps_table",
 ]
 
 #: Columns of the table :func:`long_dependency_experiment` returns.
 RESULT_COLUMNS: tuple[str, ...] = (
     "model",
+    "training",
     "length",
     "seed",
     "accuracy",
@@ -56,7 +67,10 @@ RESULT_COLUMNS: tuple[str, ...] = (
 class LongDependencyConfig:
     """Settings of :func:`long_dependency_experiment`. Defaults are the documented experiment."""
 
-    models: tuple[str, ...] = ("rnn", "gru", "lstm-fb1", "lstm-chrono")
+    models: tuple[str, ...] = (
+        "rnn", "gru", "lstm-fb1", "lstm-fb2", "lstm-fb3", "lstm-chrono-forget", "lstm-chrono",
+    )
+    variable_lag: tuple[str, ...] = ("lstm-fb1",)
     lengths: tuple[int, ...] = (10, 50, 100, 200)
     seeds: tuple[int, ...] = (0, 1, 2)
     hidden_size: int = 32
@@ -74,10 +88,15 @@ class LongDependencyConfig:
         unknown = [m for m in self.models if m not in MODEL_NAMES]
         if unknown or not self.models:
             raise ConfigError(f"models must be a non-empty subset of {', '.join(MODEL_NAMES)}, got {self.models}.")
+        unknown = [m for m in self.variable_lag if m not in MODEL_NAMES]
+        if unknown:
+            raise ConfigError(
+                f"variable_lag must name models from {', '.join(MODEL_NAMES)}, got {unknown}."
+            )
         if not self.lengths or any(not isinstance(t, int) or t < 1 for t in self.lengths):
             raise ConfigError(f"lengths must be positive integers, got {self.lengths}.")
-        if not self.seeds:
-            raise ConfigError("seeds must name at least one seed.")
+        if not self.seeds or any(not isinstance(seed, int) or seed < 0 for seed in self.seeds):
+            raise ConfigError(f"seeds must be one or more non-negative integers, got {self.seeds}.")
         for name in ("hidden_size", "batch_size", "max_steps", "eval_samples", "n_jobs"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}.")
@@ -95,6 +114,7 @@ class LongDependencyConfig:
         """A smoke-test preset: tiny models, two short lengths, a few dozen steps (seconds)."""
         return cls(
             models=("rnn", "gru", "lstm-fb1"),
+            variable_lag=("lstm-fb1",),
             lengths=(5, 10),
             seeds=(0,),
             hidden_size=8,
@@ -107,8 +127,18 @@ class LongDependencyConfig:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def runs(self) -> list[tuple[str, str, int, int]]:
+        """Every ``(model, training, length, seed)`` the experiment runs, in table order."""
+        variants = [(m, "fixed") for m in self.models] + [(m, "variable-lag") for m in self.variable_lag]
+        return [(m, training, t, s) for t in self.lengths for m, training in variants for s in self.seeds]
 
-def _run_one(config: LongDependencyConfig, name: str, length: int, seed: int) -> dict:
+
+def run_label(model: str, training: str) -> str:
+    """The table row of a run: the model name, with ``' (variable lag)'`` for that training."""
+    return model if training == "fixed" else f"{model} ({training.replace('-', ' ')})"
+
+
+def _run_one(config: LongDependencyConfig, name: str, training: str, length: int, seed: int) -> dict:
     """Train and score one model at one length and seed (a pure function of its arguments)."""
     cpu_start = time.process_time()
     with limit_threads(config.num_threads):
@@ -125,6 +155,7 @@ def _run_one(config: LongDependencyConfig, name: str, length: int, seed: int) ->
             noise=config.noise,
             n_classes=config.n_classes,
             seed=seed,
+            variable_lag=training == "variable-lag",
         )
         accuracy = evaluate_recall(
             model, length, n_samples=config.eval_samples, noise=config.noise,
@@ -132,6 +163,7 @@ def _run_one(config: LongDependencyConfig, name: str, length: int, seed: int) ->
         )
     return {
         "model": name,
+        "training": training,
         "length": length,
         "seed": seed,
         "accuracy": accuracy,
@@ -147,8 +179,9 @@ def _run_one(config: LongDependencyConfig, name: str, length: int, seed: int) ->
 def long_dependency_experiment(config: LongDependencyConfig | None = None) -> pd.DataFrame:
     """Train every model at every length and seed and return one row per run.
 
-    Columns (:data:`RESULT_COLUMNS`): ``model``, ``length`` (T), ``seed``, ``accuracy`` (test, on
-    ``eval_samples`` fresh sequences), ``solved`` (accuracy >= ``success_accuracy``), ``chance``,
+    Columns (:data:`RESULT_COLUMNS`): ``model``, ``training`` ('fixed': the cue always at step 0;
+    'variable-lag': at a random step), ``length`` (T), ``seed``, ``accuracy`` (test, on
+    ``eval_samples`` fresh sequences with the cue at step 0), ``solved`` (accuracy >= ``success_accuracy``), ``chance``,
     ``steps`` (updates taken), ``train_seconds`` (wall), ``cpu_seconds`` (CPU time of the whole
     run: the cost on an idle machine, whatever else shares the CPU) and ``train_loss`` (mean of the
     last 20 batches).
@@ -159,7 +192,7 @@ def long_dependency_experiment(config: LongDependencyConfig | None = None) -> pd
     threads), the sensible use of several cores for models this small.
     """
     config = config or LongDependencyConfig()
-    jobs = [(name, length, seed) for length in config.lengths for name in config.models for seed in config.seeds]
+    jobs = config.runs()
     start = time.perf_counter()
     if config.n_jobs == 1:
         rows = [_run_one(config, *job) for job in jobs]
@@ -167,7 +200,7 @@ def long_dependency_experiment(config: LongDependencyConfig | None = None) -> pd
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=config.n_jobs, mp_context=context) as pool:
             # longest sequences first, so the slow runs do not end up alone at the tail
-            order = sorted(range(len(jobs)), key=lambda k: -jobs[k][1])
+            order = sorted(range(len(jobs)), key=lambda k: -jobs[k][2])
             futures = {k: pool.submit(_run_one, config, *jobs[k]) for k in order}
             rows = [futures[k].result() for k in range(len(jobs))]
     frame = pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
@@ -176,15 +209,45 @@ def long_dependency_experiment(config: LongDependencyConfig | None = None) -> pd
     return frame
 
 
+def _labelled(results: pd.DataFrame) -> pd.DataFrame:
+    frame = results.copy()
+    training = frame["training"] if "training" in frame.columns else "fixed"
+    frame["run"] = [run_label(m, t) for m, t in zip(frame["model"], pd.Series(training, index=frame.index),
+                                                    strict=True)]
+    return frame
+
+
+def _ordered(table: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
+    return table.loc[list(dict.fromkeys(frame["run"]))]
+
+
 def accuracy_table(results: pd.DataFrame) -> pd.DataFrame:
-    """Mean test accuracy as a models x lengths table (rows in the order the models were run)."""
-    table = results.pivot_table(index="model", columns="length", values="accuracy", aggfunc="mean")
-    return table.loc[list(dict.fromkeys(results["model"]))]
+    """Mean test accuracy over seeds as a runs x lengths table (rows in the order they were run;
+    a variable-lag run is the row ``'<model> (variable lag)'``)."""
+    frame = _labelled(results)
+    table = frame.pivot_table(index="run", columns="length", values="accuracy", aggfunc="mean")
+    return _ordered(table, frame)
 
 
 def solved_table(results: pd.DataFrame) -> pd.DataFrame:
-    """``'solved/runs'`` counts as a models x lengths table of strings, e.g. ``'3/3'``."""
-    counts = results.groupby(["model", "length"], sort=False)["solved"].agg(["sum", "count"])
+    """``'solved/runs'`` counts as a runs x lengths table of strings, e.g. ``'3/3'``."""
+    frame = _labelled(results)
+    counts = frame.groupby(["run", "length"], sort=False)["solved"].agg(["sum", "count"])
     text = counts["sum"].astype(int).astype(str) + "/" + counts["count"].astype(str)
-    table = text.unstack("length")
-    return table.loc[list(dict.fromkeys(results["model"]))]
+    return _ordered(text.unstack("length"), frame)
+
+
+def seed_table(results: pd.DataFrame, column: str = "accuracy", digits: int = 2) -> pd.DataFrame:
+    """Every seed's value as a runs x lengths table of strings in seed order, e.g. ``'0.27/0.72/0.52'``."""
+    frame = _labelled(results).sort_values("seed", kind="stable")
+    text = frame.groupby(["run", "length"], sort=False)[column].agg(
+        lambda values: "/".join(f"{v:.{digits}f}" for v in values)
+    )
+    return _ordered(text.unstack("length"), frame)
+
+
+def steps_table(results: pd.DataFrame) -> pd.DataFrame:
+    """Mean training steps taken over seeds as a runs x lengths table (``max_steps``: ran out)."""
+    frame = _labelled(results)
+    table = frame.pivot_table(index="run", columns="length", values="steps", aggfunc="mean")
+    return _ordered(table, frame)

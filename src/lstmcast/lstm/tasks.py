@@ -7,6 +7,11 @@ carry the class over ``L-1`` steps of distraction. Chance accuracy is ``1/K``.
 
 Input features ``K + 1``: ``x[:, t, :K]`` is the one-hot class at ``t = 0`` and noise after,
 ``x[:, t, K]`` is the cue flag (1 at ``t = 0`` only).
+
+With ``variable_lag=True`` (training only, an ablation) each sequence shows its cue at a random
+step ``p`` in ``0 .. L-1`` instead, noise before and after, so the lag from cue to answer,
+``L-1-p``, is uniform over ``0 .. L-1``: short lags give a gradient signal from the first update,
+long ones are then learnt by extension. Evaluation always uses the maximal lag ``L-1``.
 """
 
 from __future__ import annotations
@@ -25,17 +30,22 @@ from lstmcast.lstm.bias import set_chrono_bias, set_forget_bias
 
 __all__ = [
     "MODEL_NAMES",
+    "RecallDemo",
     "RecurrentClassifier",
     "TrainResult",
     "build_model",
     "evaluate_recall",
     "limit_threads",
     "make_recall_batch",
+    "recall_demo",
     "train_recall",
 ]
 
 #: Model names understood by :func:`build_model`.
-MODEL_NAMES: tuple[str, ...] = ("rnn", "gru", "lstm", "lstm-fb0", "lstm-fb1", "lstm-chrono")
+MODEL_NAMES: tuple[str, ...] = (
+    "rnn", "gru", "lstm", "lstm-fb0", "lstm-fb1", "lstm-fb2", "lstm-fb3", "lstm-chrono-forget", "lstm-chrono",
+)
+_FORGET_BIASES = {"lstm-fb0": 0.0, "lstm-fb1": 1.0, "lstm-fb2": 2.0, "lstm-fb3": 3.0}
 
 
 @contextmanager
@@ -66,10 +76,14 @@ def make_recall_batch(
     n_classes: int = 4,
     noise: float = 0.1,
     generator: torch.Generator | None = None,
+    variable_lag: bool = False,
 ) -> tuple[Tensor, Tensor]:
     """One batch of the recall task.
 
-    Outputs: ``x [B, L, K+1]`` float32 and ``y [B]`` int64 class labels (``K = n_classes``).
+    Outputs: ``x [B, L, K+1]`` float32 and ``y [B]`` int64 class labels (``K = n_classes``). The
+    cue is at step 0, or with ``variable_lag`` at a step drawn uniformly from ``0 .. L-1`` per
+    sequence (the batch's other random numbers are drawn first, so the labels and the noise are
+    the same either way).
     """
     if length < 1 or batch_size < 1:
         raise ConfigError(f"length and batch_size must be >= 1, got length={length}, batch_size={batch_size}.")
@@ -78,8 +92,13 @@ def make_recall_batch(
     labels = torch.randint(0, n_classes, (batch_size,), generator=generator)  # [B]
     x = torch.randn(batch_size, length, n_classes + 1, generator=generator) * noise  # [B, L, K+1]
     x[:, :, n_classes] = 0.0
-    x[:, 0, :n_classes] = nn.functional.one_hot(labels, n_classes).to(x.dtype)
-    x[:, 0, n_classes] = 1.0
+    if variable_lag:
+        position = torch.randint(0, length, (batch_size,), generator=generator)  # [B] cue step
+    else:
+        position = torch.zeros(batch_size, dtype=torch.long)
+    rows = torch.arange(batch_size)
+    cue = torch.cat([nn.functional.one_hot(labels, n_classes).to(x.dtype), x.new_ones(batch_size, 1)], dim=1)
+    x[rows, position] = cue  # [B, K+1] written at (b, position[b])
     return x, labels
 
 
@@ -115,22 +134,30 @@ def build_model(
 ) -> RecurrentClassifier:
     """A :class:`RecurrentClassifier` by name, initialised reproducibly from ``seed``.
 
-    Names: ``rnn`` (tanh RNN), ``gru``, ``lstm`` (PyTorch's default init), ``lstm-fb0`` and
-    ``lstm-fb1`` (forget-gate bias 0 or 1, :func:`set_forget_bias`), ``lstm-chrono``
-    (:func:`set_chrono_bias` with ``max_length``, required).
+    Names: ``rnn`` (tanh RNN), ``gru``, ``lstm`` (PyTorch's default init), ``lstm-fb0`` ...
+    ``lstm-fb3`` (forget-gate bias 0, 1, 2 or 3, :func:`set_forget_bias`; the input gate keeps
+    PyTorch's init), ``lstm-chrono`` (:func:`set_chrono_bias` with ``max_length``, required:
+    ``b_f = log(U(1, T_max - 1))`` and ``b_i = -b_f``) and ``lstm-chrono-forget`` (the same
+    forget biases, the input-gate biases left at PyTorch's init: the chrono ablation that keeps
+    the input gate half open).
     """
     if name not in MODEL_NAMES:
         raise ConfigError(f"Unknown model {name!r}; expected one of {', '.join(MODEL_NAMES)}.")
     torch.manual_seed(seed)
     model = RecurrentClassifier(name.split("-")[0], input_size, hidden_size, n_classes)
-    if name == "lstm-fb0":
-        set_forget_bias(model.rnn, 0.0)
-    elif name == "lstm-fb1":
-        set_forget_bias(model.rnn, 1.0)
-    elif name == "lstm-chrono":
+    if name in _FORGET_BIASES:
+        set_forget_bias(model.rnn, _FORGET_BIASES[name])
+    elif name.startswith("lstm-chrono"):
         if max_length is None:
-            raise ConfigError("lstm-chrono needs max_length (the dependency length to cover).")
-        set_chrono_bias(model.rnn, max(3, max_length), generator=torch.Generator().manual_seed(seed))
+            raise ConfigError(f"{name} needs max_length (the dependency length T_max to cover).")
+        rnn = model.rnn
+        rows = slice(0, hidden_size)  # the input gate's row block (i, f, g, o)
+        kept = (rnn.bias_ih_l0[rows].detach().clone(), rnn.bias_hh_l0[rows].detach().clone())
+        set_chrono_bias(rnn, max(3, max_length), generator=torch.Generator().manual_seed(seed))
+        if name == "lstm-chrono-forget":
+            with torch.no_grad():
+                rnn.bias_ih_l0[rows] = kept[0]
+                rnn.bias_hh_l0[rows] = kept[1]
     return model
 
 
@@ -158,12 +185,15 @@ def train_recall(
     stop_accuracy: float | None = 0.99,
     window: int = 20,
     seed: int = 0,
+    variable_lag: bool = False,
 ) -> TrainResult:
     """Train ``model`` (``[B, L, K+1] -> [B, K]``) on fresh recall batches with Adam and clipping.
 
     Stops after ``steps`` updates, or earlier once the mean training accuracy over the last
     ``window`` batches reaches ``stop_accuracy`` (every batch is new data, so this is an unbiased
-    estimate). Changes ``model`` in place.
+    estimate). With ``variable_lag`` the cue's position is random in every training sequence
+    (see the module docstring); the stopping rule then measures that easier task, so check the
+    result with :func:`evaluate_recall`. Changes ``model`` in place.
     """
     generator = torch.Generator().manual_seed(10_000 + seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
@@ -173,7 +203,8 @@ def train_recall(
     start = time.perf_counter()
     step = 0
     for step in range(1, steps + 1):  # noqa: B007 - `step` is reported after the loop
-        x, y = make_recall_batch(batch_size, length, n_classes=n_classes, noise=noise, generator=generator)
+        x, y = make_recall_batch(batch_size, length, n_classes=n_classes, noise=noise, generator=generator,
+                                 variable_lag=variable_lag)
         logits = model(x)
         loss = nn.functional.cross_entropy(logits, y)
         optimizer.zero_grad(set_to_none=True)
@@ -210,3 +241,37 @@ def evaluate_recall(
     model.eval()
     with torch.no_grad():
         return (model(x).argmax(dim=1) == y).float().mean().item()
+
+
+@dataclass(frozen=True)
+class RecallDemo:
+    """A model trained on the recall task, with a batch to inspect it on (see :func:`recall_demo`)."""
+
+    model: RecurrentClassifier
+    name: str
+    length: int
+    accuracy: float
+    train: TrainResult
+    inputs: Tensor  # [B, L, K+1]
+    labels: Tensor  # [B]
+
+
+def recall_demo(
+    name: str = "lstm-chrono",
+    length: int = 30,
+    hidden_size: int = 16,
+    steps: int = 1500,
+    seed: int = 0,
+    batch_size: int = 64,
+) -> RecallDemo:
+    """Train ``name`` (an LSTM of :func:`build_model`) to recall a class over ``length`` steps
+    (lr 3e-3, at most ``steps`` updates, early stop at 0.99 training accuracy, one thread) and
+    draw ``batch_size`` fresh sequences (generator seed 1) to record it on."""
+    if not name.startswith("lstm"):
+        raise ConfigError(f"The recall demo inspects an LSTM; got model {name!r}.")
+    with limit_threads(1):
+        model = build_model(name, 5, hidden_size, 4, max_length=length, seed=seed)
+        result = train_recall(model, length, steps=steps, learning_rate=3e-3, seed=seed)
+        accuracy = evaluate_recall(model, length, seed=seed)
+    x, y = make_recall_batch(batch_size, length, generator=torch.Generator().manual_seed(1))
+    return RecallDemo(model=model, name=name, length=length, accuracy=accuracy, train=result, inputs=x, labels=y)
