@@ -124,7 +124,7 @@ def _build_config(args: argparse.Namespace, base: Any = None) -> Any:
     mapping = {
         "target": "data.targets", "features": "data.features", "future_features": "data.future_features",
         "time_col": "data.time_col", "series_col": "data.series_col", "input_length": "data.input_length",
-        "horizon": "data.horizon", "fill": "data.fill", "device": "train.device", "seed": "train.seed",
+        "horizon": "data.horizon", "fill": "data.fill", "fill_gaps": "data.fill_gaps", "device": "train.device", "seed": "train.seed",
     }
     for attr, key in mapping.items():
         value = getattr(args, attr, None)
@@ -151,6 +151,8 @@ def _add_data_options(p: argparse.ArgumentParser, with_config: bool = True, data
     p.add_argument("--input-length", type=int, metavar="L", help="past steps per window (data.input_length)")
     p.add_argument("--horizon", type=int, metavar="H", help="steps to forecast (data.horizon)")
     p.add_argument("--fill", choices=["ffill", "interpolate", "drop"], help="how to treat missing values")
+    p.add_argument("--fill-gaps", action="store_true", default=None,
+                   help="also add missing timestamps of a regular series, filled by --fill (data.fill_gaps)")
     if with_config:
         p.add_argument("--config", metavar="FILE.toml", help="config file (sections data, model, train)")
         p.add_argument("--set", action="append", metavar="KEY=VALUE",
@@ -929,20 +931,41 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _show_notes(command: str) -> Callable[..., None]:
+    """warnings.showwarning that prints lstmcast's data notes as one plain line each."""
+    import warnings
+
+    default = warnings.showwarning
+
+    def show(message: Any, category: type, filename: str, lineno: int, file: Any = None, line: Any = None) -> None:
+        if category.__name__ == "DataNote":
+            _stderr(f"lstmcast {command}: note: {message}")
+        else:
+            default(message, category, filename, lineno, file, line)
+
+    return show
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    import warnings
+
     started = time.perf_counter()
+    command = "lstmcast"
     try:
-        return int(args.func(args) or 0)
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        command = args.command
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_notes(command)
+            return int(args.func(args) or 0)
     except LstmcastError as exc:
-        _stderr(f"lstmcast {args.command}: error: {exc}")
+        _stderr(f"lstmcast {command}: error: {exc}")
         return EXIT_USAGE
     except BrokenPipeError:  # output piped into e.g. `head`
         sys.stderr.close()
         return 0
     except KeyboardInterrupt:
-        _stderr(f"lstmcast {args.command}: interrupted after {time.perf_counter() - started:.0f}s")
+        _stderr(f"lstmcast {command}: interrupted after {time.perf_counter() - started:.0f}s")
         return 130
 
 

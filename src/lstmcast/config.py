@@ -64,6 +64,7 @@ class DataConfig:
     val_fraction: float = 0.1
     test_fraction: float = 0.2
     fill: str | None = None
+    fill_gaps: bool = False
 
     def __post_init__(self) -> None:
         for name in ("targets", "features", "future_features"):
@@ -85,6 +86,11 @@ class DataConfig:
             )
         if self.fill is not None:
             _check_choice("data", "fill", self.fill, FILLS)
+        if self.fill_gaps and self.fill not in ("ffill", "interpolate"):
+            raise ConfigError(
+                "data.fill_gaps=true adds the missing timestamps of a regular series, whose values then "
+                f"need filling: set data.fill to ffill or interpolate (--fill); got {self.fill!r}."
+            )
         overlap = set(self.targets) & (set(self.features) | set(self.future_features))
         overlap |= set(self.features) & set(self.future_features)
         if overlap:

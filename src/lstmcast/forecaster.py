@@ -28,7 +28,7 @@ import torch
 
 from lstmcast import __version__
 from lstmcast.config import DataConfig, ForecastConfig, ModelConfig, TrainConfig
-from lstmcast.data.io import future_index, infer_frequency, prepare_frame, sha256_file
+from lstmcast.data.io import as_pandas, future_index, infer_frequency, prepare_frame, sha256_file
 from lstmcast.data.scaling import Scaler
 from lstmcast.data.splits import SplitBounds, check_length
 from lstmcast.data.windows import input_target_windows
@@ -154,7 +154,7 @@ class Forecaster:
     def _prepare(self, frame: pd.DataFrame, source: str) -> list[SeriesData]:
         d = self.config.data
         tidy = prepare_frame(frame, list(d.input_columns), time_col=d.time_col, series_col=d.series_col,
-                             fill=d.fill, source=source)
+                             fill=d.fill, fill_gaps=d.fill_gaps, source=source)
         groups = [(_SINGLE, tidy)] if d.series_col is None else list(tidy.groupby(d.series_col, sort=False, observed=True))
         out = []
         for key, group in groups:
@@ -204,6 +204,7 @@ class Forecaster:
         ``bounds_fn(n_rows) -> SplitBounds`` replaces the fractions with explicit row bounds
         per series (e.g. the last 48 rows of every series for validation, as in M4).
         """
+        frame = as_pandas(frame, source)
         self._infer_targets(frame)
         m, t = self.config.model, self.config.train
         device = resolve_device(t.device)
@@ -369,6 +370,7 @@ class Forecaster:
                 source: str = "the data") -> Forecast:
         """Forecast the ``horizon`` steps after the end of each series in ``frame``."""
         self._check_fitted()
+        future = as_pandas(future, "the future covariates") if future is not None else None
         d = self.config.data
         L, H, n_targets = d.input_length, d.horizon, len(d.targets)
         rows_x, rows_f, offsets, scales, meta = [], [], [], [], []
