@@ -523,6 +523,10 @@ def _print_parity(report: Any, title: str) -> None:
 def cmd_serve(args: argparse.Namespace) -> int:
     from lstmcast.serving import run_server
 
+    if not 1 <= args.port <= 65535:
+        raise CommandError(f"--port must be a TCP port in 1..65535; got {args.port}.")
+    if not 1 <= args.workers <= 256:
+        raise CommandError(f"--workers must be in 1..256 (one process each); got {args.workers}.")
     if not args.quiet:
         _stderr(f"serving {args.model} on http://{args.host}:{args.port} (OpenAPI page: /docs); Ctrl-C stops")
     run_server(args.model, host=args.host, port=args.port, workers=args.workers, backend=args.backend,

@@ -78,7 +78,16 @@ def resolve_device(name: str) -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError(f"Device {name!r} was asked for, but CUDA is not available here; use --device cpu.")
-    return torch.device(name)
+    if name.startswith("cuda:") and int(name[5:]) >= torch.cuda.device_count():
+        raise ConfigError(f"Device {name!r} was asked for, but this machine has {torch.cuda.device_count()} CUDA "
+                          f"device(s), numbered from 0; use --device cuda:0 or cpu.")
+    if name.startswith("mps") and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ConfigError(f"Device {name!r} was asked for, but Apple's MPS is not available here (it needs an Apple "
+                          "silicon Mac and a torch built with MPS); use --device cpu.")
+    try:
+        return torch.device(name)
+    except RuntimeError as exc:
+        raise ConfigError(f"Device {name!r} is not usable here ({exc}); use --device cpu.") from None
 
 
 def auto_threads(model: ModelConfig, train: TrainConfig) -> int:
