@@ -343,6 +343,21 @@ def _short(value: Any) -> str:
     return f"{value:.3g}" if isinstance(value, float) else str(value).lower() if isinstance(value, bool) else str(value)
 
 
+def _read_summary(out: Path) -> dict[str, Any]:
+    try:
+        summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return summary if isinstance(summary, dict) else {}
+
+
+def _retrained_trial(out: Path) -> int | None:
+    """The trial whose configuration the model in OUT/model was retrained from (summary.json)."""
+    retrained = _read_summary(out).get("retrained")
+    trial = retrained.get("trial") if isinstance(retrained, dict) else None
+    return trial if isinstance(trial, int) and (out / "model").is_dir() else None
+
+
 def cmd_tune(args: argparse.Namespace) -> int:
     from lstmcast.config import parse_duration
     from lstmcast.errors import require
@@ -376,19 +391,36 @@ def cmd_tune(args: argparse.Namespace) -> int:
               "validation loss (scaled units). Searching:")
         for param in space:
             print(f"  {param.describe()}")
-    result = tuning.tune(frame, config, study, space=space, n_trials=args.trials, timeout=timeout, source=source,
-                         on_trial=_TrialTable().row if live else None)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # the notes are printed below
+        result = tuning.tune(frame, config, study, space=space, n_trials=args.trials, timeout=timeout,
+                             source=source, on_trial=_TrialTable().row if live else None)
+    for note in result.notes:
+        _stderr(f"lstmcast tune: note: {note}")
     extra: dict[str, Any] = {}
     with tuning.output_lock(out):
-        if result.best_config is not None and not args.no_retrain:
+        previous = _retrained_trial(out)
+        if result.best_config is not None and not args.no_retrain and not result.complete:
+            extra["retrain_skipped"] = (f"{result.running} trial(s) of the study still run in other workers, so "
+                                        "the best trial may change; the worker that finishes last retrains")
+            if live:
+                print(f"Not retraining: {extra['retrain_skipped']}.")
+        elif result.best_config is not None and not args.no_retrain and previous == result.best_number:
+            extra["retrained"] = _read_summary(out).get("retrained")
+            if live:
+                print(f"The model in {out / 'model'} is already trial {result.best_number}, the best; not retraining.")
+        elif result.best_config is not None and not args.no_retrain:
             if live:
                 print(f"Retraining the best configuration (trial {result.best_number}) -> {out / 'model'}")
             forecaster = Forecaster(result.best_config).fit(frame, source=source)
             scores = forecaster.evaluate(frame, source=source)
             writers = _plot_writers(forecaster, forecaster.historical_forecasts(frame, source=source))
             forecaster.save(out / "model", extras=writers, metrics=scores)
-            extra["retrained"] = {"validation_loss": forecaster.history_.best_loss, "model": str(out / "model"),
-                                  "test_metrics": scores["metrics"], "baselines": scores["baselines"]}
+            extra["retrained"] = {"trial": result.best_number, "validation_loss": forecaster.history_.best_loss,
+                                  "model": str(out / "model"), "test_metrics": scores["metrics"],
+                                  "baselines": scores["baselines"]}
         paths = tuning.write_results(study, result, out, extra)
     if result.best_config is None:
         raise CommandError(
