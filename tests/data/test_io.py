@@ -25,8 +25,10 @@ def read(path, columns=("y",), **kw):
     return frame, [str(w.message) for w in caught if issubclass(w.category, DataNote)]
 
 
-def test_mixed_utc_offsets_are_converted_to_utc_and_said(tmp_path):
-    times = pd.date_range("2024-03-30", periods=30, freq="h", tz="Europe/Berlin")  # across the DST change
+@pytest.mark.parametrize("freq", ["h", "MS"])
+def test_mixed_utc_offsets_are_converted_to_utc_and_said(tmp_path, freq):
+    times = pd.date_range("2024-03-30" if freq == "h" else "2024-01-01", periods=30, freq=freq,
+                          tz="Europe/Berlin")  # across the DST change
     path = write(tmp_path, "dst.csv", "time,y\n" + "\n".join(f"{t.isoformat()},{i}" for i, t in enumerate(times)))
     frame, notes = read(path)
     assert str(frame.index.tz) == "UTC"
@@ -173,3 +175,21 @@ def test_pyarrow_and_polars_tables_are_accepted():
 def test_something_else_is_refused_by_name():
     with pytest.raises(DataError, match=r"a pandas or polars DataFrame, or a pyarrow Table\); got builtins.list"):
         prepare_frame([[1, 2]], ["y"])
+
+
+def test_utf16_is_read_and_latin1_names_the_fix(tmp_path):
+    (tmp_path / "u16.csv").write_bytes("date,y\n2024-01-01,1\n2024-01-02,2\n".encode("utf-16"))
+    assert read_table(tmp_path / "u16.csv")["y"].tolist() == [1, 2]
+    (tmp_path / "l1.csv").write_bytes("date,y,é\n2024-01-01,1,2\n".encode("latin-1"))
+    with pytest.raises(DataError, match="not UTF-8 text: save it as UTF-8"):
+        read_table(tmp_path / "l1.csv")
+
+
+def test_one_column_in_two_roles_is_refused():
+    frame = hourly().assign(id="a")
+    with pytest.raises(DataError, match="'date' .* cannot be both the time column and the series column"):
+        prepare_frame(frame, ["y"], series_col="date")
+    with pytest.raises(DataError, match="'y' .* is both the series column and a column to read as values"):
+        prepare_frame(frame, ["y"], series_col="y")
+    with pytest.raises(DataError, match="'y' .* is both the time column"):
+        prepare_frame(frame, ["y"], time_col="y")

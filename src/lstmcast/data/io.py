@@ -82,13 +82,14 @@ def read_table(path: str | Path) -> pd.DataFrame:
             require("pyarrow", "parquet")
             frame = pd.read_parquet(path)
         elif suffix in CSV_SUFFIXES:
-            sep, decimal = _sniff(path, "\t" if suffix == ".tsv" else None)
+            encoding = _bom_encoding(path)
+            sep, decimal = _sniff(path, "\t" if suffix == ".tsv" else None, encoding)
             if sep != ("\t" if suffix == ".tsv" else ","):
                 _note(notes, f"read {path.name} as {_SEP_NAMES[sep]}-separated"
                              + (" with decimal commas" if decimal == "," else ""))
             with warnings.catch_warnings():
                 warnings.simplefilter("error", pd.errors.ParserWarning)
-                frame = pd.read_csv(path, sep=sep, decimal=decimal, index_col=False)
+                frame = pd.read_csv(path, sep=sep, decimal=decimal, index_col=False, encoding=encoding)
         else:
             raise DataError(
                 f"Data file {path} has suffix {suffix!r}; supported are .csv, .tsv, .txt "
@@ -107,6 +108,9 @@ def read_table(path: str | Path) -> pd.DataFrame:
             raise
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         hint = "Check that it is a valid, uncompressed file of that format."
+        if isinstance(exc, UnicodeDecodeError):
+            hint = ("The file is not UTF-8 text: save it as UTF-8 (from Latin-1, e.g. "
+                    "iconv -f latin1 -t utf-8), or check that it is an uncompressed CSV file.")
         if "Expected" in first and "fields" in first:
             hint = ("Every row needs as many fields as the header; a decimal comma in a comma-separated "
                     "file adds one: write 1.5 instead of 1,5, quote such values, or separate fields with ';'.")
@@ -129,11 +133,18 @@ def read_table(path: str | Path) -> pd.DataFrame:
 _SEP_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "bar"}
 
 
-def _sniff(path: Path, sep: str | None) -> tuple[str, str]:
+def _bom_encoding(path: Path) -> str:
+    """utf-16 for a file starting with a UTF-16 byte-order mark, else utf-8 (a UTF-8 BOM is dropped)."""
+    with open(path, "rb") as handle:
+        start = handle.read(2)
+    return "utf-16" if start in (b"\xff\xfe", b"\xfe\xff") else "utf-8-sig"
+
+
+def _sniff(path: Path, sep: str | None, encoding: str = "utf-8") -> tuple[str, str]:
     """(separator, decimal mark) from the first lines of a CSV file."""
     with open(path, "rb") as handle:
         head = handle.read(_SNIFF_BYTES)
-    text = head.decode("utf-8", errors="replace").lstrip("\ufeff")
+    text = head.decode(encoding, errors="replace").lstrip("\ufeff")
     lines = [line for line in text.splitlines() if line.strip()]
     if len(head) == _SNIFF_BYTES and len(lines) > 1:
         lines = lines[:-1]  # the last line may be cut
@@ -263,6 +274,14 @@ def prepare_frame(
         )
     skip = [*columns, *([series_col] if series_col else [])]
     time_name = find_time_column(frame, time_col, source, skip=skip, notes=notes)
+    roles = {"time column": time_name, "series column": series_col}
+    for role, name in roles.items():
+        if name is not None and name in columns:
+            raise DataError(f"Column {name!r} of {source} is both the {role} and a column to read as values; "
+                            "give each column one role (--time-col, --series-col, --target, --features).")
+    if time_name is not None and time_name == series_col:
+        raise DataError(f"Column {time_name!r} of {source} cannot be both the time column and the series column; "
+                        "name the series id column with --series-col and the time column with --time-col.")
     out = pd.DataFrame(index=frame.index)
     if series_col is not None:
         _check_ids(frame[series_col], series_col, source, frame, time_name)
@@ -337,18 +356,18 @@ def _parse_time(column: pd.Series, name: str, source: str, notes: list[str] | No
 
 
 def _to_datetime(text: pd.Series, dayfirst: bool, name: str, source: str, notes: list[str]) -> pd.Series:
+    offsets = sorted(text.str.extract(r"([+-]\d\d:?\d\d|Z)\s*$", expand=False).dropna().unique())
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # "could not infer format": checked below
-        try:
-            return pd.to_datetime(text, errors="coerce", dayfirst=dayfirst)
-        except (ValueError, TypeError) as exc:
-            if "zone" not in str(exc).lower() and "tz" not in str(exc).lower() and "offset" not in str(exc).lower():
+        if len(offsets) <= 1:
+            try:
+                return pd.to_datetime(text, errors="coerce", dayfirst=dayfirst)
+            except (ValueError, TypeError) as exc:
                 raise DataError(f"Time column {name!r} in {source} could not be read as dates: {exc}. "
                                 "Write them as ISO 8601 (2024-01-31 13:00).") from None
         parsed = pd.to_datetime(text, errors="coerce", dayfirst=dayfirst, utc=True, format="mixed")
-    offsets = sorted(text.str.extract(r"([+-]\d\d:?\d\d|Z)\s*$", expand=False).dropna().unique())
-    _note(notes, f"time column {name!r} of {source} mixes UTC offsets ({', '.join(offsets[:4]) or 'several'}); "
-                 "converted every time to UTC (forecast times are in UTC)")
+    _note(notes, f"time column {name!r} of {source} mixes UTC offsets ({', '.join(offsets[:4])}"
+                 f"{', ...' if len(offsets) > 4 else ''}); converted every time to UTC (forecast times are in UTC)")
     return parsed
 
 
