@@ -1,8 +1,10 @@
 """Load test of ``lstmcast serve`` on loopback: requests/s, p50/p99 latency and errors at 1, 8
-and 64 concurrent clients, then a soak of 64 clients for 30 s that must see zero errors.
+and 64 concurrent clients, then a soak of 64 clients for 30 s that must see zero errors, for
+``--workers 1`` and ``--workers 2`` (one server each, one after the other).
 
     python benchmarks/serving.py                      # trains the demo model (hidden 64) first
-    python benchmarks/serving.py --model runs/demo/model --seconds 10 --soak 30
+    python benchmarks/serving.py --model runs/demo/model --seconds 10 --soak 30 --workers 1 2
+    python benchmarks/serving.py --seconds 0 --soak 30  # the soak alone
 
 The server runs as a subprocess (``lstmcast serve --host 127.0.0.1 --quiet``) on a free port;
 the clients are asyncio tasks sharing one ``httpx.AsyncClient``, each posting one series' history
@@ -87,7 +89,10 @@ async def stage(port: int, clients: int, seconds: float, max_requests: int, colu
         # costs the client several times more CPU per request than the server spends on it
         nonlocal sent
         i = k
-        async with httpx.AsyncClient(timeout=httpx.Timeout(30.0)) as client:
+        # TCP_NODELAY on the client too: httpx writes headers and body apart, and with Nagle on the
+        # body would wait for the server's delayed ACK (~40 ms per request, a client artefact)
+        transport = httpx.AsyncHTTPTransport(socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)])
+        async with httpx.AsyncClient(timeout=httpx.Timeout(30.0), transport=transport) as client:
             while time.monotonic() < deadline and sent < max_requests:
                 sent += 1
                 t0 = time.perf_counter()
@@ -115,46 +120,31 @@ async def stage(port: int, clients: int, seconds: float, max_requests: int, colu
 
 def print_rows(title: str, rows: list[dict]) -> None:
     print(f"\n{title}")
-    print(f"{'clients':>7} {'seconds':>8} {'requests':>9} {'req/s':>8} {'p50':>9} {'p99':>9} {'errors':>7}")
+    print(f"{'workers':>7} {'clients':>7} {'seconds':>8} {'requests':>9} {'req/s':>8} {'p50':>9} {'p99':>9} {'errors':>7}")
     for r in rows:
-        print(f"{r['clients']:>7} {r['seconds']:>8.1f} {r['ok']:>9} {r['rps']:>8.0f} {r['p50_ms']:>7.2f}ms "
-              f"{r['p99_ms']:>7.2f}ms {r['errors']:>7}" + (f"  {r['error_kinds']}" if r["errors"] else ""))
+        print(f"{r['workers']:>7} {r['clients']:>7} {r['seconds']:>8.1f} {r['ok']:>9} {r['rps']:>8.0f} "
+              f"{r['p50_ms']:>7.2f}ms {r['p99_ms']:>7.2f}ms {r['errors']:>7}"
+              + (f"  {r['error_kinds']}" if r["errors"] else ""))
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", help="model directory (default: train the demo model)")
-    parser.add_argument("--epochs", type=int, default=5, help="epochs when training the demo model")
-    parser.add_argument("--seconds", type=float, default=10.0, help="length of each stage (default 10)")
-    parser.add_argument("--soak", type=float, default=30.0, help="length of the 64-client soak (default 30; 0 skips)")
-    parser.add_argument("--max-requests", type=int, default=200_000, help="cap per stage")
-    parser.add_argument("--workers", type=int, default=1, help="server worker processes (default 1)")
-    parser.add_argument("--clients", type=int, nargs="+", default=[1, 8, 64])
-    args = parser.parse_args(argv)
-
-    work = Path(tempfile.mkdtemp(prefix="lstmcast-serve-bench-"))
-    model_dir = Path(args.model) if args.model else work / "model"
-    if not args.model:  # the demo model (LSTM(64) on the noisy sine), trained by the CLI
-        print(f"training the demo model ({args.epochs} epochs)...", flush=True)
-        subprocess.run([*lstmcast_program(), "demo", "--out", str(work), "--set", f"train.max_epochs={args.epochs}",
-                        "--quiet", "--json"], check=True, stdout=subprocess.DEVNULL)
+def run_workers(model_dir: Path, workers: int, args: argparse.Namespace) -> tuple[list[dict], dict | None, bool]:
+    """Stages and soak against one server with ``workers`` processes; (stages, soak, failed)."""
     port = free_port()
-    server = start_server(model_dir, port, args.workers)
+    server = start_server(model_dir, port, workers)
+    failed, soak, results = False, None, []
     try:
         info = wait_healthy(port, server)
         columns, rows = info["columns"]["history"], info["input_length"]
         print(f"server: pid {server.pid}, http://{HOST}:{port}, backend {info['backend']['name']} "
-              f"({info['backend'].get('source')}), {args.workers} worker(s); model hidden "
+              f"({info['backend'].get('source')}), {workers} worker(s); model hidden "
               f"{info['config']['model']['hidden_size']}, input_length {rows}, horizon {info['horizon']}; "
-              f"{os.cpu_count()} CPUs shared by client and server")
-        results = [asyncio.run(stage(port, n, args.seconds, args.max_requests, columns, rows)) for n in args.clients]
-        print_rows(f"Stages of {args.seconds:.0f}s each (one series of {rows} rows per request)", results)
-        failed = False
+              f"{os.cpu_count()} CPUs shared by client and server", flush=True)
+        if args.seconds > 0:
+            results = [asyncio.run(stage(port, n, args.seconds, args.max_requests, columns, rows))
+                       for n in args.clients]
         if args.soak > 0:
             soak = asyncio.run(stage(port, 64, args.soak, 10**9, columns, rows))
-            print_rows(f"Soak: 64 clients for {args.soak:.0f}s", [soak])
             failed = soak["errors"] > 0
-            print("soak: " + ("FAILED, errors above" if failed else "zero errors"))
         if server.poll() is not None:
             print(f"the server died during the test (exit {server.returncode})")
             failed = True
@@ -164,6 +154,40 @@ def main(argv: list[str] | None = None) -> int:
             server.wait(timeout=20)
         except subprocess.TimeoutExpired:
             server.kill()
+    for r in [*results, *([soak] if soak else [])]:
+        r["workers"] = workers
+    return results, soak, failed
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", help="model directory (default: train the demo model)")
+    parser.add_argument("--epochs", type=int, default=5, help="epochs when training the demo model")
+    parser.add_argument("--seconds", type=float, default=10.0, help="length of each stage (default 10; 0 skips)")
+    parser.add_argument("--soak", type=float, default=30.0, help="length of the 64-client soak (default 30; 0 skips)")
+    parser.add_argument("--max-requests", type=int, default=200_000, help="cap per stage")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2],
+                        help="server worker processes, one server per value (default 1 2)")
+    parser.add_argument("--clients", type=int, nargs="+", default=[1, 8, 64])
+    args = parser.parse_args(argv)
+
+    work = Path(tempfile.mkdtemp(prefix="lstmcast-serve-bench-"))
+    model_dir = Path(args.model) if args.model else work / "model"
+    if not args.model:  # the demo model (LSTM(64) on the noisy sine), trained by the CLI
+        print(f"training the demo model ({args.epochs} epochs)...", flush=True)
+        subprocess.run([*lstmcast_program(), "demo", "--out", str(work), "--set", f"train.max_epochs={args.epochs}",
+                        "--quiet", "--json"], check=True, stdout=subprocess.DEVNULL)
+    stages, soaks, failed = [], [], False
+    for workers in args.workers:
+        results, soak, bad = run_workers(model_dir, workers, args)
+        stages += results
+        soaks += [soak] if soak else []
+        failed |= bad
+    if stages:
+        print_rows(f"Stages of {args.seconds:.0f}s each (one series per request)", stages)
+    if soaks:
+        print_rows(f"Soak: 64 clients for {args.soak:.0f}s", soaks)
+        print("soak: " + ("FAILED, errors above" if failed else "zero errors"))
     return 1 if failed else 0
 
 

@@ -147,7 +147,7 @@ def _build_config(args: argparse.Namespace, base: Any = None) -> Any:
     mapping = {
         "target": "data.targets", "features": "data.features", "future_features": "data.future_features",
         "time_col": "data.time_col", "series_col": "data.series_col", "input_length": "data.input_length",
-        "horizon": "data.horizon", "fill": "data.fill", "device": "train.device", "seed": "train.seed",
+        "horizon": "data.horizon", "fill": "data.fill", "fill_gaps": "data.fill_gaps", "device": "train.device", "seed": "train.seed",
     }
     for attr, key in mapping.items():
         value = getattr(args, attr, None)
@@ -174,6 +174,8 @@ def _add_data_options(p: argparse.ArgumentParser, with_config: bool = True, data
     p.add_argument("--input-length", type=int, metavar="L", help="past steps per window (data.input_length)")
     p.add_argument("--horizon", type=int, metavar="H", help="steps to forecast (data.horizon)")
     p.add_argument("--fill", choices=["ffill", "interpolate", "drop"], help="how to treat missing values")
+    p.add_argument("--fill-gaps", action="store_true", default=None,
+                   help="also add missing timestamps of a regular series, filled by --fill (data.fill_gaps)")
     if with_config:
         p.add_argument("--config", metavar="FILE.toml", help="config file (sections data, model, train)")
         p.add_argument("--set", action="append", metavar="KEY=VALUE",
@@ -380,6 +382,21 @@ def _short(value: Any) -> str:
     return f"{value:.3g}" if isinstance(value, float) else str(value).lower() if isinstance(value, bool) else str(value)
 
 
+def _read_summary(out: Path) -> dict[str, Any]:
+    try:
+        summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return summary if isinstance(summary, dict) else {}
+
+
+def _retrained_trial(out: Path) -> int | None:
+    """The trial whose configuration the model in OUT/model was retrained from (summary.json)."""
+    retrained = _read_summary(out).get("retrained")
+    trial = retrained.get("trial") if isinstance(retrained, dict) else None
+    return trial if isinstance(trial, int) and (out / "model").is_dir() else None
+
+
 def cmd_tune(args: argparse.Namespace) -> int:
     from lstmcast.config import parse_duration
     from lstmcast.errors import require
@@ -413,19 +430,36 @@ def cmd_tune(args: argparse.Namespace) -> int:
               "validation loss (scaled units). Searching:")
         for param in space:
             print(f"  {param.describe()}")
-    result = tuning.tune(frame, config, study, space=space, n_trials=args.trials, timeout=timeout, source=source,
-                         on_trial=_TrialTable().row if live else None)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # the notes are printed below
+        result = tuning.tune(frame, config, study, space=space, n_trials=args.trials, timeout=timeout,
+                             source=source, on_trial=_TrialTable().row if live else None)
+    for note in result.notes:
+        _stderr(f"lstmcast tune: note: {note}")
     extra: dict[str, Any] = {}
     with tuning.output_lock(out):
-        if result.best_config is not None and not args.no_retrain:
+        previous = _retrained_trial(out)
+        if result.best_config is not None and not args.no_retrain and not result.complete:
+            extra["retrain_skipped"] = (f"{result.running} trial(s) of the study still run in other workers, so "
+                                        "the best trial may change; the worker that finishes last retrains")
+            if live:
+                print(f"Not retraining: {extra['retrain_skipped']}.")
+        elif result.best_config is not None and not args.no_retrain and previous == result.best_number:
+            extra["retrained"] = _read_summary(out).get("retrained")
+            if live:
+                print(f"The model in {out / 'model'} is already trial {result.best_number}, the best; not retraining.")
+        elif result.best_config is not None and not args.no_retrain:
             if live:
                 print(f"Retraining the best configuration (trial {result.best_number}) -> {out / 'model'}")
             forecaster = Forecaster(result.best_config).fit(frame, source=source)
             scores = forecaster.evaluate(frame, source=source)
             writers = _plot_writers(forecaster, forecaster.historical_forecasts(frame, source=source))
             forecaster.save(out / "model", extras=writers, metrics=scores)
-            extra["retrained"] = {"validation_loss": forecaster.history_.best_loss, "model": str(out / "model"),
-                                  "test_metrics": scores["metrics"], "baselines": scores["baselines"]}
+            extra["retrained"] = {"trial": result.best_number, "validation_loss": forecaster.history_.best_loss,
+                                  "model": str(out / "model"), "test_metrics": scores["metrics"],
+                                  "baselines": scores["baselines"]}
         paths = tuning.write_results(study, result, out, extra)
     if result.best_config is None:
         raise CommandError(
@@ -607,6 +641,10 @@ def _print_parity(report: Any, title: str) -> None:
 def cmd_serve(args: argparse.Namespace) -> int:
     from lstmcast.serving import run_server
 
+    if not 1 <= args.port <= 65535:
+        raise CommandError(f"--port must be a TCP port in 1..65535; got {args.port}.")
+    if not 1 <= args.workers <= 256:
+        raise CommandError(f"--workers must be in 1..256 (one process each); got {args.workers}.")
     if not args.quiet:
         _stderr(f"serving {args.model} on http://{args.host}:{args.port} (OpenAPI page: /docs); Ctrl-C stops")
     run_server(args.model, host=args.host, port=args.port, workers=args.workers, backend=args.backend,
@@ -1250,20 +1288,41 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _show_notes(command: str) -> Callable[..., None]:
+    """warnings.showwarning that prints lstmcast's data notes as one plain line each."""
+    import warnings
+
+    default = warnings.showwarning
+
+    def show(message: Any, category: type, filename: str, lineno: int, file: Any = None, line: Any = None) -> None:
+        if category.__name__ == "DataNote":
+            _stderr(f"lstmcast {command}: note: {message}")
+        else:
+            default(message, category, filename, lineno, file, line)
+
+    return show
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    import warnings
+
     started = time.perf_counter()
+    command = "lstmcast"
     try:
-        return int(args.func(args) or 0)
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        command = args.command
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_notes(command)
+            return int(args.func(args) or 0)
     except LstmcastError as exc:
-        _stderr(f"lstmcast {args.command}: error: {exc}")
+        _stderr(f"lstmcast {command}: error: {exc}")
         return EXIT_USAGE
     except BrokenPipeError:  # output piped into e.g. `head`
         sys.stderr.close()
         return 0
     except KeyboardInterrupt:
-        _stderr(f"lstmcast {args.command}: interrupted after {time.perf_counter() - started:.0f}s")
+        _stderr(f"lstmcast {command}: interrupted after {time.perf_counter() - started:.0f}s")
         return 130
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import re
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -24,6 +25,13 @@ HEADS = ("point", "gaussian", "quantile")
 STRATEGIES = ("direct", "recursive")
 FILLS = ("ffill", "interpolate", "drop")
 CLIP_MODES = ("norm", "value")
+DEVICE_PATTERN = re.compile(r"auto|cpu(:0)?|cuda(:\d{1,3})?|mps(:0)?")
+MAX_SEED = 2**63 - 1
+MAX_THREADS = 1024
+MAX_HIDDEN = 16384
+MAX_LAYERS = 64
+MAX_STEPS = 1_000_000
+MAX_BATCH = 1 << 24
 
 
 def _check_choice(section: str, name: str, value: Any, choices: tuple[str, ...]) -> None:
@@ -33,9 +41,13 @@ def _check_choice(section: str, name: str, value: Any, choices: tuple[str, ...])
         )
 
 
-def _check_positive_int(section: str, name: str, value: Any, minimum: int = 1) -> None:
+def _check_positive_int(section: str, name: str, value: Any, minimum: int = 1, maximum: int | None = None,
+                        why: str = "") -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(f"{section}.{name} must be an integer >= {minimum}; got {value!r}.")
+        bound = f"in {minimum}..{maximum}" if maximum is not None else f">= {minimum}"
+        raise ConfigError(f"{section}.{name} must be an integer {bound}; got {value!r}.")
+    if maximum is not None and value > maximum:
+        raise ConfigError(f"{section}.{name} must be at most {maximum}{why}; got {value!r}.")
 
 
 def _check_fraction(section: str, name: str, value: Any, low: float, high: float) -> None:
@@ -71,6 +83,7 @@ class DataConfig:
     val_fraction: float = 0.0
     test_fraction: float = 0.0
     fill: str | None = None
+    fill_gaps: bool = False
 
     def __post_init__(self) -> None:
         for name in ("targets", "features", "future_features"):
@@ -80,10 +93,11 @@ class DataConfig:
             else:
                 object.__setattr__(self, name, tuple(value))
         if self.input_length is not None:
-            _check_positive_int("data", "input_length", self.input_length)
-        _check_positive_int("data", "horizon", self.horizon)
+            _check_positive_int("data", "input_length", self.input_length, maximum=MAX_STEPS,
+                                why=" (the window is held in memory)")
+        _check_positive_int("data", "horizon", self.horizon, maximum=MAX_STEPS, why=" (the forecast is held in memory)")
         if self.val_steps is not None:
-            _check_positive_int("data", "val_steps", self.val_steps, minimum=0)
+            _check_positive_int("data", "val_steps", self.val_steps, minimum=0, maximum=MAX_STEPS)
         _check_choice("data", "scaler", self.scaler, SCALERS)
         _check_fraction("data", "val_fraction", self.val_fraction, 0.0, 0.9)
         _check_fraction("data", "test_fraction", self.test_fraction, 0.0, 0.9)
@@ -94,6 +108,11 @@ class DataConfig:
             )
         if self.fill is not None:
             _check_choice("data", "fill", self.fill, FILLS)
+        if self.fill_gaps and self.fill not in ("ffill", "interpolate"):
+            raise ConfigError(
+                "data.fill_gaps=true adds the missing timestamps of a regular series, whose values then "
+                f"need filling: set data.fill to ffill or interpolate (--fill); got {self.fill!r}."
+            )
         overlap = set(self.targets) & (set(self.features) | set(self.future_features))
         overlap |= set(self.features) & set(self.future_features)
         if overlap:
@@ -147,13 +166,14 @@ class ModelConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "quantiles", tuple(float(q) for q in self.quantiles))
-        _check_positive_int("model", "hidden_size", self.hidden_size)
+        _check_positive_int("model", "hidden_size", self.hidden_size, maximum=MAX_HIDDEN,
+                            why=f" (an LSTM layer of {MAX_HIDDEN} units already holds over 2 billion weights)")
         if self.patch_length is not None:
-            _check_positive_int("model", "patch_length", self.patch_length, minimum=0)
-        _check_positive_int("model", "ensemble", self.ensemble)
+            _check_positive_int("model", "patch_length", self.patch_length, minimum=0, maximum=MAX_STEPS)
+        _check_positive_int("model", "ensemble", self.ensemble, maximum=MAX_LAYERS)
         _check_choice("model", "normalization", self.normalization, NORMALIZATIONS)
-        _check_positive_int("model", "num_layers", self.num_layers)
-        _check_positive_int("model", "attention_heads", self.attention_heads)
+        _check_positive_int("model", "num_layers", self.num_layers, maximum=MAX_LAYERS)
+        _check_positive_int("model", "attention_heads", self.attention_heads, maximum=MAX_HIDDEN)
         _check_fraction("model", "dropout", self.dropout, 0.0, 1.0)
         _check_choice("model", "head", self.head, HEADS)
         _check_choice("model", "strategy", self.strategy, STRATEGIES)
@@ -210,28 +230,30 @@ class TrainConfig:
                 f"train.min_delta must be a number in [0, 1): the relative improvement of the "
                 f"validation loss that counts as progress for early stopping (0.01 = 1%); got {self.min_delta!r}."
             )
-        _check_positive_int("train", "batch_size", self.batch_size)
         _check_positive_int("train", "patience", self.patience, minimum=0)
         _check_positive_int("train", "lr_patience", self.lr_patience, minimum=0)
-        _check_positive_int("train", "seed", self.seed, minimum=0)
-        _check_positive_int("train", "threads", self.threads, minimum=0)
+        _check_positive_int("train", "seed", self.seed, minimum=0, maximum=MAX_SEED,
+                            why=" (2^63 - 1, the largest seed torch takes)")
+        _check_positive_int("train", "threads", self.threads, minimum=0, maximum=MAX_THREADS,
+                            why=" (0 picks the threads for the model size)")
+        _check_positive_int("train", "batch_size", self.batch_size, maximum=MAX_BATCH)
         _check_positive_int("train", "checkpoint_every", self.checkpoint_every, minimum=0)
         _check_positive_int("train", "epoch_windows", self.epoch_windows, minimum=0)
         _check_choice("train", "clip_mode", self.clip_mode, CLIP_MODES)
         _check_choice("train", "final_fit", self.final_fit, FINAL_FITS)
         for name in ("learning_rate", "min_lr"):
             value = getattr(self, name)
-            if not isinstance(value, (int, float)) or not value > 0:
-                raise ConfigError(f"train.{name} must be a positive number; got {value!r}.")
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
+                raise ConfigError(f"train.{name} must be a positive finite number; got {value!r}.")
         for name in ("grad_clip", "weight_decay", "time_budget", "checkpoint_seconds"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or value < 0 or not math.isfinite(value):
                 raise ConfigError(f"train.{name} must be a number >= 0 (0 = off); got {value!r}.")
         if not 0.0 < self.lr_factor < 1.0:
             raise ConfigError(f"train.lr_factor must be in (0, 1); got {self.lr_factor!r}.")
-        if self.device != "auto" and self.device.split(":")[0] not in ("cpu", "cuda", "mps"):
+        if not isinstance(self.device, str) or not DEVICE_PATTERN.fullmatch(self.device):
             raise ConfigError(
-                f"train.device must be auto, cpu, cuda, cuda:N or mps; got {self.device!r}."
+                f"train.device must be auto, cpu, cuda, cuda:N (N a device number) or mps; got {self.device!r}."
             )
 
 
@@ -315,7 +337,15 @@ class ForecastConfig:
         raw = _migrate(raw)
         sections = {}
         for name, klass in (("data", DataConfig), ("model", ModelConfig), ("train", TrainConfig)):
-            values = dict(raw.get(name) or {})
+            section = raw.get(name) or {}
+            if not isinstance(section, dict):
+                shape = ("an array of tables ([[" + name + "]])" if isinstance(section, list)
+                         else f"a {type(section).__name__}")
+                raise ConfigError(
+                    f"Config section [{name}] must be one table of key = value lines (write [{name}] once); "
+                    f"got {shape}."
+                )
+            values = dict(section)
             valid = {f.name for f in fields(klass)}
             bad = set(values) - valid
             if bad:
@@ -377,6 +407,10 @@ def read_toml(path: str | Path, what: str) -> dict[str, Any]:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{what} {path} is not valid TOML: {exc}.") from exc
+    except UnicodeDecodeError:
+        raise ConfigError(f"{what} {path} is not UTF-8 text (a binary file?); give a TOML text file.") from None
+    except OSError as exc:
+        raise ConfigError(f"{what} {path} cannot be read: {exc.strerror or exc}.") from None
 
 
 def _split_override(text: str) -> tuple[str, Any]:

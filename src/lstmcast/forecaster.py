@@ -32,7 +32,7 @@ import torch
 
 from lstmcast._version import __version__
 from lstmcast.config import DataConfig, ForecastConfig, ModelConfig, TrainConfig
-from lstmcast.data.io import infer_frequency
+from lstmcast.data.io import as_pandas, infer_frequency
 from lstmcast.data.layout import ChannelLayout
 from lstmcast.data.prepare import (
     SeriesData,
@@ -65,7 +65,16 @@ def resolve_device(name: str) -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError(f"Device {name!r} was asked for, but CUDA is not available here; use --device cpu.")
-    return torch.device(name)
+    if name.startswith("cuda:") and int(name[5:]) >= torch.cuda.device_count():
+        raise ConfigError(f"Device {name!r} was asked for, but this machine has {torch.cuda.device_count()} CUDA "
+                          f"device(s), numbered from 0; use --device cuda:0 or cpu.")
+    if name.startswith("mps") and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ConfigError(f"Device {name!r} was asked for, but Apple's MPS is not available here (it needs an Apple "
+                          "silicon Mac and a torch built with MPS); use --device cpu.")
+    try:
+        return torch.device(name)
+    except RuntimeError as exc:
+        raise ConfigError(f"Device {name!r} is not usable here ({exc}); use --device cpu.") from None
 
 
 @dataclass
@@ -158,6 +167,7 @@ class Forecaster:
         ``bounds_fn(n_rows) -> SplitBounds`` replaces the protocol with explicit row bounds per
         series (e.g. the last 48 rows of every series for validation, as in M4); no refit.
         """
+        frame = as_pandas(frame, source)
         t = self.config.train
         device = resolve_device(t.device)
         threads, deterministic = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
@@ -411,8 +421,10 @@ class Forecaster:
     # ------------------------------------------------------------------ predict and score
     def predict(self, frame: pd.DataFrame, future: pd.DataFrame | None = None, source: str = "the data",
                 horizon: int | None = None) -> Forecast:
-        """Forecast ``horizon`` steps (default: the trained horizon) after the end of each series."""
-        return self.model_.predict(frame, future=future, horizon=horizon, source=source)
+        """Forecast ``horizon`` steps (default: the trained horizon) after the end of each series.
+        ``frame`` and ``future`` may be pandas or polars DataFrames or pyarrow Tables."""
+        future = as_pandas(future, "the future covariates") if future is not None else None
+        return self.model_.predict(as_pandas(frame, source), future=future, horizon=horizon, source=source)
 
     def windows(self, frame: pd.DataFrame, part: str = "test", source: str = "the data",
                 bounds_fn: Callable[[int], SplitBounds] | None = None) -> WindowBatch:

@@ -21,7 +21,9 @@ fractions, head) cannot be searched: compare those with separate studies.
 works on the same study (trial numbers are handed out by the storage). ``n_trials`` is the size
 of the study, counted over all workers. The default storage is a journal file in the output
 directory (processes on one machine, or on machines sharing an NFS directory); an RDB URL
-(``postgresql://user:password@host/db``) serves workers on many machines. Each trial records
+(``postgresql+psycopg://user:password@host/db`` with ``pip install 'lstmcast[tune-postgres]'``)
+serves workers on many machines; workers started at once on a fresh database all join (schema
+creation is serialised and retried). Each trial records
 its worker (``host:pid``); a trial left RUNNING by a worker that died is marked FAIL by the next
 worker on the same host (and, for RDB storages, by a heartbeat on any host).
 """
@@ -284,8 +286,10 @@ def open_storage(url: str | None, out_dir: str | Path | None = None) -> tuple[An
 
     ``None``: a journal file ``study.journal`` in ``out_dir``. ``journal:PATH`` or a plain file
     path: a journal file there (one machine, or an NFS directory shared by many). A database URL
-    (``sqlite:///file.db``, ``postgresql://user:password@host:5432/db``, ``mysql://...``): an
-    RDB storage with heartbeats, for workers on many machines.
+    (``sqlite:///file.db``, ``postgresql+psycopg://user:password@host:5432/db``, ``mysql+pymysql://...``):
+    an RDB storage with heartbeats, for workers on many machines. Workers opening a fresh database
+    at the same moment are serialised (a ``FILE.db.lock`` next to SQLite, an advisory lock on
+    PostgreSQL) and retried on the schema-creation race, so all of them join.
     """
     optuna = require("optuna", "tune")
     if url is None or url.startswith("journal:") or "://" not in url:
@@ -317,18 +321,26 @@ def open_storage(url: str | None, out_dir: str | Path | None = None) -> tuple[An
             raise ConfigError(f"The study storage {label} is not an Optuna journal file: {exc}") from exc
     label = storage_label(url)
     dialect = url.split("://", 1)[0]
-    engine_kwargs = {"connect_args": {"connect_timeout": 10}} if dialect.startswith(("postgresql", "mysql")) else None
+    engine_kwargs: dict[str, Any] | None = None
+    if dialect.startswith(("postgresql", "mysql")):
+        engine_kwargs = {"connect_args": {"connect_timeout": 10}}
+    elif dialect.startswith("sqlite"):
+        engine_kwargs = {"connect_args": {"timeout": 60}}  # workers wait for each other's writes
     try:
-        with warnings.catch_warnings():
+        with _schema_lock(url), warnings.catch_warnings():
             warnings.simplefilter("ignore", category=optuna.exceptions.ExperimentalWarning)
-            storage = optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, grace_period=GRACE_SECONDS,
-                                                 heartbeat_interval=HEARTBEAT_SECONDS)
+            storage = _retry_race(lambda: optuna.storages.RDBStorage(
+                url, engine_kwargs=engine_kwargs, grace_period=GRACE_SECONDS, heartbeat_interval=HEARTBEAT_SECONDS))
     except ImportError as exc:
         driver = getattr(exc, "name", None) or "its database driver"
         raise ConfigError(
-            f"The study storage {label} needs {driver}, which is not installed here "
-            f"(e.g. pip install psycopg2-binary for postgresql://, pymysql for mysql+pymysql://)."
+            f"The study storage {label} needs {driver}, which is not installed here. For PostgreSQL: "
+            "pip install 'lstmcast[tune-postgres]' (psycopg 3) and a URL postgresql+psycopg://user:password@"
+            "host:5432/db (SQLAlchemy 2.1 reads postgresql:// as psycopg 3 too; postgresql+psycopg2:// needs "
+            "psycopg2-binary); for MySQL: pip install pymysql and mysql+pymysql://."
         ) from None
+    except ConfigError:
+        raise
     except Exception as exc:  # SQLAlchemy / driver errors: connection refused, unknown host, bad URL
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
         raise ConfigError(
@@ -337,6 +349,69 @@ def open_storage(url: str | None, out_dir: str | Path | None = None) -> tuple[An
             "reachable from this machine, and that the database exists."
         ) from None
     return storage, label
+
+
+# Errors of workers that create the schema or the study of a fresh database at the same moment
+# (optuna issue 1092): another worker got there first, so trying again finds it done.
+_RACE_MARKERS = ("already exists", "unique constraint", "duplicate key", "database is locked",
+                 "pg_type_typname_nsp_index", "deadlock", "could not serialize", "duplicatedstudy")
+
+
+def _is_race(exc: BaseException) -> bool:
+    text = f"{type(exc).__name__} {getattr(exc, 'orig', '')} {exc}".lower()
+    return any(marker in text for marker in _RACE_MARKERS)
+
+
+def _retry_race(make: Callable[[], Any], attempts: int = 10) -> Any:
+    import random
+
+    for attempt in range(attempts):
+        try:
+            return make()
+        except Exception as exc:
+            if attempt == attempts - 1 or not _is_race(exc):
+                raise
+            time.sleep(min(2.0, 0.05 * 2**attempt) * (0.5 + random.random()))
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+@contextlib.contextmanager
+def _schema_lock(url: str) -> Iterator[None]:
+    """Serialise schema creation between workers starting at once: a lock file next to a SQLite
+    database, a session advisory lock on PostgreSQL; elsewhere the retries alone."""
+    dialect = url.split("://", 1)[0]
+    if dialect.startswith("sqlite") and url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - Windows
+            yield
+            return
+        path = Path(url.removeprefix("sqlite:///").split("?", 1)[0])
+        if not path.parent.is_dir():
+            raise ConfigError(f"Cannot open the study storage {url}: directory {path.parent} does not exist.")
+        with open(path.with_name(path.name + ".lock"), "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+        return
+    if not dialect.startswith("postgresql"):
+        yield
+        return
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(url, connect_args={"connect_timeout": 10}, poolclass=sqlalchemy.pool.NullPool)
+    key = int.from_bytes(hashlib.sha256(b"lstmcast-optuna-schema").digest()[:7], "big")
+    try:
+        with engine.connect() as conn:
+            conn.execute(sqlalchemy.text(f"SELECT pg_advisory_lock({key})"))
+            try:
+                yield
+            finally:
+                conn.execute(sqlalchemy.text(f"SELECT pg_advisory_unlock({key})"))
+    finally:
+        engine.dispose()
 
 
 def _sampler(seed: int) -> optuna.samplers.BaseSampler:
@@ -395,9 +470,9 @@ def open_study(storage: str | None, name: str = "lstmcast", out_dir: str | Path 
     optuna = require("optuna", "tune")
     store, label = open_storage(storage, out_dir)
     try:
-        study = optuna.create_study(storage=store, study_name=name, sampler=_sampler(seed),
-                                    pruner=make_pruner(pruner, max_epochs), direction="minimize",
-                                    load_if_exists=True)
+        study = _retry_race(lambda: optuna.create_study(
+            storage=store, study_name=name, sampler=_sampler(seed), pruner=make_pruner(pruner, max_epochs),
+            direction="minimize", load_if_exists=True))
     except ValueError as exc:  # e.g. an existing study of the same name that maximises
         raise ConfigError(f"Cannot use study {name!r} in {label}: {exc}. Choose another --study name.") from None
     if "storage" not in study.user_attrs:
@@ -462,6 +537,13 @@ class TuneResult:
     trials_here: int
     seconds: float
     space: tuple[Param, ...] = field(default=())
+    running: int = 0
+    notes: tuple[str, ...] = ()
+
+    @property
+    def complete(self) -> bool:
+        """No trial of the study is still running (in any worker): the best trial is final."""
+        return self.running == 0
 
     def summary(self) -> dict[str, Any]:
         improvement = None
@@ -480,6 +562,9 @@ class TuneResult:
             "baseline": {"trial": self.baseline_number, "value": self.baseline_value,
                          "improvement": improvement},
             "space": [p.to_dict() for p in self.space],
+            "complete": self.complete,
+            "running_trials": self.running,
+            "notes": list(self.notes),
         }
 
 
@@ -504,10 +589,19 @@ def tune(frame: Any, base: ForecastConfig, study: optuna.Study, *, space: Sequen
         raise ConfigError(f"The number of trials must be at least 1; got {n_trials}.")
     space = tuple(space)
     _check_study_matches(study, base, space)
-    if include_baseline and not study.get_trials(deepcopy=False):
-        values = {p.key: config_value(base, p.key) for p in space}
-        if all(p.contains(values[p.key]) for p in space):
-            study.enqueue_trial(values, user_attrs={"baseline": True}, skip_if_exists=True)
+    notes: list[str] = []
+    values = {p.key: config_value(base, p.key) for p in space}
+    outside = [p for p in space if not p.contains(values[p.key])]
+    if include_baseline and outside:
+        notes.append(
+            "the base configuration lies outside the search space ("
+            + "; ".join(f"{p.key} = {_toml(values[p.key])}, space {p.describe().partition(': ')[2]}"
+                        for p in outside)
+            + "), so the study has no baseline trial to compare with; widen --space or change the base "
+            "with --set to include it")
+        warnings.warn(notes[-1], UserWarning, stacklevel=2)
+    if include_baseline and not outside and not study.get_trials(deepcopy=False):
+        study.enqueue_trial(values, user_attrs={"baseline": True}, skip_if_exists=True)
     started = time.monotonic()
     ran = 0
 
@@ -558,6 +652,7 @@ def tune(frame: Any, base: ForecastConfig, study: optuna.Study, *, space: Sequen
         best_config=base.with_overrides(dict(best.params)) if best else None,
         baseline_number=baseline.number if baseline else None, baseline_value=baseline.value if baseline else None,
         trials_here=ran, seconds=time.monotonic() - started, space=space,
+        running=sum(t.state == TrialState.RUNNING for t in trials), notes=tuple(notes),
     )
 
 

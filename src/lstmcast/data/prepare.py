@@ -70,7 +70,7 @@ def series_arrays(frame: pd.DataFrame, data: DataConfig, layout: ChannelLayout |
     columns = list(layout.columns) if layout is not None else [*(targets or data.targets),
                                                               *data.features, *data.future_features]
     tidy = prepare_frame(frame, columns, time_col=data.time_col, series_col=data.series_col,
-                         fill=data.fill, source=source)
+                         fill=data.fill, fill_gaps=data.fill_gaps, source=source)
     groups = ([(SINGLE, tidy)] if data.series_col is None
               else list(tidy.groupby(data.series_col, sort=False, observed=True)))
     if layout is None:

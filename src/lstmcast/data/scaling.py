@@ -14,7 +14,7 @@ import numpy as np
 
 from lstmcast.errors import DataError, NotFittedError
 
-_TINY = 1e-12
+_RELATIVE = 1e-10  # a spread below this fraction of the channel's magnitude is rounding noise
 
 
 class Scaler:
@@ -37,9 +37,11 @@ class Scaler:
             offset, scale = values.mean(axis=0), values.std(axis=0)
         else:
             offset, scale = np.zeros(values.shape[1]), np.ones(values.shape[1])
-        # A constant channel would divide by zero: leave it centred but unscaled.
+        # A constant channel would divide by zero: leave it centred but unscaled. "Constant" is
+        # relative to the channel's magnitude, so a series of 1e-14 amplitude is still scaled.
+        magnitude = np.abs(values).max(axis=0)
         self.offset_ = offset
-        self.scale_ = np.where(scale > _TINY, scale, 1.0)
+        self.scale_ = np.where((scale > _RELATIVE * magnitude) & (scale > np.finfo(np.float64).tiny), scale, 1.0)
         return self
 
     def _check(self, values: np.ndarray) -> np.ndarray:
@@ -80,7 +82,16 @@ class Scaler:
             scaler.scale_ = np.asarray(state["scale"], dtype=np.float64)
         except (KeyError, TypeError, ValueError) as exc:
             raise DataError(f"Scaler state is malformed ({exc}); expected keys kind, offset, scale.") from exc
-        if scaler.offset_.shape != scaler.scale_.shape or not np.all(np.isfinite(scaler.scale_)) \
-                or np.any(scaler.scale_ <= 0):
-            raise DataError("Scaler state is malformed: offset/scale differ in length or scale is not positive.")
+        if scaler.offset_.ndim != 1 or scaler.offset_.shape != scaler.scale_.shape or not len(scaler.scale_):
+            raise DataError(
+                "Scaler state is malformed: offset and scale must be lists of one number per channel, of the "
+                f"same length; got shapes {scaler.offset_.shape} and {scaler.scale_.shape}."
+            )
+        if not (np.all(np.isfinite(scaler.offset_)) and np.all(np.isfinite(scaler.scale_))):
+            raise DataError(
+                "Scaler state is malformed: offset or scale holds NaN or infinity, which would turn every "
+                "forecast into NaN. Retrain the model or restore its scaler.json."
+            )
+        if np.any(scaler.scale_ <= 0):
+            raise DataError("Scaler state is malformed: every scale must be positive; retrain the model.")
         return scaler

@@ -12,17 +12,16 @@ Run it with ``lstmcast serve --model DIR`` (uvicorn), or mount the app in your o
 
 # No ``from __future__ import annotations`` here: FastAPI reads the endpoint annotations at
 # runtime, and the request model is imported inside create_app.
-import os
 from pathlib import Path
 from typing import Any
 
 from lstmcast.errors import LstmcastError, require
 from lstmcast.serving.predictor import Predictor, RequestError, format_loc
+from lstmcast.serving.worker import ENV_BACKEND, ENV_MODEL, ENV_ONNX, app_from_env  # noqa: F401 (re-exported)
 
 MAX_BODY_BYTES = 4 * 1024 * 1024
 MAX_SERIES = 4096
 INLINE_SERIES = 16  # requests up to this many series run on the event loop (ONNX Runtime only)
-ENV_MODEL, ENV_BACKEND, ENV_ONNX = "LSTMCAST_SERVE_MODEL", "LSTMCAST_SERVE_BACKEND", "LSTMCAST_SERVE_ONNX"
 
 
 class BodyLimit:
@@ -145,7 +144,7 @@ def create_app(model_dir: str | Path, *, backend: str = "auto", onnx_file: str |
 
     @app.get("/model", summary="The model: config, columns, horizon, metrics, backend")
     async def model() -> dict[str, Any]:
-        return predictor.describe()
+        return _without_paths(predictor.describe(), Path(model_dir))
 
     @app.post("/predict", response_model=PredictResponse, responses=errors,
               summary="Forecast the next horizon steps of one or many series")
@@ -153,38 +152,142 @@ def create_app(model_dir: str | Path, *, backend: str = "auto", onnx_file: str |
         if len(request.series) > max_series:
             raise RequestError(("body", "series"), f"has {len(request.series)} series; at most {max_series} per "
                                "request. Split the request.")
-        if predictor.session is not None and len(request.series) <= INLINE_SERIES:
+        series, zones = check_times(predictor, request.series)
+        if predictor.session is not None and len(series) <= INLINE_SERIES:
             # ~0.1 ms of work on ONNX Runtime: cheaper on the event loop than a thread-pool hop,
             # and 64 concurrent requests do not convoy 40 threads on the GIL
-            return predictor.predict(request.series)
-        return await run_in_threadpool(predictor.predict, request.series)
+            answer = predictor.predict(series)
+        else:
+            answer = await run_in_threadpool(predictor.predict, series)
+        return finish(predictor, series, zones, answer)
 
     return app
 
 
-def app_from_env() -> Any:
-    """Factory for ``uvicorn --factory`` / worker processes: settings come from the environment
-    (``LSTMCAST_SERVE_MODEL``, ``LSTMCAST_SERVE_BACKEND``, ``LSTMCAST_SERVE_ONNX``)."""
-    model_dir = os.environ.get(ENV_MODEL)
-    if not model_dir:
-        raise LstmcastError(f"Set {ENV_MODEL} to a model directory (lstmcast serve does this for you).")
-    return create_app(model_dir, backend=os.environ.get(ENV_BACKEND, "auto"),
-                      onnx_file=os.environ.get(ENV_ONNX) or None)
+# ---------------------------------------------------------------------------- request checks
+FAR_OUTSIDE = {"minmax": 3.0, "standard": 10.0}  # |scaled value| above this is flagged in the answer
+
+
+def check_times(predictor: Predictor, series: list[Any]) -> tuple[list[Any], list[Any]]:
+    """Check every series' times against the model's step: gaps, irregular spacing or another
+    step than the model's are a RequestError naming ``series[i].time``. Times with a UTC offset
+    are handed to the predictor in UTC; returns the series and, per series, the time zone to
+    give the forecast times back in (None for naive times)."""
+    import pandas as pd
+
+    from lstmcast.data.io import same_step, spacing
+
+    out, zones = [], []
+    for i, s in enumerate(series):
+        zone = None
+        if s.time and len(s.time) >= 2:
+            loc = ("body", "series", i, "time")
+            if isinstance(s.time[0], str):
+                parsed = pd.to_datetime(pd.Series(s.time), errors="coerce", utc=True, format="ISO8601")
+                if parsed.isna().any() or not parsed.is_monotonic_increasing or parsed.duplicated().any():
+                    out.append(s)  # the predictor names the bad value
+                    zones.append(None)
+                    continue
+                last = pd.Timestamp(s.time[-1])
+                if last.tzinfo is not None:
+                    zone = last.tzinfo
+                    s = s.model_copy(update={"time": [t.isoformat() for t in parsed.dt.tz_convert(None)]})
+                index: pd.Index = pd.DatetimeIndex(parsed.dt.tz_convert(None))
+            else:
+                index = pd.Index(s.time)
+                if not index.is_monotonic_increasing or index.has_duplicates:
+                    out.append(s)
+                    zones.append(None)
+                    continue
+            found = spacing(index)
+            if found.kind == "irregular":
+                raise RequestError(loc, f"is not regularly spaced: {found.off_grid} of {len(index) - 1} steps differ "
+                                   f"from the most common step ({found.step}); send the history at one regular step"
+                                   + (f" (the model's is {predictor.frequency})" if predictor.frequency else "") + ".")
+            if found.kind == "gaps":
+                raise RequestError(loc, f"has {found.missing} missing timestamp(s) at its step of {found.step}, the "
+                                   f"first at {found.first}; fill them (one value per step) before sending.")
+            from lstmcast.data.io import infer_frequency
+
+            mine = infer_frequency(index)
+            if predictor.frequency is not None and not same_step(mine, predictor.frequency):
+                raise RequestError(loc, f"is spaced at a step of {mine}, but the model was trained on data at a step "
+                                   f"of {predictor.frequency}; send the history at the model's step (resample it).")
+        out.append(s)
+        zones.append(zone)
+    return out, zones
+
+
+def finish(predictor: Predictor, series: list[Any], zones: list[Any], answer: dict[str, Any]) -> dict[str, Any]:
+    """Forecast times back in each request's time zone; a warning on each series whose history
+    lies far outside the range the model was trained on."""
+    import pandas as pd
+
+    for i, (s, zone, item) in enumerate(zip(series, zones, answer["forecasts"], strict=True)):
+        if zone is not None and item.get("time"):
+            times = pd.DatetimeIndex(item["time"]).tz_localize("UTC").tz_convert(zone)
+            item["time"] = [t.isoformat() for t in times]
+        item["warnings"] = _range_warnings(predictor, s, ("body", "series", i))
+    return answer
+
+
+def _range_warnings(predictor: Predictor, s: Any, loc: tuple) -> list[str]:
+    import numpy as np
+
+    key = predictor._series_key(s, loc)
+    scaler = predictor.forecaster.scalers_.get(key)
+    limit = FAR_OUTSIDE.get(getattr(scaler, "kind", ""))
+    if scaler is None or limit is None:
+        return []  # a series new to the model is scaled by its own history
+    notes = []
+    for k, column in enumerate(predictor.columns):
+        values = np.asarray(s.history[column][-predictor.input_length:], dtype=np.float64)
+        scaled = np.abs((values - scaler.offset_[k]) / scaler.scale_[k])
+        if scaled.max() > limit:
+            worst = float(values[int(np.argmax(scaled))])
+            if scaler.kind == "minmax":
+                low, high = scaler.offset_[k] - scaler.scale_[k], scaler.offset_[k] + scaler.scale_[k]
+                where = f"the training range {low:.6g}..{high:.6g}"
+            else:
+                where = f"the training mean {scaler.offset_[k]:.6g} (standard deviation {scaler.scale_[k]:.6g})"
+            notes.append(f"history {column!r} reaches {worst:.6g}, {scaled.max() / (1 if scaler.kind == 'standard' else 2):.3g} "
+                         f"{'standard deviations' if scaler.kind == 'standard' else 'range widths'} away from {where}; "
+                         "the forecast extrapolates far beyond what the model was trained on")
+    return notes
+
+
+def _without_paths(info: Any, model_dir: Path) -> Any:
+    """The model description with the model directory's absolute path (and temporary paths)
+    reduced to the directory's name: the service does not disclose where files live."""
+    paths = sorted({str(model_dir), str(model_dir.resolve()), str(Path(model_dir).absolute())}, key=len, reverse=True)
+    if isinstance(info, dict):
+        return {k: _without_paths(v, model_dir) for k, v in info.items()}
+    if isinstance(info, list):
+        return [_without_paths(v, model_dir) for v in info]
+    if isinstance(info, str):
+        for path in paths:
+            info = info.replace(path, model_dir.name)
+        import re
+
+        return re.sub(r"/[^\s'\"]*/lstmcast-serve-[^/\s'\"]+/", "", info)
+    return info
 
 
 def run_server(model_dir: str | Path, host: str = "127.0.0.1", port: int = 8000, workers: int = 1,
                backend: str = "auto", quiet: bool = False) -> None:
-    """Serve with uvicorn until interrupted. Several workers share one ONNX export, made here."""
+    """Serve with uvicorn until interrupted (see :mod:`lstmcast.serving.worker`). Several
+    workers share one ONNX export, made here, and one listening socket."""
     import shutil
     import tempfile
 
-    uvicorn = require("uvicorn", "serve")
+    from lstmcast.serving import worker
+
+    require("uvicorn", "serve")
     import torch
 
     torch.set_num_threads(1)  # one thread per request is fastest for these models under load
-    log = {"log_level": "warning" if quiet else "info", "access_log": not quiet}
     if workers <= 1:
-        uvicorn.run(create_app(model_dir, backend=backend), host=host, port=port, **log)
+        worker.serve(create_app(model_dir, backend=backend), host, port, quiet=quiet)
         return
     from lstmcast.forecaster import Forecaster
 
@@ -200,7 +303,6 @@ def run_server(model_dir: str | Path, host: str = "127.0.0.1", port: int = 8000,
             except (LstmcastError, ImportError):
                 if backend == "onnx":
                     raise
-        os.environ.update(env)
-        uvicorn.run("lstmcast.serving.app:app_from_env", factory=True, host=host, port=port, workers=workers, **log)
+        worker.serve(None, host, port, workers, quiet=quiet, env=env)
     finally:
         shutil.rmtree(stage, ignore_errors=True)

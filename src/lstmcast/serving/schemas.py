@@ -54,6 +54,10 @@ class SeriesForecast(BaseModel):
     mean: dict[str, list[float]] = Field(description="Target -> forecast per step (original units).")
     quantiles: dict[str, dict[str, list[float]]] | None = Field(
         default=None, description="'q<level>' -> target -> values per step (probabilistic models).")
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="Problems the forecast may have, e.g. a history far outside the range the model was "
+                    "trained on (the forecast then extrapolates); empty when none.")
 
 
 class PredictResponse(BaseModel):
