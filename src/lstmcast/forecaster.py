@@ -32,7 +32,7 @@ import torch
 
 from lstmcast._version import __version__
 from lstmcast.config import DataConfig, ForecastConfig, ModelConfig, TrainConfig
-from lstmcast.data.io import as_pandas, infer_frequency
+from lstmcast.data.io import DataNote, as_pandas, infer_frequency
 from lstmcast.data.layout import ChannelLayout
 from lstmcast.data.prepare import (
     SeriesData,
@@ -237,7 +237,7 @@ class Forecaster:
         self.history_: FitResult | None = results[0]
         self.validation_ = validation
         if skipped:
-            warnings.warn(_skipped_message(skipped, len(trainable), d), UserWarning, stacklevel=3)
+            warnings.warn(_skipped_message(skipped, len(trainable), d), DataNote, stacklevel=3)
         self.meta_ = {
             "frequency": frequency,
             "season": season_for(frequency),
