@@ -44,8 +44,7 @@ def _check_choice(section: str, name: str, value: Any, choices: tuple[str, ...])
 def _check_positive_int(section: str, name: str, value: Any, minimum: int = 1, maximum: int | None = None,
                         why: str = "") -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        bound = f"in {minimum}..{maximum}" if maximum is not None else f">= {minimum}"
-        raise ConfigError(f"{section}.{name} must be an integer {bound}; got {value!r}.")
+        raise ConfigError(f"{section}.{name} must be an integer >= {minimum}; got {value!r}.")
     if maximum is not None and value > maximum:
         raise ConfigError(f"{section}.{name} must be at most {maximum}{why}; got {value!r}.")
 
