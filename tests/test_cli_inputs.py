@@ -3,6 +3,8 @@ handling stated on stderr; never a traceback."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -64,7 +66,14 @@ def test_nixtla_frame_names_series_col(tmp_path, capsys):
                           "y": np.sin(np.arange(120) / 5)})
     frame.to_csv(tmp_path / "nf.csv", index=False)
     code, err = run(["train", "--data", str(tmp_path / "nf.csv"), "--out", str(tmp_path / "m"), *FAST], capsys)
-    assert code == 2 and "--series-col unique_id" in err
+    assert code == 0 and "long layout: series column 'unique_id', time column 'ds'" in err  # recognised, stated
+    saved = json.loads((tmp_path / "m" / "config.json").read_text())["data"]
+    assert (saved["series_col"], saved["time_col"], saved["targets"]) == ("unique_id", "ds", ["y"])
     code, _ = run(["train", "--data", str(tmp_path / "nf.csv"), "--series-col", "unique_id", "--out",
                    str(tmp_path / "m"), *FAST], capsys)
     assert code == 0
+    frame["extra"] = 1.0  # another unique_id frame whose time column is named: the message still names the fix
+    frame.rename(columns={"ds": "when"}).to_csv(tmp_path / "nf2.csv", index=False)
+    code, err = run(["train", "--data", str(tmp_path / "nf2.csv"), "--target", "y", "--time-col", "when", "--out",
+                     str(tmp_path / "m2"), *FAST], capsys)
+    assert code == 2 and "--series-col unique_id" in err

@@ -36,9 +36,9 @@ from lstmcast.data.io import DataNote, as_pandas, infer_frequency
 from lstmcast.data.layout import ChannelLayout
 from lstmcast.data.prepare import (
     SeriesData,
-    infer_targets,
     last_window,
     pad_left,
+    resolve_columns,
     series_arrays,
 )
 from lstmcast.data.scaling import Scaler
@@ -186,11 +186,10 @@ class Forecaster:
              resume: str | Path | None, source: str, distributed: DistributedContext | None,
              bounds_fn: Callable[[int], SplitBounds] | None, device: torch.device) -> Forecaster:
         started = time.perf_counter()
-        targets = infer_targets(frame, self.config.data)
-        series, layout = series_arrays(frame, self.config.data, None, source, targets)
+        data = resolve_columns(frame, self.config.data)  # target inferred; unique_id/ds/y recognised
+        series, layout = series_arrays(frame, data, None, source, data.targets)
         frequency = infer_frequency(series[0].index)
-        config = dataclasses.replace(self.config, data=dataclasses.replace(self.config.data, targets=targets))
-        config = resolve(config, frequency, [len(s.values) for s in series])
+        config = resolve(dataclasses.replace(self.config, data=data), frequency, [len(s.values) for s in series])
         d, m, t = config.data, config.model, config.train
         trainable, skipped = self._trainable(series, d, bounds_fn)
         parts = [self._part(s, d, bounds_fn, holdout=True) for s in trainable]

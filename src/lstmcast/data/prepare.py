@@ -18,7 +18,7 @@ import pandas as pd
 
 from lstmcast.config import DataConfig
 from lstmcast.data.features import calendar_columns, calendar_values
-from lstmcast.data.io import TIME_CANDIDATES, prepare_frame
+from lstmcast.data.io import NIXTLA_COLUMNS, TIME_CANDIDATES, prepare_frame
 from lstmcast.data.layout import ChannelLayout
 from lstmcast.data.scaling import Scaler
 from lstmcast.errors import ConfigError, DataError
@@ -54,6 +54,26 @@ def infer_targets(frame: pd.DataFrame, data: DataConfig) -> tuple[str, ...]:
             f"Numeric columns found: {[str(c) for c in numeric]}."
         )
     return (str(numeric[0]),)
+
+
+def resolve_columns(frame: pd.DataFrame, data: DataConfig) -> DataConfig:
+    """``data`` with what the frame says filled in: the target when one numeric column is left,
+    and the NeuralForecast / StatsForecast long layout (``unique_id``, ``ds``, ``y``) recognised
+    when no series / time column is named."""
+    import dataclasses
+
+    columns = set(map(str, frame.columns))
+    if data.series_col is None and data.time_col is None and set(NIXTLA_COLUMNS) <= columns \
+            and "unique_id" not in data.input_columns:
+        import warnings
+
+        from lstmcast.data.io import DataNote
+
+        data = dataclasses.replace(data, series_col="unique_id", time_col="ds",
+                                   targets=data.targets or ("y",))
+        warnings.warn("read as the NeuralForecast/StatsForecast long layout: series column 'unique_id', time "
+                      f"column 'ds', target(s) {list(data.targets)}", DataNote, stacklevel=3)
+    return dataclasses.replace(data, targets=infer_targets(frame, data))
 
 
 def layout_for(data: DataConfig, targets: Sequence[str], calendar: Sequence[str] = ()) -> ChannelLayout:

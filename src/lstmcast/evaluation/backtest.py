@@ -212,13 +212,15 @@ def backtest(
     Raises:
         DataError: if a series is too short for K folds S steps apart plus a training part.
     """
-    from lstmcast.data.prepare import infer_targets
+    from lstmcast.data.io import as_pandas
+    from lstmcast.data.prepare import resolve_columns
     from lstmcast.defaults import resolve
     from lstmcast.forecaster import MIN_INPUT, Forecaster
 
     step_given = step
-    targets = infer_targets(frame, config.data)  # one numeric column -> it is the target, as in fit()
-    config = dataclasses.replace(config, data=dataclasses.replace(config.data, targets=targets))
+    frame = as_pandas(frame, source)
+    # one numeric column -> it is the target, unique_id/ds/y recognised, as in fit()
+    config = dataclasses.replace(config, data=resolve_columns(frame, config.data))
     d = config.data
     H = d.horizon
     step = H if step is None else step
