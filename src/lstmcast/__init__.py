@@ -1,7 +1,6 @@
 """lstmcast: time-series forecasting with LSTM networks on PyTorch."""
 
-__version__ = "0.1.0"
-
+from lstmcast._version import __version__
 from lstmcast.config import DataConfig, ForecastConfig, ModelConfig, TrainConfig
 from lstmcast.errors import ConfigError, DataError, ModelFileError, NotFittedError
 from lstmcast.forecast import Forecast
