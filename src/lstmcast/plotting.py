@@ -281,3 +281,161 @@ def plot_attention(weights: np.ndarray, path: str | Path | None = None, ax: Axes
     if path is not None:
         _save(fig, path)
     return ax
+
+
+# ---------------------------------------------------------------------------- backtest
+def plot_backtest(result: Any, path: str | Path | None = None, *, series: str | None = None,
+                  target: str | None = None, context: int | None = None, ax: Axes | None = None) -> Axes:
+    """A rolling-origin backtest (:class:`lstmcast.evaluation.backtest.BacktestResult`): the truth,
+    each fold's H-step LSTM forecast (each fold its own colour, named in the legend with its
+    origin), the seasonal-naive forecast of the same origins and the origins marked.
+
+    Draws one (series, target): the first of each unless named. ``context`` rows of truth
+    before the first origin are shown (default 2 H). Writes a PNG when ``path`` is given.
+    """
+    from matplotlib.figure import Figure
+
+    table = result.forecasts
+    target = target or table["target"].iloc[0]
+    if target not in set(table["target"]):
+        raise ValueError(f"Unknown target {target!r}; the backtest forecast {sorted(set(table['target']))}.")
+    table = table[table["target"] == target]
+    truth = result.actuals[result.actuals["target"] == target]
+    if "series" in table:
+        series = series or table["series"].iloc[0]
+        if series not in set(table["series"]):
+            raise ValueError(
+                f"Unknown series {series!r}; the backtest has {', '.join(map(str, table['series'].unique()[:5]))}"
+                f"{', ...' if table['series'].nunique() > 5 else ''}."
+            )
+        table = table[table["series"] == series]
+        truth = truth[truth["series"] == series]
+    context = 2 * int(result.settings.get("horizon", 1)) if context is None else context
+    first_origin = table["origin"].iloc[0]
+    first = int((pd.Index(truth["time"]) < first_origin).sum())
+    truth = truth.iloc[max(first - context, 0):]
+    fig = Figure(figsize=(10, 4.5), layout="constrained") if ax is None else ax.figure
+    ax = ax or fig.add_subplot()
+    ax.plot(truth["time"], truth["actual"], color="black", linewidth=1, label="actual")
+    folds = sorted(table["fold"].unique())
+    palette = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown", "tab:pink",
+               "tab:olive", "tab:cyan"]
+    many = len(folds) > len(palette)
+    dated = np.issubdtype(np.asarray(table["time"]).dtype, np.datetime64)
+    for i, fold in enumerate(folds):
+        rows = table[table["fold"] == fold]
+        origin = rows["origin"].iloc[0]
+        when = pd.Timestamp(origin).strftime("%Y-%m-%d %H:%M") if dated else str(origin)
+        colour = palette[i % 2] if many else palette[i]
+        label = (f"LSTM, fold {int(fold) + 1} (origin {when})" if not many
+                 else "LSTM forecasts (folds alternate colours)" if i == 0 else None)
+        ax.plot(rows["time"], rows["mean"], color=colour, linewidth=1.6, label=label)
+        ax.plot(rows["time"], rows["seasonal_naive"], color="grey", linestyle=":", linewidth=1,
+                label="seasonal naive" if i == 0 else None)
+        ax.axvline(origin, color="grey", linestyle="--", linewidth=0.6,
+                   label="forecast origins" if i == 0 else None)
+    name = target if series is None else f"{series} / {target}"
+    settings = result.settings
+    horizon = settings.get("horizon")
+    ax.set_title(f"Backtest of {name}: {settings.get('folds')} folds of {horizon} steps, origins "
+                 f"{settings.get('step')} steps apart, {'refit per fold' if settings.get('refit') else 'no refit'}")
+    ax.set_xlabel("time")
+    ax.set_ylabel(str(target))
+    ax.grid(alpha=0.3)
+    _format_time_axis(ax, table["time"])
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
+    if path is not None:
+        _save(fig, path)
+    return ax
+
+
+# ---------------------------------------------------------------------------- tuning
+def plot_tune_history(trials: Sequence[tuple[int, float | None, str]], path: str | Path | None = None, *,
+                      baseline: int | None = None) -> Axes:
+    """Hyper-parameter search: each trial's best validation loss (scaled units, log axis) by trial
+    number, the best so far, and the base configuration marked. ``trials``: (number, value,
+    state) with state ``COMPLETE``, ``PRUNED`` or ``FAIL``."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(9, 4.5), layout="constrained")
+    ax = fig.add_subplot()
+    done = [(n, v) for n, v, s in trials if s == "COMPLETE" and v is not None and np.isfinite(v)]
+    pruned = [(n, v) for n, v, s in trials if s == "PRUNED" and v is not None and np.isfinite(v)]
+    if not done:
+        raise ValueError("No completed trial to plot.")
+    numbers, values = zip(*sorted(done), strict=True)
+    ax.scatter(numbers, values, color="tab:blue", s=18, label="completed trial", zorder=3)
+    if pruned:
+        ax.scatter(*zip(*pruned, strict=True), color="tab:grey", marker="x", s=18,
+                   label="pruned trial (loss when stopped)", zorder=3)
+    ax.step(numbers, np.minimum.accumulate(values), where="post", color="tab:red", label="best so far")
+    if baseline is not None and baseline in numbers:
+        ax.scatter([baseline], [values[numbers.index(baseline)]], s=90, facecolors="none", edgecolors="black",
+                   label="base configuration", zorder=4)
+    positive = [v for v in values if v > 0]
+    if len(positive) == len(values) and max(values) / min(values) > 3:
+        ax.set_yscale("log")
+    ax.set_xlabel("trial")
+    ax.set_ylabel("best validation loss (scaled units)")
+    ax.set_title(f"Search history: {len(done)} completed, {len(pruned)} pruned, "
+                 f"best {min(values):.4g} (trial {numbers[int(np.argmin(values))]})")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    if path is not None:
+        _save(fig, path)
+    return ax
+
+
+def plot_tune_curves(curves: dict[int, dict[int, float]], path: str | Path | None = None, *,
+                     best: int | None = None, pruned: Sequence[int] = ()) -> Axes:
+    """Validation loss per epoch (scaled units, log axis) of every trial; the best trial drawn
+    bold, pruned trials dashed where they were stopped."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(9, 4.5), layout="constrained")
+    ax = fig.add_subplot()
+    curves = {n: c for n, c in curves.items() if c}
+    if not curves:
+        raise ValueError("No trial reported a validation loss per epoch.")
+    labelled: set[str] = set()
+    for number, curve in sorted(curves.items()):
+        epochs = sorted(curve)
+        kind = "best trial" if number == best else "pruned trial" if number in pruned else "trial"
+        style = {"best trial": dict(color="tab:red", linewidth=2.2, zorder=3),
+                 "pruned trial": dict(color="tab:grey", linewidth=0.8, linestyle="--", alpha=0.7),
+                 "trial": dict(color="tab:blue", linewidth=0.9, alpha=0.6)}[kind]
+        label = (f"best trial ({number})" if kind == "best trial" else kind) if kind not in labelled else None
+        labelled.add(kind)
+        ax.plot(epochs, [curve[e] for e in epochs], label=label, **style)
+    values = [v for c in curves.values() for v in c.values()]
+    if min(values) > 0 and max(values) / min(values) > 3:
+        ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("validation loss (scaled units)")
+    ax.set_title(f"Learning curves of {len(curves)} trials (the pruner stops the dashed ones)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    if path is not None:
+        _save(fig, path)
+    return ax
+
+
+def plot_tune_importances(importances: dict[str, float], path: str | Path | None = None) -> Axes:
+    """How much of the validation loss's variation across trials each searched key explains
+    (Optuna's fANOVA importances, summing to 1), largest on top."""
+    from matplotlib.figure import Figure
+
+    if not importances:
+        raise ValueError("No parameter importances to plot.")
+    items = sorted(importances.items(), key=lambda kv: kv[1])
+    fig = Figure(figsize=(8, 0.9 + 0.38 * len(items)), layout="constrained")
+    ax = fig.add_subplot()
+    ax.barh([k for k, _ in items], [v for _, v in items], color="tab:blue")
+    for i, (_, v) in enumerate(items):
+        ax.text(v, i, f" {v:.2f}", va="center", fontsize=8)
+    ax.set_xlabel("share of the validation loss's variation explained")
+    ax.set_xlim(0, max(v for _, v in items) * 1.15)
+    ax.set_title("Which settings mattered (config keys searched)")
+    if path is not None:
+        _save(fig, path)
+    return ax
