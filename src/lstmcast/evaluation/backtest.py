@@ -136,7 +136,7 @@ def _tidy_series(config: ForecastConfig, frame: pd.DataFrame, source: str) -> li
     d = config.data
     tidy = prepare_frame(frame, list(d.input_columns), time_col=d.time_col, series_col=d.series_col,
                          fill=d.fill, source=source)
-    groups = [(_SINGLE, tidy)] if d.series_col is None else list(tidy.groupby(d.series_col, sort=False))
+    groups = [(_SINGLE, tidy)] if d.series_col is None else list(tidy.groupby(d.series_col, sort=False, observed=True))
     return [_Series(str(key), group, group[list(d.targets)].to_numpy(np.float64)) for key, group in groups]
 
 
