@@ -34,7 +34,7 @@ def shops(n_shops: int = 8, n_hours: int = 24 * 42, seed: int = 0) -> pd.DataFra
     for k in range(n_shops):
         level = 40 + 15 * k
         daily = np.clip(np.sin(2 * np.pi * (hours % 24 - 8) / 24), 0, None) * (20 + 3 * k)
-        weekly = np.where(times.dayofweek >= 5, 0.6 + 0.1 * (k % 3), 1.0)
+        weekly = np.where(times.day_of_week >= 5, 0.6 + 0.1 * (k % 3), 1.0)
         noise = rng.normal(0, 2 + 0.3 * k, n_hours)
         parts.append(pd.DataFrame({"date": times, "shop": f"shop {k + 1}",
                                    "sales": level * 0.3 + daily * weekly + noise}))
@@ -44,7 +44,7 @@ def shops(n_shops: int = 8, n_hours: int = 24 * 42, seed: int = 0) -> pd.DataFra
 def config(quick: bool, series_col: str | None = "shop", head: str = "quantile",
            max_epochs: int = 40) -> ForecastConfig:
     return ForecastConfig(
-        data=DataConfig(targets=("sales",), series_col=series_col, time_col="date", input_length=72,
+        data=DataConfig(targets=("sales",), series_col=series_col, input_length=72,
                         horizon=24, normalization="mean"),
         model=ModelConfig(hidden_size=8 if quick else 32, head=head,
                           quantiles=(0.1, 0.5, 0.9) if head == "quantile" else (0.5,)),

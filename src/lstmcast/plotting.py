@@ -93,6 +93,16 @@ def default_window(times: pd.Index, horizon: int) -> int:
     return max(100, 8 * horizon, 4 * season)
 
 
+def _log_axis(ax: Axes) -> None:
+    """A log y axis whose ticks read as plain numbers (0.05, 0.1, 0.2), not powers of ten."""
+    from matplotlib.ticker import FuncFormatter
+
+    ax.set_yscale("log")
+    plain = FuncFormatter(lambda value, _: f"{value:g}")
+    ax.yaxis.set_major_formatter(plain)
+    ax.yaxis.set_minor_formatter(plain)
+
+
 def _format_time_axis(ax: Axes, times: Any) -> None:
     if isinstance(times, pd.DatetimeIndex) or np.issubdtype(np.asarray(times).dtype, np.datetime64):
         from matplotlib.dates import AutoDateLocator, ConciseDateFormatter
@@ -330,10 +340,10 @@ def plot_backtest(result: Any, path: str | Path | None = None, *, series: str | 
         label = (f"LSTM, fold {int(fold) + 1} (origin {when})" if not many
                  else "LSTM forecasts (folds alternate colours)" if i == 0 else None)
         ax.plot(rows["time"], rows["mean"], color=colour, linewidth=1.6, label=label)
-        ax.plot(rows["time"], rows["seasonal_naive"], color="grey", linestyle=":", linewidth=1,
-                label="seasonal naive" if i == 0 else None)
-        ax.axvline(origin, color="grey", linestyle="--", linewidth=0.6,
-                   label="forecast origins" if i == 0 else None)
+        ax.plot(rows["time"], rows["seasonal_naive"], color="grey", linestyle=":", linewidth=1)
+        ax.axvline(origin, color="grey", linestyle="--", linewidth=0.6)
+    ax.plot([], [], color="grey", linestyle=":", linewidth=1, label="seasonal naive")  # legend entries
+    ax.plot([], [], color="grey", linestyle="--", linewidth=0.6, label="forecast origins")
     name = target if series is None else f"{series} / {target}"
     settings = result.settings
     horizon = settings.get("horizon")
@@ -372,9 +382,9 @@ def plot_tune_history(trials: Sequence[tuple[int, float | None, str]], path: str
     if baseline is not None and baseline in numbers:
         ax.scatter([baseline], [values[numbers.index(baseline)]], s=90, facecolors="none", edgecolors="black",
                    label="base configuration", zorder=4)
-    positive = [v for v in values if v > 0]
-    if len(positive) == len(values) and max(values) / min(values) > 3:
-        ax.set_yscale("log")
+    shown = [*values, *(v for _, v in pruned)]
+    if min(shown) > 0 and max(shown) / min(shown) > 3:
+        _log_axis(ax)
     ax.set_xlabel("trial")
     ax.set_ylabel("best validation loss (scaled units)")
     ax.set_title(f"Search history: {len(done)} completed, {len(pruned)} pruned, "
@@ -409,7 +419,7 @@ def plot_tune_curves(curves: dict[int, dict[int, float]], path: str | Path | Non
         ax.plot(epochs, [curve[e] for e in epochs], label=label, **style)
     values = [v for c in curves.values() for v in c.values()]
     if min(values) > 0 and max(values) / min(values) > 3:
-        ax.set_yscale("log")
+        _log_axis(ax)
     ax.set_xlabel("epoch")
     ax.set_ylabel("validation loss (scaled units)")
     ax.set_title(f"Learning curves of {len(curves)} trials (the pruner stops the dashed ones)")
