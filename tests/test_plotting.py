@@ -41,6 +41,7 @@ def test_tune_history_is_labelled_in_our_terms_on_a_log_axis(tmp_path):
     labels = ax.get_legend_handles_labels()[1]
     assert "base configuration" in labels and "pruned trial (loss when stopped)" in labels
     assert "best 0.01 (trial 4)" in ax.get_title()
+    assert all(float(tick).is_integer() for tick in ax.get_xticks())  # no trial 0.5
     best_line = next(line for line in ax.get_lines() if line.get_label() == "best so far")
     np.testing.assert_allclose(best_line.get_ydata(), [0.5, 0.02, 0.01])
     text = " ".join([ax.get_xlabel(), ax.get_ylabel(), ax.get_title(), *labels])

@@ -385,6 +385,9 @@ def plot_tune_history(trials: Sequence[tuple[int, float | None, str]], path: str
     shown = [*values, *(v for _, v in pruned)]
     if min(shown) > 0 and max(shown) / min(shown) > 3:
         _log_axis(ax)
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # trials are whole numbers
     ax.set_xlabel("trial")
     ax.set_ylabel("best validation loss (scaled units)")
     ax.set_title(f"Search history: {len(done)} completed, {len(pruned)} pruned, "
@@ -420,6 +423,9 @@ def plot_tune_curves(curves: dict[int, dict[int, float]], path: str | Path | Non
     values = [v for c in curves.values() for v in c.values()]
     if min(values) > 0 and max(values) / min(values) > 3:
         _log_axis(ax)
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
     ax.set_ylabel("validation loss (scaled units)")
     ax.set_title(f"Learning curves of {len(curves)} trials (the pruner stops the dashed ones)")
