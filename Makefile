@@ -2,17 +2,22 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
-PIP := $(BIN)/python -m pip --disable-pip-version-check -q
+# pip's own progress (one line per package, a bar for each download): the first install takes minutes
+PIP := $(BIN)/python -m pip --disable-pip-version-check --progress-bar on
+MIN_VENV := .venv-min
 
-.PHONY: demo test lint install install-dev clean
+.PHONY: demo test test-min lint docs figures smoke install install-dev clean
 
 $(VENV)/.core: requirements/core.txt pyproject.toml
+	@echo "== Installing the pinned runtime dependencies into $(VENV) (first run: a few minutes, torch is ~200 MB)"
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -r requirements/core.txt
 	$(PIP) install --no-deps -e .
+	@echo "== $(VENV) is ready"
 	touch $@
 
 $(VENV)/.dev: $(VENV)/.core requirements/dev.txt
+	@echo "== Installing the development dependencies into $(VENV)"
 	$(PIP) install -r requirements/dev.txt
 	touch $@
 
@@ -25,8 +30,31 @@ demo: $(VENV)/.core
 test: $(VENV)/.dev
 	$(BIN)/python -m pytest -q
 
+# The declared dependency floors (requirements/min.txt = pyproject's minimums) with the test tools,
+# in a separate venv; the whole suite runs against them.
+test-min: requirements/min.txt requirements/dev.txt pyproject.toml
+	test -x $(MIN_VENV)/bin/python || $(PYTHON) -m venv $(MIN_VENV)
+	grep -v -e '^-r' -e '^#' requirements/dev.txt > $(MIN_VENV)/dev-only.txt
+	$(MIN_VENV)/bin/python -m pip --disable-pip-version-check install -r requirements/min.txt \
+	    -r $(MIN_VENV)/dev-only.txt -c requirements/min.txt
+	$(MIN_VENV)/bin/python -m pip --disable-pip-version-check install --no-deps -e .
+	$(MIN_VENV)/bin/python -m pip check
+	$(MIN_VENV)/bin/python -m pytest -q $(PYTEST_ARGS)
+
 lint: $(VENV)/.dev
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks docs scripts
+	$(BIN)/mkdocs build --strict --site-dir $(VENV)/site
+
+docs: $(VENV)/.dev
+	$(BIN)/mkdocs serve
+
+# Regenerate the pictures shown in the docs (docs/img/*.png) from tiny seeded runs.
+figures: $(VENV)/.dev
+	$(BIN)/python docs/make_figures.py
+
+# Build the wheel, install it in a clean venv per Python found (3.11-3.13), run import, demo, export.
+smoke: $(VENV)/.dev
+	PYTHON_BUILD=$(BIN)/python bash scripts/smoke_pythons.sh
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache
+	rm -rf $(VENV) $(MIN_VENV) runs .pytest_cache dist build

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
-
+from lstmcast._version import __version__
 from lstmcast.config import DataConfig, ForecastConfig, ModelConfig, TrainConfig
 from lstmcast.errors import ConfigError, DataError, ModelFileError, NotFittedError
 

@@ -504,6 +504,19 @@ def _align_columns(frame: Any, forecaster: Any, args: argparse.Namespace) -> Any
     return frame
 
 
+def _write_forecast_plot(forecast: Any, frame: Any, forecaster: Any, args: argparse.Namespace) -> None:
+    """predict --plot: the recent history, the forecast and its band (a grid for many series)."""
+    from lstmcast.errors import DataError
+
+    if not str(args.plot).lower().endswith(".png"):
+        raise CommandError(f"--plot {args.plot}: the picture is written as PNG; give a file name ending in .png.")
+    try:
+        forecast.plot(frame, args.plot, series=args.plot_series, window=args.plot_window,
+                      series_col=forecaster.config.data.series_col)
+    except DataError as error:
+        raise CommandError(f"--plot: {error}") from None
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
     from lstmcast.data.io import read_table
     from lstmcast.forecaster import Forecaster
@@ -521,11 +534,15 @@ def cmd_predict(args: argparse.Namespace) -> int:
             _stderr(f"note: {note}")
     if args.out:
         payload["paths"] = {"forecast": str(forecast.to_csv(args.out))}
+    if args.plot:
+        _write_forecast_plot(forecast, frame, forecaster, args)
+        payload.setdefault("paths", {})["plot"] = str(args.plot)
     if args.json:
         payload["forecast"] = json.loads(table.to_json(orient="records", date_format="iso"))
         _emit_json(payload)
-    elif args.out:
-        print(f"forecast of {len(table)} rows written to {args.out}")
+    elif args.out or args.plot:
+        for what, path in payload["paths"].items():
+            print(f"{what} written to {path}" + (f" ({len(table)} rows)" if what == "forecast" else ""))
     else:
         print(table.to_csv(index=False), end="")
     return 0
@@ -1207,6 +1224,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.add_argument("--series-col", metavar="COL", help="series id column, if named differently than in training")
     p.add_argument("--time-col", metavar="COL", help="time column, if named differently than in training")
+    p.add_argument("--plot", metavar="PATH.png",
+                   help="draw the recent history, the forecast and its interval band (a grid for many series)")
+    p.add_argument("--plot-series", action="append", metavar="KEY",
+                   help="with --plot: the series to draw (repeatable; default the first 6)")
+    p.add_argument("--plot-window", type=int, metavar="STEPS",
+                   help="with --plot: past steps shown (default the last few seasons, at least 100)")
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("evaluate", help="score a model on the last horizon of each series against baselines, "

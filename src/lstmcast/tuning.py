@@ -766,31 +766,46 @@ def write_results(study: optuna.Study, result: TuneResult, out_dir: str | Path,
 
 
 def write_plots(study: optuna.Study, out_dir: Path) -> tuple[dict[str, str], list[str]]:
-    """Optimisation history, parameter importances and learning curves (validation loss per
-    epoch of every trial) with Optuna's matplotlib module; a plot that cannot be drawn (too few
-    trials) is skipped with a note."""
+    """The search history, the learning curves (validation loss per epoch of every trial) and the
+    parameter importances, labelled in the project's terms (:mod:`lstmcast.plotting`); a plot that
+    cannot be drawn (too few trials) is skipped with a note."""
     require("optuna", "tune")
-    import matplotlib
-    import matplotlib.pyplot as plt  # optuna draws with pyplot; every figure is closed here
-    from optuna.visualization import matplotlib as ovm
+    import optuna
 
-    plots = {"history": ("optimization_history.png", ovm.plot_optimization_history),
-             "importances": ("param_importances.png", ovm.plot_param_importances),
-             "learning_curves": ("intermediate_values.png", ovm.plot_intermediate_values)}
+    from lstmcast import plotting
+
+    trials = study.get_trials(deepcopy=False)
+    done = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
+    best = min(done, key=lambda t: t.value).number if done else None
+    baseline = next((t.number for t in done if t.user_attrs.get("baseline")), None)
+    pruned = [t.number for t in trials if t.state == optuna.trial.TrialState.PRUNED]
+
+    def history(path: Path) -> None:
+        rows = [(t.number, t.value if t.value is not None else
+                 (min(t.intermediate_values.values()) if t.intermediate_values else None), t.state.name)
+                for t in trials]
+        plotting.plot_tune_history(rows, path, baseline=baseline)
+
+    def importances(path: Path) -> None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            values = optuna.importance.get_param_importances(study)
+        plotting.plot_tune_importances(dict(values), path)
+
+    def curves(path: Path) -> None:
+        plotting.plot_tune_curves({t.number: dict(t.intermediate_values) for t in trials}, path, best=best,
+                                  pruned=pruned)
+
+    plots = {"history": ("optimization_history.png", history),
+             "importances": ("param_importances.png", importances),
+             "learning_curves": ("intermediate_values.png", curves)}
     paths, notes = {}, []
     for name, (filename, draw) in plots.items():
         try:
-            with warnings.catch_warnings(), matplotlib.rc_context():  # optuna sets a global style
-                warnings.simplefilter("ignore")
-                ax = draw(study)
-                fig = ax.figure if not isinstance(ax, Sequence) else ax[0].figure
-                with _replacing(out_dir / filename) as tmp:
-                    fig.savefig(tmp, dpi=100, bbox_inches="tight", format="png")
+            draw(out_dir / filename)
             paths[f"{name}_plot"] = str(out_dir / filename)
         except (ValueError, RuntimeError, ZeroDivisionError, IndexError) as exc:
             notes.append(f"{filename} not drawn: {exc}")
-        finally:
-            plt.close("all")
     return paths, notes
 
 

@@ -136,7 +136,7 @@ def _tidy_series(config: ForecastConfig, frame: pd.DataFrame, source: str) -> li
     d = config.data
     tidy = prepare_frame(frame, list(d.input_columns), time_col=d.time_col, series_col=d.series_col,
                          fill=d.fill, fill_gaps=d.fill_gaps, source=source)
-    groups = [(_SINGLE, tidy)] if d.series_col is None else list(tidy.groupby(d.series_col, sort=False))
+    groups = [(_SINGLE, tidy)] if d.series_col is None else list(tidy.groupby(d.series_col, sort=False, observed=True))
     return [_Series(str(key), group, group[list(d.targets)].to_numpy(np.float64)) for key, group in groups]
 
 
@@ -351,53 +351,11 @@ def _actual_rows(series: Sequence[_Series], starts: dict[str, int], targets: lis
 
 def plot_backtest(result: BacktestResult, path: str | Path | None = None, *, series: str | None = None,
                   target: str | None = None, context: int | None = None, ax: Axes | None = None) -> Axes:
-    """Truth (black) with each fold's H-step forecast over it and the origins marked.
+    """Truth with each fold's H-step forecast over it and the origins marked; drawn by
+    :func:`lstmcast.plotting.plot_backtest`."""
+    from lstmcast.plotting import plot_backtest as draw
 
-    Draws one (series, target): the first of each unless named. ``context`` rows of truth
-    before the first origin are shown (default 2 H). Writes a PNG when ``path`` is given.
-    """
-    from matplotlib.figure import Figure
-
-    table = result.forecasts
-    target = target or table["target"].iloc[0]
-    if target not in set(table["target"]):
-        raise ValueError(f"Unknown target {target!r}; the backtest forecast {sorted(set(table['target']))}.")
-    table = table[table["target"] == target]
-    truth = result.actuals[result.actuals["target"] == target]
-    if "series" in table:
-        series = series or table["series"].iloc[0]
-        if series not in set(table["series"]):
-            raise ValueError(
-                f"Unknown series {series!r}; the backtest has {', '.join(map(str, table['series'].unique()[:5]))}"
-                f"{', ...' if table['series'].nunique() > 5 else ''}."
-            )
-        table = table[table["series"] == series]
-        truth = truth[truth["series"] == series]
-    context = 2 * int(result.settings.get("horizon", 1)) if context is None else context
-    first = int(np.searchsorted(truth["time"].to_numpy(), table["origin"].iloc[0]))
-    truth = truth.iloc[max(first - context, 0):]
-    fig = Figure(figsize=(10, 4.5)) if ax is None else ax.figure
-    ax = ax or fig.add_subplot()
-    ax.plot(truth["time"], truth["actual"], color="black", linewidth=1, label="actual")
-    colours = ["tab:blue", "tab:orange"]
-    for fold, rows in table.groupby("fold", sort=True):
-        ax.plot(rows["time"], rows["mean"], color=colours[int(fold) % 2], linewidth=1.5,
-                label="LSTM forecast" if fold == 0 else None)
-        ax.plot(rows["time"], rows["seasonal_naive"], color="grey", linestyle=":", linewidth=1,
-                label="seasonal naive" if fold == 0 else None)
-        ax.axvline(rows["origin"].iloc[0], color="grey", linestyle="--", linewidth=0.6)
-    name = target if series is None else f"{series} / {target}"
-    settings = result.settings
-    ax.set_title(f"Backtest of {name}: {settings.get('folds')} folds, step {settings.get('step')}, "
-                 f"{'refit' if settings.get('refit') else 'no refit'}")
-    ax.set_xlabel("time")
-    ax.set_ylabel(str(target))
-    ax.legend(loc="upper left", fontsize=8)
-    if path is not None:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=100, bbox_inches="tight")
-    return ax
+    return draw(result, path, series=series, target=target, context=context, ax=ax)
 
 
 def write_backtest(result: BacktestResult, out: str | Path) -> dict[str, str]:
