@@ -20,7 +20,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 # reading order; a page whose examples use another's files comes after it
-PAGES = ["docs/quickstart.md", "docs/cli.md", "docs/python.md", "docs/models.md", "docs/training.md",
+PAGES = ["docs/quickstart.md", "docs/cli.md", "docs/forecasting.md", "docs/python.md", "docs/models.md", "docs/training.md",
          "docs/plots.md", "docs/tuning.md", "docs/deployment.md", "docs/benchmarks.md", "docs/install.md",
          "docs/index.md", "README.md"]
 BLOCK = re.compile(r"(?:<!-- not run in the docs test: (?P<why>[^>]*?) -->\n)?```(?P<lang>python|bash)\n"
