@@ -9,6 +9,7 @@ units) for each, and the ratio. Two more measurements of the same task:
     .venv/bin/python benchmarks/seed_task.py [--seeds 0 1 2]
     .venv/bin/python benchmarks/seed_task.py --epoch [--baseline-src OLD/src]   # CPU ms per epoch vs FLOP floor
     .venv/bin/python benchmarks/seed_task.py --stopping                        # early-stopping rules vs test RMSE
+    .venv/bin/python benchmarks/seed_task.py --threads                         # 1 vs 2 threads by model size
 
 ``--epoch`` trains 30 epochs on one thread and reports the median CPU time of an epoch next to
 its FLOP count (LSTM + head, forward and backward on the training windows, forward on the
@@ -211,6 +212,56 @@ def epoch_report(seeds: list[int], baseline: str | None) -> None:
               f"{statistics.median(r['fit_cpu_s'] for r in mine):>9.2f} {mine[0]['dynamo_imported']!s:>7}")
 
 
+THREAD_SIZES = [(64, 32, 1), (128, 128, 1), (256, 256, 1)]  # hidden, batch, layers
+
+
+def run_threads(seed: int, hidden: int = 64, batch: int = 32, layers: int = 1, threads: int = 1) -> dict:
+    """Median wall and CPU seconds of an epoch (2..3) at one model size and thread count."""
+    from lstmcast import DataConfig, ForecastConfig, Forecaster, ModelConfig, TrainConfig
+    from lstmcast.data.synthetic import noisy_sine
+    from lstmcast.training import Callback
+
+    class Clock(Callback):
+        def __init__(self):
+            self.marks = []
+
+        def on_fit_start(self, state):
+            self.marks.append((time.perf_counter(), time.process_time()))
+
+        def on_epoch_end(self, state, record):
+            self.marks.append((time.perf_counter(), time.process_time()))
+
+    config = ForecastConfig(DataConfig(targets=("value",), input_length=48),
+                            ModelConfig(hidden_size=hidden, num_layers=layers),
+                            TrainConfig(seed=seed, max_epochs=3, patience=0, batch_size=batch, threads=threads))
+    clock = Clock()
+    Forecaster(config).fit(noisy_sine(4000, 0.1, seed=seed), callbacks=[clock])
+    walls = [b[0] - a[0] for a, b in zip(clock.marks, clock.marks[1:], strict=False)][1:]
+    cpus = [b[1] - a[1] for a, b in zip(clock.marks, clock.marks[1:], strict=False)][1:]
+    return {"wall": statistics.median(walls), "cpu": statistics.median(cpus)}
+
+
+def threads_report(seed: int) -> None:
+    import os
+
+    from lstmcast.config import ModelConfig, TrainConfig
+    from lstmcast.training.threads import step_work
+
+    print(f"load average {os.getloadavg()[0]:.2f}, {os.cpu_count()} cores; epoch of 2,779 windows of 48 steps")
+    print(f"{'hidden':>6} {'batch':>5} {'layers':>6} {'step work':>10} {'1 thread s':>10} {'2 threads s':>11} "
+          f"{'speed-up':>8}")
+    for hidden, batch, layers in THREAD_SIZES:
+        walls = {1: [], 2: []}
+        for threads in (1, 2, 2, 1):  # interleaved pairs
+            out = subprocess.run([sys.executable, __file__, "--run", "threads", "--seed", str(seed),
+                                  "--size", str(hidden), str(batch), str(layers), str(threads)],
+                                 capture_output=True, text=True, check=True).stdout
+            walls[threads].append(json.loads(out.strip().splitlines()[-1])["wall"])
+        one, two = statistics.median(walls[1]), statistics.median(walls[2])
+        work = step_work(ModelConfig(hidden_size=hidden, num_layers=layers), TrainConfig(batch_size=batch))
+        print(f"{hidden:>6} {batch:>5} {layers:>6} {work:>10,} {one:>10.3f} {two:>11.3f} {one / two:>8.2f}")
+
+
 RULES = [(10, 0.0), (10, 0.001), (10, 0.002), (10, 0.005), (10, 0.01), (7, 0.002), (7, 0.005), (5, 0.0), (5, 0.005),
          (5, 0.01), (3, 0.0)]
 
@@ -289,9 +340,14 @@ def main() -> None:
     parser.add_argument("--epoch", action="store_true", help="CPU ms per epoch against the FLOP floor")
     parser.add_argument("--baseline-src", metavar="DIR", help="with --epoch: also measure this source tree")
     parser.add_argument("--stopping", action="store_true", help="early-stopping rules against test RMSE")
-    parser.add_argument("--run", choices=["tutorial", "ours", "epoch", "stopping"], help=argparse.SUPPRESS)
+    parser.add_argument("--threads", action="store_true", help="epoch wall time on 1 and 2 threads by model size")
+    parser.add_argument("--run", choices=["tutorial", "ours", "epoch", "stopping", "threads"], help=argparse.SUPPRESS)
+    parser.add_argument("--size", type=int, nargs=4, help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.run == "threads":
+        print(json.dumps(run_threads(args.seed, *args.size)))
+        return
     if args.run:
         runs = {"tutorial": run_tutorial, "ours": run_ours, "epoch": run_epoch, "stopping": run_stopping}
         print(json.dumps(runs[args.run](args.seed)))
@@ -301,6 +357,9 @@ def main() -> None:
         return
     if args.stopping:
         stopping_report(args.seeds)
+        return
+    if args.threads:
+        threads_report(args.seeds[0])
         return
     rows = []
     for seed in args.seeds:
