@@ -247,7 +247,7 @@ def threads_report(seed: int) -> None:
     from lstmcast.config import ModelConfig, TrainConfig
     from lstmcast.training.threads import step_work
 
-    print(f"load average {os.getloadavg()[0]:.2f}, {os.cpu_count()} cores; epoch of 2,779 windows of 48 steps")
+    print(f"load average {os.getloadavg()[0]:.2f}, {os.cpu_count()} cores; noisy sine of 4,000 points, windows of 48 steps")
     print(f"{'hidden':>6} {'batch':>5} {'layers':>6} {'step work':>10} {'1 thread s':>10} {'2 threads s':>11} "
           f"{'speed-up':>8}")
     for hidden, batch, layers in THREAD_SIZES:
