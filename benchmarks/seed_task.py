@@ -156,6 +156,28 @@ def sgemm_rate() -> float:
     return best
 
 
+def bare_epoch_ms(n_train: int, n_val: int) -> float:
+    """CPU ms of the arithmetic alone: nn.LSTM + head forward, MSE, backward for every training
+    batch and one validation forward, with no optimiser, clipping or batch gathering."""
+    import torch
+
+    torch.set_num_threads(1)
+    lstm = torch.nn.LSTM(1, TUTORIAL["hidden_size"], batch_first=True)
+    head = torch.nn.Linear(TUTORIAL["hidden_size"], 1)
+    x, y = torch.randn(TUTORIAL["batch_size"], TUTORIAL["input_length"], 1), torch.randn(TUTORIAL["batch_size"], 1)
+    val = torch.randn(n_val, TUTORIAL["input_length"], 1)
+    times = []
+    for _ in range(15):
+        start = time.process_time()
+        for _ in range(-(-n_train // TUTORIAL["batch_size"])):
+            out, _ = lstm(x)
+            torch.nn.functional.mse_loss(head(out[:, -1]), y).backward()
+        with torch.no_grad():
+            head(lstm(val)[0][:, -1])
+        times.append(time.process_time() - start)
+    return 1000 * statistics.median(times[3:])
+
+
 def run_epoch(seed: int, epochs: int = 30) -> dict:
     """Median CPU seconds of one tutorial epoch on one thread, with the FLOP count and sgemm rate."""
     import torch
@@ -180,6 +202,7 @@ def run_epoch(seed: int, epochs: int = 30) -> dict:
     per_epoch = [b - a for a, b in zip(clock.marks, clock.marks[1:], strict=False)]
     windows = forecaster.meta_["n_windows"]
     return {"epoch_cpu_ms": 1000 * statistics.median(per_epoch[1:]), "first_epoch_ms": 1000 * per_epoch[0],
+            "bare_ms": bare_epoch_ms(windows["train"], windows["val"]),
             "fit_cpu_s": fit_cpu, "flops": epoch_flops(windows["train"], windows["val"]),
             "sgemm_gflops": sgemm_rate() / 1e9, "threads": torch.get_num_threads(),
             "dynamo_imported": "torch._dynamo" in sys.modules}
@@ -203,6 +226,9 @@ def epoch_report(seeds: list[int], baseline: str | None) -> None:
     flops = rows[0]["flops"]
     print(f"load average {os.getloadavg()[0]:.2f}; one epoch = {flops / 1e9:.3f} GFLOP; one-core sgemm "
           f"{rate:.1f} GFLOP/s (median) -> FLOP floor {1000 * flops / (rate * 1e9):.1f} ms")
+    bare = statistics.median(r["bare_ms"] for r in rows)
+    print(f"bare arithmetic (LSTM + head forward, MSE, backward; no optimiser): {bare:.1f} ms = "
+          f"{bare / (1000 * flops / (rate * 1e9)):.2f}x the floor")
     print(f"{'tree':<10} {'epoch CPU ms':>12} {'x floor':>8} {'first ms':>9} {'fit CPU s':>9} {'dynamo':>7}")
     for name, _ in trees:
         mine = [r for r in rows if r["tree"] == name]
