@@ -9,6 +9,7 @@ units) for each, and the ratio. Two more measurements of the same task:
     .venv/bin/python benchmarks/seed_task.py [--seeds 0 1 2]
     .venv/bin/python benchmarks/seed_task.py --epoch [--baseline-src OLD/src]   # CPU ms per epoch vs FLOP floor
     .venv/bin/python benchmarks/seed_task.py --stopping                        # early-stopping rules vs test RMSE
+    .venv/bin/python benchmarks/seed_task.py --threads                         # 1 vs 2 threads by model size
 
 ``--epoch`` trains 30 epochs on one thread and reports the median CPU time of an epoch next to
 its FLOP count (LSTM + head, forward and backward on the training windows, forward on the
@@ -155,6 +156,28 @@ def sgemm_rate() -> float:
     return best
 
 
+def bare_epoch_ms(n_train: int, n_val: int) -> float:
+    """CPU ms of the arithmetic alone: nn.LSTM + head forward, MSE, backward for every training
+    batch and one validation forward, with no optimiser, clipping or batch gathering."""
+    import torch
+
+    torch.set_num_threads(1)
+    lstm = torch.nn.LSTM(1, TUTORIAL["hidden_size"], batch_first=True)
+    head = torch.nn.Linear(TUTORIAL["hidden_size"], 1)
+    x, y = torch.randn(TUTORIAL["batch_size"], TUTORIAL["input_length"], 1), torch.randn(TUTORIAL["batch_size"], 1)
+    val = torch.randn(n_val, TUTORIAL["input_length"], 1)
+    times = []
+    for _ in range(15):
+        start = time.process_time()
+        for _ in range(-(-n_train // TUTORIAL["batch_size"])):
+            out, _ = lstm(x)
+            torch.nn.functional.mse_loss(head(out[:, -1]), y).backward()
+        with torch.no_grad():
+            head(lstm(val)[0][:, -1])
+        times.append(time.process_time() - start)
+    return 1000 * statistics.median(times[3:])
+
+
 def run_epoch(seed: int, epochs: int = 30) -> dict:
     """Median CPU seconds of one tutorial epoch on one thread, with the FLOP count and sgemm rate."""
     import torch
@@ -179,6 +202,7 @@ def run_epoch(seed: int, epochs: int = 30) -> dict:
     per_epoch = [b - a for a, b in zip(clock.marks, clock.marks[1:], strict=False)]
     windows = forecaster.meta_["n_windows"]
     return {"epoch_cpu_ms": 1000 * statistics.median(per_epoch[1:]), "first_epoch_ms": 1000 * per_epoch[0],
+            "bare_ms": bare_epoch_ms(windows["train"], windows["val"]),
             "fit_cpu_s": fit_cpu, "flops": epoch_flops(windows["train"], windows["val"]),
             "sgemm_gflops": sgemm_rate() / 1e9, "threads": torch.get_num_threads(),
             "dynamo_imported": "torch._dynamo" in sys.modules}
@@ -202,6 +226,9 @@ def epoch_report(seeds: list[int], baseline: str | None) -> None:
     flops = rows[0]["flops"]
     print(f"load average {os.getloadavg()[0]:.2f}; one epoch = {flops / 1e9:.3f} GFLOP; one-core sgemm "
           f"{rate:.1f} GFLOP/s (median) -> FLOP floor {1000 * flops / (rate * 1e9):.1f} ms")
+    bare = statistics.median(r["bare_ms"] for r in rows)
+    print(f"bare arithmetic (LSTM + head forward, MSE, backward; no optimiser): {bare:.1f} ms = "
+          f"{bare / (1000 * flops / (rate * 1e9)):.2f}x the floor")
     print(f"{'tree':<10} {'epoch CPU ms':>12} {'x floor':>8} {'first ms':>9} {'fit CPU s':>9} {'dynamo':>7}")
     for name, _ in trees:
         mine = [r for r in rows if r["tree"] == name]
@@ -209,6 +236,56 @@ def epoch_report(seeds: list[int], baseline: str | None) -> None:
         print(f"{name:<10} {ms:>12.1f} {ms / (1000 * flops / (rate * 1e9)):>8.2f} "
               f"{statistics.median(r['first_epoch_ms'] for r in mine):>9.1f} "
               f"{statistics.median(r['fit_cpu_s'] for r in mine):>9.2f} {mine[0]['dynamo_imported']!s:>7}")
+
+
+THREAD_SIZES = [(64, 32, 1), (128, 128, 1), (256, 256, 1)]  # hidden, batch, layers
+
+
+def run_threads(seed: int, hidden: int = 64, batch: int = 32, layers: int = 1, threads: int = 1) -> dict:
+    """Median wall and CPU seconds of an epoch (2..3) at one model size and thread count."""
+    from lstmcast import DataConfig, ForecastConfig, Forecaster, ModelConfig, TrainConfig
+    from lstmcast.data.synthetic import noisy_sine
+    from lstmcast.training import Callback
+
+    class Clock(Callback):
+        def __init__(self):
+            self.marks = []
+
+        def on_fit_start(self, state):
+            self.marks.append((time.perf_counter(), time.process_time()))
+
+        def on_epoch_end(self, state, record):
+            self.marks.append((time.perf_counter(), time.process_time()))
+
+    config = ForecastConfig(DataConfig(targets=("value",), input_length=48),
+                            ModelConfig(hidden_size=hidden, num_layers=layers),
+                            TrainConfig(seed=seed, max_epochs=3, patience=0, batch_size=batch, threads=threads))
+    clock = Clock()
+    Forecaster(config).fit(noisy_sine(4000, 0.1, seed=seed), callbacks=[clock])
+    walls = [b[0] - a[0] for a, b in zip(clock.marks, clock.marks[1:], strict=False)][1:]
+    cpus = [b[1] - a[1] for a, b in zip(clock.marks, clock.marks[1:], strict=False)][1:]
+    return {"wall": statistics.median(walls), "cpu": statistics.median(cpus)}
+
+
+def threads_report(seed: int) -> None:
+    import os
+
+    from lstmcast.config import ModelConfig, TrainConfig
+    from lstmcast.training.threads import step_work
+
+    print(f"load average {os.getloadavg()[0]:.2f}, {os.cpu_count()} cores; noisy sine of 4,000 points, windows of 48 steps")
+    print(f"{'hidden':>6} {'batch':>5} {'layers':>6} {'step work':>10} {'1 thread s':>10} {'2 threads s':>11} "
+          f"{'speed-up':>8}")
+    for hidden, batch, layers in THREAD_SIZES:
+        walls = {1: [], 2: []}
+        for threads in (1, 2, 2, 1):  # interleaved pairs
+            out = subprocess.run([sys.executable, __file__, "--run", "threads", "--seed", str(seed),
+                                  "--size", str(hidden), str(batch), str(layers), str(threads)],
+                                 capture_output=True, text=True, check=True).stdout
+            walls[threads].append(json.loads(out.strip().splitlines()[-1])["wall"])
+        one, two = statistics.median(walls[1]), statistics.median(walls[2])
+        work = step_work(ModelConfig(hidden_size=hidden, num_layers=layers), TrainConfig(batch_size=batch))
+        print(f"{hidden:>6} {batch:>5} {layers:>6} {work:>10,} {one:>10.3f} {two:>11.3f} {one / two:>8.2f}")
 
 
 RULES = [(10, 0.0), (10, 0.001), (10, 0.002), (10, 0.005), (10, 0.01), (7, 0.002), (7, 0.005), (5, 0.0), (5, 0.005),
@@ -289,9 +366,14 @@ def main() -> None:
     parser.add_argument("--epoch", action="store_true", help="CPU ms per epoch against the FLOP floor")
     parser.add_argument("--baseline-src", metavar="DIR", help="with --epoch: also measure this source tree")
     parser.add_argument("--stopping", action="store_true", help="early-stopping rules against test RMSE")
-    parser.add_argument("--run", choices=["tutorial", "ours", "epoch", "stopping"], help=argparse.SUPPRESS)
+    parser.add_argument("--threads", action="store_true", help="epoch wall time on 1 and 2 threads by model size")
+    parser.add_argument("--run", choices=["tutorial", "ours", "epoch", "stopping", "threads"], help=argparse.SUPPRESS)
+    parser.add_argument("--size", type=int, nargs=4, help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.run == "threads":
+        print(json.dumps(run_threads(args.seed, *args.size)))
+        return
     if args.run:
         runs = {"tutorial": run_tutorial, "ours": run_ours, "epoch": run_epoch, "stopping": run_stopping}
         print(json.dumps(runs[args.run](args.seed)))
@@ -301,6 +383,9 @@ def main() -> None:
         return
     if args.stopping:
         stopping_report(args.seeds)
+        return
+    if args.threads:
+        threads_report(args.seeds[0])
         return
     rows = []
     for seed in args.seeds:

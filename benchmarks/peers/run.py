@@ -21,7 +21,7 @@ Darts and NeuralForecast come from benchmarks/peers/requirements.txt, in a separ
 environment (never a dependency of lstmcast, its tests or CI); without them their rows say so.
 
     pip install torch==2.13.0 -r benchmarks/peers/requirements.txt
-    python benchmarks/peers/run.py [--seeds 0 1 2] [--rounds 2] [--programs ...]
+    python benchmarks/peers/run.py [--seeds 0 1 2] [--rounds 2] [--programs ...] [--baseline-src OLD/src]
 """
 
 from __future__ import annotations
@@ -126,16 +126,18 @@ def child(program: str, seed: int) -> None:
 
 # ---------------------------------------------------------------------------- the harness
 def command(program: str, seed: int, out: Path) -> list[str]:
-    if program == "lstmcast-demo":
+    if program in ("lstmcast-demo", "baseline-demo"):
         return [sys.executable, "-m", "lstmcast.cli", "demo", "--data-seed", str(seed), "--seed", str(seed),
                 "--out", str(out / f"demo{seed}"), "--json", "--quiet"]
     return [sys.executable, __file__, "--child", program, "--seed", str(seed)]
 
 
-def measure(program: str, seed: int, out: Path) -> dict:
-    """Run one program in a fresh process; its CPU seconds and peak RSS from wait4."""
+def measure(program: str, seed: int, out: Path, baseline: str | None = None) -> dict:
+    """Run one program in a fresh process; its CPU seconds and peak RSS from wait4.
+    ``baseline-demo`` is ``lstmcast demo`` from another source tree (``--baseline-src``)."""
+    src = baseline if program == "baseline-demo" else str(REPO / "src")
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-           "PYTHONPATH": os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")])}
+           "PYTHONPATH": os.pathsep.join([str(src), os.environ.get("PYTHONPATH", "")])}
     started = time.perf_counter()
     with tempfile.TemporaryFile("w+") as stdout, tempfile.TemporaryFile("w+") as stderr:
         proc = subprocess.Popen(command(program, seed, out), stdout=stdout, stderr=stderr, env=env, cwd=out)
@@ -149,9 +151,9 @@ def measure(program: str, seed: int, out: Path) -> dict:
            "rss_mb": usage.ru_maxrss / 1024}
     if proc.returncode != 0:
         return {**row, "error": (err.strip().splitlines() or ["failed"])[-1][:200]}
-    payload = json.loads(text[text.index("{"):]) if program == "lstmcast-demo" else \
-        json.loads(text.strip().splitlines()[-1])
-    return {**row, "rmse": payload["metrics"]["rmse"] if program == "lstmcast-demo" else payload["rmse"]}
+    demo = program in ("lstmcast-demo", "baseline-demo")
+    payload = json.loads(text[text.index("{"):]) if demo else json.loads(text.strip().splitlines()[-1])
+    return {**row, "rmse": payload["metrics"]["rmse"] if demo else payload["rmse"]}
 
 
 def available(program: str) -> str | None:
@@ -194,6 +196,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--programs", nargs="+", choices=PROGRAMS, default=list(PROGRAMS))
     parser.add_argument("--json", metavar="FILE", help="also write every run as JSON")
+    parser.add_argument("--baseline-src", metavar="DIR", help="also run `lstmcast demo` from this source tree "
+                        "(e.g. a git archive of an older commit) as the row baseline-demo")
     parser.add_argument("--child", choices=PROGRAMS[1:], help=argparse.SUPPRESS)
     parser.add_argument("--seed", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -201,7 +205,8 @@ def main() -> None:
         child(args.child, args.seed)
         return
     missing = {p: why for p in args.programs if (why := available(p))}
-    runnable = [p for p in args.programs if p not in missing]
+    programs = [*args.programs, *(["baseline-demo"] if args.baseline_src else [])]
+    runnable = [p for p in programs if p not in missing]
     rows = []
     load = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
@@ -209,7 +214,7 @@ def main() -> None:
             for seed in args.seeds:
                 order = runnable if rnd % 2 == 0 else runnable[::-1]
                 for program in order:
-                    row = measure(program, seed, Path(tmp))
+                    row = measure(program, seed, Path(tmp), args.baseline_src)
                     rows.append({**row, "round": rnd})
                     print(json.dumps(row), file=sys.stderr, flush=True)
     if args.json:
@@ -217,7 +222,7 @@ def main() -> None:
     end_load = os.getloadavg()
     print(f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; load average at start {load[0]:.2f}, at end "
           f"{end_load[0]:.2f} ({os.cpu_count()} cores); medians over {args.rounds} rounds x {len(args.seeds)} seeds\n")
-    print(table(rows, args.programs, args.seeds, missing))
+    print(table(rows, programs, args.seeds, missing))
 
 
 if __name__ == "__main__":

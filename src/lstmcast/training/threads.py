@@ -1,10 +1,10 @@
 """How many CPU threads a training run uses: one, unless more is measurably faster.
 
-Measured on this project's 2-core machine (``benchmarks/seed_task.py threads``, docs/speed.md):
-an LSTM step at the tutorial's size (hidden 64, batch 32) is ~0.5 ms of arithmetic, and a
-second thread only adds synchronisation; under load (other processes on the cores) torch's
-default thread count made epochs 7-10x slower. More threads pay only for large steps on cores
-that are free, so the policy asks for both.
+Measured on this project's 2-core machine under load (``benchmarks/seed_task.py --threads``,
+docs/speed.md): two threads made an epoch 50x slower at hidden 64 / batch 32, 13x at 128 / 128
+and 5.7x at 256 / 256 (the second thread waits for cores that other processes hold). More
+threads can only pay for large steps on cores that are free, so the policy asks for both; below
+:data:`PARALLEL_WORK` no measurement has shown a second thread faster.
 """
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ import os
 from lstmcast.config import ModelConfig, TrainConfig
 
 # multiply-adds of one recurrent step of one batch (batch x 4 gates x hidden x (hidden + input)
-# x layers x directions) from which a second thread measured faster on idle cores
-PARALLEL_WORK = 8_000_000
+# x layers x directions) below which training always uses one thread: hidden 256 at batch 256
+# (67 M) was still 5.7x slower on two threads under load
+PARALLEL_WORK = 64_000_000
 
 
 def step_work(model: ModelConfig, train: TrainConfig, n_inputs: int = 1) -> int:
@@ -41,8 +42,9 @@ def free_cores(cores: int | None = None, load: float | None = None) -> float:
 
 def threads_for(model: ModelConfig, train: TrainConfig, n_inputs: int = 1, cores: int | None = None,
                 load: float | None = None) -> int:
-    """Threads for CPU training: ``train.threads`` when set; one for deterministic runs and for
-    steps smaller than :data:`PARALLEL_WORK`; otherwise as many as there are free cores (at most 4)."""
+    """Threads for CPU training: ``train.threads`` when set; one for deterministic runs, for
+    steps smaller than :data:`PARALLEL_WORK` and on a loaded machine; otherwise as many as
+    there are free cores (cores minus the 1-minute load average, at most 4)."""
     if train.threads:
         return train.threads
     if train.deterministic or step_work(model, train, n_inputs) < PARALLEL_WORK:
