@@ -49,8 +49,9 @@ from lstmcast.forecast import Forecast
 from lstmcast.inference import TrainedModel, WindowBatch
 from lstmcast.models.ensemble import MedianEnsemble
 from lstmcast.models.network import LSTMForecastNet
-from lstmcast.persistence import load_checkpoint, load_model_dir, save_model_dir
+from lstmcast.persistence import load_model_dir, save_model_dir
 from lstmcast.training.batches import TensorBatches, window_batches
+from lstmcast.training.checkpoint import load_checkpoint
 from lstmcast.training.loop import Callback, FitResult, fit_loop
 from lstmcast.training.threads import threads_for
 

@@ -201,18 +201,3 @@ def _fsync_dir(path: Path) -> None:
         pass
     finally:
         os.close(fd)
-
-
-def load_checkpoint(path: Path) -> dict[str, Any]:
-    """A training checkpoint (tensors and plain values only: ``weights_only=True``)."""
-    if not path.is_file():
-        raise ModelFileError(f"Checkpoint {path} does not exist; nothing to resume.")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelFileError(f"Checkpoint {path} cannot be read ({first[:200]}); it is damaged, not a "
-                             "checkpoint, or holds objects other than tensors. Start a fresh run.") from exc
-    if not isinstance(state, dict) or not isinstance(state.get("epoch"), int) or "model" not in state:
-        raise ModelFileError(f"Checkpoint {path} lacks the model state or its epoch number; start a fresh run.")
-    return state

@@ -248,3 +248,23 @@ def test_epoch_windows_samples_a_fresh_subset_each_pass():
     assert [len(s) for s in seen] == [30, 30]
     assert len(set(seen[0].tolist())) == 30 and set(seen[0].tolist()) != set(seen[1].tolist())
     assert len(torch.cat([b[0] for b in source.iterate(8)])) == 100  # evaluation always sees every window
+
+
+def test_bad_checkpoints_are_refused_without_suggesting_to_unpickle(tmp_path):
+    import pickle
+
+    from lstmcast.errors import ModelFileError
+    from lstmcast.training.checkpoint import load_checkpoint
+
+    planted = tmp_path / "planted.pt"
+    torch.save({"model": {}, "epoch": 1, "payload": pickle.loads(pickle.dumps(object))}, planted)
+    with pytest.raises(ModelFileError, match="holds objects other than tensors") as info:
+        load_checkpoint(planted)
+    assert "weights_only" not in str(info.value)
+    empty = tmp_path / "empty.pt"
+    torch.save({}, empty)
+    with pytest.raises(ModelFileError, match="lacks the model state or an integer epoch"):
+        load_checkpoint(empty)
+    torch.save({"model": {}, "epoch": "7"}, empty)
+    with pytest.raises(ModelFileError, match="integer epoch"):
+        load_checkpoint(empty)

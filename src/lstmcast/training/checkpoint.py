@@ -35,6 +35,15 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     if not path.is_file():
         raise ModelFileError(f"Checkpoint {path} does not exist; nothing to resume.")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise ModelFileError(f"Checkpoint {path} cannot be read ({exc}); it is damaged or not a checkpoint.") from exc
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if "weights_only" in first or "Weights only" in first:  # never relay the advice to unpickle
+            first = "it holds objects other than tensors and plain values"
+        raise ModelFileError(f"Checkpoint {path} cannot be read ({first[:200]}); it is damaged or not a "
+                             "checkpoint of this project. Start a fresh run.") from exc
+    if not isinstance(state, dict) or "model" not in state or not isinstance(state.get("epoch"), int) \
+            or isinstance(state.get("epoch"), bool):
+        raise ModelFileError(f"Checkpoint {path} lacks the model state or an integer epoch; it is damaged or not "
+                             "a checkpoint of this project. Start a fresh run.")
+    return state
