@@ -1,0 +1,75 @@
+"""The model directory: a save interrupted at any point leaves a loadable model."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lstmcast import Forecaster
+from lstmcast.errors import ModelFileError
+from lstmcast.persistence import recover
+from tests.conftest import tiny_config
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    frame = pd.DataFrame({"value": np.sin(np.arange(200) / 4)})
+    return Forecaster(tiny_config()).fit(frame), frame
+
+
+def test_killed_between_the_two_renames_the_previous_model_comes_back(fitted, tmp_path):
+    f, frame = fitted
+    path = f.save(tmp_path / "m")
+    os.rename(path, tmp_path / ".m.old")  # the state a kill between the renames leaves
+    (tmp_path / ".m.stage.x1").mkdir()  # and a finished staging directory
+    (tmp_path / ".m.stage.x1" / "meta.json").write_text("{}")
+    again = Forecaster.load(path)  # load finishes the recovery
+    pd.testing.assert_frame_equal(again.predict(frame).to_frame(), f.predict(frame).to_frame())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]
+
+
+def test_a_second_save_replaces_and_leaves_nothing_behind(fitted, tmp_path):
+    f, _ = fitted
+    f.save(tmp_path / "m")
+    f.save(tmp_path / "m")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]
+    assert oct((tmp_path / "m").stat().st_mode & 0o777) == oct(0o755)  # readable by a service account
+    recover(tmp_path / "m")  # nothing to do
+    assert (tmp_path / "m" / "weights.safetensors").is_file()
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    (lambda meta: [1, 2], "must hold a JSON object"),
+    (lambda meta: {**meta, "sha256": "abc"}, "lacks the checksums"),
+    (lambda meta: {**meta, "sha256": {**meta["sha256"], "/dev/zero": "0"}}, "lacks the checksums"),
+    (lambda meta: {**meta, "format_version": 99}, "model format 99"),
+])
+def test_meta_json_is_validated_and_names_only_known_files(fitted, tmp_path, edit, message):
+    f, _ = fitted
+    path = f.save(tmp_path / "m")
+    meta = json.loads((path / "meta.json").read_text())
+    (path / "meta.json").write_text(json.dumps(edit(meta)))
+    with pytest.raises(ModelFileError, match=message):
+        Forecaster.load(path)
+
+
+def test_non_finite_weights_are_refused_even_with_recomputed_checksums(fitted, tmp_path):
+    import hashlib
+
+    from safetensors.torch import load_file, save_file
+
+    f, _ = fitted
+    path = f.save(tmp_path / "m")
+    state = load_file(str(path / "weights.safetensors"))
+    name = next(iter(state))
+    state[name][...] = float("nan")
+    save_file(state, str(path / "weights.safetensors"))
+    meta = json.loads((path / "meta.json").read_text())
+    meta["sha256"]["weights.safetensors"] = hashlib.sha256((path / "weights.safetensors").read_bytes()).hexdigest()
+    (path / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(ModelFileError, match="non-finite values"):
+        Forecaster.load(path)
