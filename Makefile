@@ -3,7 +3,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 # pip's own progress (one line per package, a bar for each download): the first install takes minutes
-PIP := $(BIN)/python -m pip --disable-pip-version-check --progress-bar on
+PIP := $(BIN)/python -m pip --disable-pip-version-check
 MIN_VENV := .venv-min
 
 .PHONY: demo test test-min lint docs figures smoke install install-dev clean
@@ -11,14 +11,14 @@ MIN_VENV := .venv-min
 $(VENV)/.core: requirements/core.txt pyproject.toml
 	@echo "== Installing the pinned runtime dependencies into $(VENV) (first run: a few minutes, torch is ~200 MB)"
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(PIP) install -r requirements/core.txt
-	$(PIP) install --no-deps -e .
+	$(PIP) install --progress-bar on -r requirements/core.txt
+	$(PIP) install --progress-bar on --no-deps -e .
 	@echo "== $(VENV) is ready"
 	touch $@
 
 $(VENV)/.dev: $(VENV)/.core requirements/dev.txt
 	@echo "== Installing the development dependencies into $(VENV)"
-	$(PIP) install -r requirements/dev.txt
+	$(PIP) install --progress-bar on -r requirements/dev.txt
 	touch $@
 
 install: $(VENV)/.core
