@@ -208,7 +208,8 @@ def plot_forecast(forecast: Forecast, path: str | Path | None = None, *,
         else:
             _draw_future(ax, rows, None if past is None else past[key], horizon, window, band, quantile_column)
         _format_time_axis(ax, times)
-        ax.set_title(f"series {key}" if key is not None else target, fontsize=10)
+        if key is not None:  # one series: the figure's title says it all
+            ax.set_title(f"series {key}", fontsize=10)
         ax.grid(alpha=0.3)
         if n == 1:
             ax.set_ylabel(target)
