@@ -228,3 +228,16 @@ def test_cli_backtest_reports_too_many_folds(csv, tmp_path, capsys):
     assert main([*_cli_args(csv, tmp_path / "bt"), "--folds", "40"]) == 2
     err = capsys.readouterr().err
     assert "lstmcast backtest: error: The data has 240 rows: 40 folds" in err and "Use at most" in err
+
+
+def test_backtest_with_an_explicit_time_column(tmp_path, capsys):
+    """`--time-col` named explicitly (not auto-detected) works as auto-detection does."""
+    path = tmp_path / "t.csv"
+    _frame().rename(columns={"date": "time"}).to_csv(path, index=False)
+    args = ["backtest", "--data", str(path), "--target", "y", "--time-col", "time", "--folds", "2", "--input-length",
+            str(L), "--horizon", str(H), "--set", "train.max_epochs=1", "--set", "model.hidden_size=4", "--json",
+            "--quiet"]
+    capsys.readouterr()
+    assert main(args) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["folds"] == 2 and set(payload["baselines"]) == set(BACKTEST_BASELINES)

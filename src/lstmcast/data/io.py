@@ -255,7 +255,8 @@ def prepare_frame(
         raise DataError(f"{_cap(source)} has no rows.")
     notes: list[str] = list(frame.attrs.get("notes", []))
     frame = frame.copy()
-    if not isinstance(frame.index, pd.RangeIndex) and time_col is None and frame.index.name:
+    if not isinstance(frame.index, pd.RangeIndex) and frame.index.name and (
+            time_col is None or (time_col == frame.index.name and time_col not in frame.columns)):
         frame = frame.reset_index()  # a time index given by the caller becomes a column
     missing = [c for c in columns if c not in frame.columns]
     if series_col is not None and series_col not in frame.columns:
