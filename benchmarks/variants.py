@@ -22,13 +22,13 @@ VARIANTS = {
     "gaussian head": {"model.head": "gaussian", "model.conformal": True},
     "quantile head": {"model.head": "quantile", "model.conformal": True},
     "recursive": {"model.strategy": "recursive"},
-    "instance norm (last)": {"data.normalization": "last"},
+    "instance norm (last)": {"model.normalization": "last"},
     "standard scaler": {"data.scaler": "standard"},
     "forget bias 1": {"model.forget_bias": 1.0},
 }
 ETT_ONLY = {
     "channel-independent, all 7 targets": {"model.channel_independent": True},
-    "patches of 24 + instance norm": {"model.patch_length": 24, "data.normalization": "last"},
+    "patches of 24 + instance norm": {"model.patch_length": 24, "model.normalization": "last"},
     "calendar features": {"data.calendar_features": True},
 }
 

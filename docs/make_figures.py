@@ -45,8 +45,8 @@ def config(quick: bool, series_col: str | None = "shop", head: str = "quantile",
            max_epochs: int = 40) -> ForecastConfig:
     return ForecastConfig(
         data=DataConfig(targets=("sales",), series_col=series_col, input_length=72,
-                        horizon=24, normalization="mean"),
-        model=ModelConfig(hidden_size=8 if quick else 32, head=head,
+                        horizon=24),
+        model=ModelConfig(hidden_size=8 if quick else 32, head=head, normalization="mean",
                           quantiles=(0.1, 0.5, 0.9) if head == "quantile" else (0.5,)),
         train=TrainConfig(max_epochs=2 if quick else max_epochs, patience=5, seed=0, learning_rate=3e-3),
     )

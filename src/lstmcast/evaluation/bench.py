@@ -152,8 +152,8 @@ def ett_config(horizon: int = 96, input_length: int = 336, quick: bool = False) 
     patch = 48 if input_length % 48 == 0 else 24 if input_length % 24 == 0 else 0
     raw: dict[str, dict[str, Any]] = {
         "data": {"targets": list(P.ETT_CHANNELS), "time_col": "date", "input_length": input_length,
-                 "horizon": horizon, "scaler": "none", "normalization": "mean"},
-        "model": {"channel_independent": True, "patch_length": patch, "hidden_size": 256,
+                 "horizon": horizon, "scaler": "none"},
+        "model": {"normalization": "mean", "channel_independent": True, "patch_length": patch, "hidden_size": 256,
                   "head": "quantile", "quantiles": [0.5]},
         "train": {"max_epochs": 10, "batch_size": 64, "learning_rate": 1e-3, "patience": 3,
                   "time_budget": 1500.0, "threads": 1},
@@ -257,8 +257,8 @@ def m4_hourly_config(quick: bool = False) -> ForecastConfig:
     trained on the absolute error (the median head). ``quick``: a tiny model, one epoch."""
     raw: dict[str, dict[str, Any]] = {
         "data": {"targets": ["value"], "series_col": "series", "input_length": 336,
-                 "horizon": P.M4_HOURLY_HORIZON, "scaler": "standard", "normalization": "mean"},
-        "model": {"patch_length": 24, "hidden_size": 256, "head": "quantile", "quantiles": [0.5]},
+                 "horizon": P.M4_HOURLY_HORIZON, "scaler": "standard"},
+        "model": {"normalization": "mean", "patch_length": 24, "hidden_size": 256, "head": "quantile", "quantiles": [0.5]},
         "train": {"max_epochs": 20, "batch_size": 256, "learning_rate": 1e-3, "patience": 3,
                   "time_budget": 1500.0, "threads": 1},
     }
@@ -367,7 +367,7 @@ def describe_config(config: dict[str, Any]) -> str:
         parts.append(f"patches of {m['patch_length']}")
     if m.get("channel_independent"):
         parts.append("channel-independent")
-    parts.append(f"normalization={m.get('normalization', d.get('normalization'))}")
+    parts.append(f"normalization={m.get('normalization')}")
     parts.append(f"head={m['head']}")
     parts.append(f"L={d['input_length']}, H={d['horizon']}")
     parts.append(f"batch {t['batch_size']}, lr {t['learning_rate']:g}, <= {t['max_epochs']} epochs, "
