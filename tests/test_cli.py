@@ -269,3 +269,28 @@ def test_resume_refuses_changed_data_and_new_settings(tmp_path, capsys):
 def test_series_col_on_a_single_series_model(model_dir, csv, capsys):
     err = error_of(["predict", "--model", str(model_dir), "--data", str(csv), "--series-col", "x2"], capsys)
     assert "trained on a single series; drop --series-col" in err
+
+
+def test_runs_of_train_never_mix(csv, tmp_path, capsys):
+    """A new run over a killed run's OUT.partial starts clean; two runs on one --out at once are
+    refused; a run that fails before its first checkpoint leaves no OUT.partial behind."""
+    import fcntl
+
+    out = tmp_path / "m"
+    partial = tmp_path / "m.partial"
+    partial.mkdir()
+    (partial / "checkpoint.pt").write_bytes(b"a checkpoint of another run")
+    (partial / "run.json").write_text("{}")
+    args = ["train", "--data", str(csv), "--target", "y", "--input-length", "24", "--horizon", "6", "--out", str(out),
+            *FAST]
+    assert main(args) == 0 and (out / "weights.safetensors").is_file() and not partial.exists()
+    partial.mkdir()
+    with open(partial / "lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)  # another train holds the run
+        err = error_of(args, capsys)
+    assert "Another `lstmcast train` is writing" in err and str(out) in err
+    short = tmp_path / "short.csv"
+    dated_frame(5).to_csv(short, index=False)
+    err = error_of(["train", "--data", str(short), "--target", "y", "--horizon", "4", "--out", str(tmp_path / "s"),
+                    *FAST], capsys)
+    assert "too short to learn from" in err and not (tmp_path / "s.partial").exists()

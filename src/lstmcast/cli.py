@@ -341,22 +341,54 @@ def cmd_train(args: argparse.Namespace) -> int:
         if not args.out:
             raise CommandError("train needs --out DIR, the model directory to write.")
         config = _build_config(args)
+    import shutil
+
     frame = read_table(args.data)
     out = Path(args.out)
     run_dir = _run_dir(out)
-    if not args.resume:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        record = {"data": str(args.data), "data_sha256": sha256_file(Path(args.data)), "config": config.to_dict(),
-                  "argv": sys.argv[1:]}
-        (run_dir / "run.json").write_text(json.dumps(record, indent=2), encoding="utf-8")
-    args.checkpoint = run_dir / "checkpoint.pt"
-    args.manifest = {"data_file": str(args.data), "data_sha256": record["data_sha256"], "argv": record["argv"],
-                     "resumed": bool(args.resume)}
-    _train_and_report(args, frame, config, out, source=str(args.data))
-    import shutil
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with _RunLock(run_dir, out):
+        if not args.resume:  # a new run: nothing of a killed earlier run may be resumed into it
+            for stale in run_dir.glob("checkpoint.pt*"):
+                stale.unlink(missing_ok=True)
+            record = {"data": str(args.data), "data_sha256": sha256_file(Path(args.data)),
+                      "config": config.to_dict(), "argv": sys.argv[1:]}
+            from lstmcast._json import write_text_atomic
 
+            write_text_atomic(run_dir / "run.json", json.dumps(record, indent=2))
+        args.checkpoint = run_dir / "checkpoint.pt"
+        args.manifest = {"data_file": str(args.data), "data_sha256": record["data_sha256"], "argv": record["argv"],
+                         "resumed": bool(args.resume)}
+        try:
+            _train_and_report(args, frame, config, out, source=str(args.data))
+        except LstmcastError:
+            if not (run_dir / "checkpoint.pt").is_file():  # nothing to resume: leave nothing behind
+                shutil.rmtree(run_dir, ignore_errors=True)
+            raise
     shutil.rmtree(run_dir, ignore_errors=True)  # the model is saved: the checkpoint has served
     return 0
+
+
+class _RunLock:
+    """An exclusive lock on a run directory: two `train --out SAME` at once are refused."""
+
+    def __init__(self, run_dir: Path, out: Path) -> None:
+        self.path, self.out, self.handle = run_dir / "lock", out, None
+
+    def __enter__(self) -> None:
+        import fcntl
+
+        self.handle = open(self.path, "w")  # held until __exit__
+        try:
+            fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.handle.close()
+            raise CommandError(f"Another `lstmcast train` is writing {self.out} right now (it holds "
+                               f"{self.path}); wait for it, or choose another --out.") from None
+
+    def __exit__(self, *exc: object) -> None:
+        if self.handle is not None:
+            self.handle.close()
 
 
 class _TrialTable:
