@@ -27,8 +27,10 @@ def test_killed_between_the_two_renames_the_previous_model_comes_back(fitted, tm
     os.rename(path, tmp_path / ".m.old")  # the state a kill between the renames leaves
     (tmp_path / ".m.stage.x1").mkdir()  # and a finished staging directory
     (tmp_path / ".m.stage.x1" / "meta.json").write_text("{}")
-    again = Forecaster.load(path)  # load finishes the recovery
+    again = Forecaster.load(path)  # load puts the previous model back
     pd.testing.assert_frame_equal(again.predict(frame).to_frame(), f.predict(frame).to_frame())
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".m.stage.x1", "m"]  # a save may own it
+    f.save(path)  # the next save removes the finished staging directory a killed save left
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]
 
 
@@ -73,3 +75,38 @@ def test_non_finite_weights_are_refused_even_with_recomputed_checksums(fitted, t
     (path / "meta.json").write_text(json.dumps(meta))
     with pytest.raises(ModelFileError, match="non-finite values"):
         Forecaster.load(path)
+
+
+def _save_forever(forecaster, path) -> None:  # runs in a forked child until it is killed
+    while True:
+        forecaster.save(path)
+
+
+@pytest.mark.slow
+def test_sigkill_at_20_random_moments_of_saves_always_leaves_a_loadable_model(fitted, tmp_path):
+    import multiprocessing
+    import random
+    import signal
+    import time
+
+    f, frame = fitted
+    path = f.save(tmp_path / "m")
+    expected = f.predict(frame).to_frame()
+    ctx = multiprocessing.get_context("fork")
+    rng = random.Random(0)
+    for _ in range(20):
+        child = ctx.Process(target=_save_forever, args=(f, path))
+        child.start()
+        time.sleep(rng.uniform(0.01, 0.25))  # a save takes a few ms: the kill lands anywhere in one
+        os.kill(child.pid, signal.SIGKILL)
+        child.join()
+        again = Forecaster.load(path)  # recovers a half-finished swap when there is one
+        pd.testing.assert_frame_equal(again.predict(frame).to_frame(), expected)
+    f.save(path)  # a later save removes what the killed ones left
+    leftovers = sorted(p.name for p in tmp_path.iterdir() if p.name != "m")
+    assert all(name.startswith(".m.stage.") for name in leftovers), leftovers
+    # staging directories of killed saves are removed once they are stale (complete or > 10 min old)
+    for stale in leftovers:
+        os.utime(tmp_path / stale, (0, 0))
+    f.save(path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]

@@ -82,7 +82,7 @@ def load_model_dir(path: str | Path) -> ModelFiles:
     from safetensors.torch import load_file
 
     path = Path(path)
-    recover(path)
+    recover(path, clean_stages=False)
     if not path.is_dir():
         raise ModelFileError(f"Model directory {path} does not exist; train one with `lstmcast train --out {path}`.")
     missing = [name for name in MODEL_FILES if not (path / name).is_file()]
@@ -161,15 +161,17 @@ def _swap_into_place(stage: Path, path: Path) -> None:
     _fsync_dir(path.parent)
 
 
-def recover(path: Path) -> None:
-    """Finish or undo a swap interrupted by a crash, and remove staging directories it left."""
+def recover(path: Path, clean_stages: bool = True) -> None:
+    """Finish or undo a swap interrupted by a crash and (``clean_stages``, when saving) remove the
+    staging directories killed saves left. Loading only restores the model: a staging directory
+    may belong to a save running in another process."""
     path = Path(path)
     old = _old_path(path)
     if old.is_dir() and not path.exists():
         os.rename(old, path)  # killed between the renames: the previous model comes back
     elif old.is_dir():
         shutil.rmtree(old, ignore_errors=True)
-    if path.parent.is_dir():
+    if clean_stages and path.parent.is_dir():
         for stale in path.parent.glob(f".{path.name}.stage.*"):
             if stale.is_dir() and _owner_gone(stale):
                 shutil.rmtree(stale, ignore_errors=True)
