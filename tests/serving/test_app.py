@@ -260,3 +260,33 @@ def test_response_is_plain_json(single):
     response = client.post("/predict", json={"series": [{"history": {"value": [0.1] * 16}}, {"history": {"value": [0.2] * 16}}]})
     body = json.loads(response.text)
     assert [len(item["mean"]["value"]) for item in body["forecasts"]] == [3, 3]
+
+
+def test_a_planted_model_onnx_with_a_forged_sidecar_is_not_served(tmp_path):
+    """model.onnx sits outside the checksummed files: even with a sidecar forged to match the
+    verified weights, a graph that does not reproduce them is set aside (and said why)."""
+    import hashlib
+
+    from lstmcast.serving.predictor import Predictor
+
+    f, frame, _ = fit_variant("point_stacked_last")
+    model_dir = f.save(tmp_path / "model")
+    export_model(f, model_dir / "model.onnx", "onnx")
+    sidecar = model_dir / "model.onnx.json" if (model_dir / "model.onnx.json").is_file() else next(
+        p for p in model_dir.iterdir() if p.name.startswith("model.onnx") and p.suffix == ".json")
+    meta = json.loads(sidecar.read_text())
+    planted = tmp_path / "planted.onnx"
+    import torch
+
+    with torch.no_grad():  # another graph: the same model with its weights shifted
+        for p in f.network_.parameters():
+            p.add_(0.5)
+        export_model(f, planted, "onnx")
+        for p in f.network_.parameters():
+            p.sub_(0.5)
+    (model_dir / "model.onnx").write_bytes(planted.read_bytes())
+    meta["sha256"] = hashlib.sha256(planted.read_bytes()).hexdigest()  # forged to match the planted file
+    sidecar.write_text(json.dumps(meta))
+    predictor = Predictor(model_dir)
+    assert predictor.backend_info["source"] == "exported at startup"
+    assert "does not reproduce the verified weights" in predictor.backend_info["skipped"]

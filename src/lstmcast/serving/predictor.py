@@ -100,16 +100,24 @@ class Predictor:
     def _start_onnx(self, onnx_file: str | Path | None) -> None:
         from lstmcast.export.exporter import sidecar_path
         from lstmcast.export.formats import ExportError, onnx_model_proto, onnx_session
-        from lstmcast.export.parity import FLOAT_TOLERANCE, check_parity
+        from lstmcast.export.parity import FLOAT_TOLERANCE, INT8_TOLERANCE, check_parity
 
         require("onnxruntime", "serve")
         candidates = [Path(onnx_file)] if onnx_file is not None else [self.model_dir / "model.onnx"]
         skipped = None
         for path in candidates:
             usable, why = self._usable_onnx(path, sidecar_path(path))
-            if usable:
-                self._use_session(onnx_session(path, self.threads), why if onnx_file is None else f"{path} (given)")
-                return
+            if usable:  # a sidecar can be forged with the graph: the graph must also reproduce the weights
+                session = onnx_session(path, self.threads)
+                inputs = [i.name for i in session.get_inputs()]
+                check = check_parity(lambda feed, s=session, n=inputs: s.run(None, {k: feed[k] for k in n}),
+                                     self.forecaster, self.pipeline, tolerance=INT8_TOLERANCE if "int8" in why
+                                     else FLOAT_TOLERANCE, batch_sizes=(1, 3))
+                if check.passed:
+                    self._use_session(session, why if onnx_file is None else f"{path} (given)", check.to_dict())
+                    return
+                why = (f"it does not reproduce the verified weights (max relative error {check.max_rel:.3g}); it "
+                       "was changed or planted")
             if onnx_file is not None:
                 raise ExportError(f"{path} cannot serve this model: {why}.")
             skipped = f"{path.name} not used: {why}" if path.is_file() else None
