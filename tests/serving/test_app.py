@@ -269,7 +269,7 @@ def test_a_planted_model_onnx_with_a_forged_sidecar_is_not_served(tmp_path):
 
     from lstmcast.serving.predictor import Predictor
 
-    f, frame, _ = fit_variant("point_stacked_last")
+    f, _, _ = fit_variant("point_stacked_last")
     model_dir = f.save(tmp_path / "model")
     export_model(f, model_dir / "model.onnx", "onnx")
     sidecar = model_dir / "model.onnx.json" if (model_dir / "model.onnx.json").is_file() else next(
