@@ -108,7 +108,7 @@ def test_plot_of_a_future_forecast_draws_history_forecast_and_band(quantile_mode
     fig = forecast.plot(frame, tmp_path / "forecast.png", series="shop2")
     ax = fig.axes[0]
     labels = ax.get_legend_handles_labels()[1]
-    assert labels == ["history", "80% interval", "forecast (mean)"]
+    assert labels == ["history", "80% interval", "forecast (median)"]  # the quantile head forecasts its median
     history_line, mean_line = ax.get_lines()[0], ax.get_lines()[-1]
     shown = frame[frame["shop"] == "shop2"]
     # the recent history, not the whole file: the default window, at least 100 steps

@@ -241,7 +241,8 @@ def _draw_future(ax: Axes, rows: pd.DataFrame, past: pd.Series | None, horizon: 
         percent, low, high = band
         ax.fill_between(times, rows[column(low)], rows[column(high)], color="tab:blue", alpha=0.25,
                         linewidth=0, label=f"{percent}% interval")
-    ax.plot(times_line, mean_line, color="tab:blue", linewidth=1.8, label="forecast (mean)",
+    point = "median" if "q0.5" in rows else "mean"  # a quantile head forecasts its median
+    ax.plot(times_line, mean_line, color="tab:blue", linewidth=1.8, label=f"forecast ({point})",
             marker="o" if horizon <= 3 else None, markersize=3)
 
 
