@@ -170,7 +170,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     run_dir.mkdir(parents=True, exist_ok=True)
     with _RunLock(run_dir, out):
         if not args.resume:  # a new run: nothing of a killed earlier run may be resumed into it
-            for stale in run_dir.glob("checkpoint.pt*"):
+            import os
+
+            for stale in run_dir.glob("checkpoint.pt*") if os.environ.get("RANK", "0") == "0" else ():
                 stale.unlink(missing_ok=True)
             record = {"data": str(args.data), "data_sha256": sha256_file(Path(args.data)),
                       "config": config.to_dict(), "argv": sys.argv[1:]}
@@ -198,7 +200,10 @@ class _RunLock:
 
     def __enter__(self) -> None:
         import fcntl
+        import os
 
+        if os.environ.get("RANK", "0") != "0":  # torchrun: rank 0 owns the run directory
+            return
         self.handle = open(self.path, "w")  # held until __exit__
         try:
             fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
