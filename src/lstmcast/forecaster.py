@@ -687,9 +687,3 @@ def _run_manifest(forecaster: Forecaster, metrics: dict[str, Any] | None, run: d
         "epochs": len(history.history) if history is not None else None,
         "final_metrics": (metrics or {}).get("metrics"),
     }
-
-
-def _jsonable(value: Any) -> Any:  # kept for callers of the old private name
-    from lstmcast._json import jsonable
-
-    return jsonable(value)

@@ -21,7 +21,6 @@ import torch
 from torch import nn
 
 from lstmcast.config import DataConfig
-from lstmcast.data.features import calendar_values
 from lstmcast.data.io import future_index
 from lstmcast.data.layout import ChannelLayout
 from lstmcast.data.prepare import (
@@ -285,8 +284,3 @@ class TrainedModel:
     def forecast_windows(self, w: WindowBatch) -> tuple[np.ndarray, np.ndarray | None]:
         """mean [N, H, T] (+ quantiles) of a :class:`WindowBatch` in original units."""
         return self.forward_scaled(w.x, w.future, w.offset, w.scale)
-
-
-def calendar_block(index: pd.DatetimeIndex, layout: ChannelLayout) -> np.ndarray:
-    """The calendar channels of ``layout`` for ``index`` (for request arrays)."""
-    return calendar_values(index, layout.calendar)

@@ -46,9 +46,10 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, get_type_hints
 
+from lstmcast._json import jsonable
 from lstmcast.config import DataConfig, ForecastConfig, ModelConfig, TrainConfig, read_toml
 from lstmcast.errors import ConfigError, require
-from lstmcast.forecaster import Forecaster, _jsonable
+from lstmcast.forecaster import Forecaster
 from lstmcast.training.loop import Callback, EpochRecord, LoopState
 
 if TYPE_CHECKING:
@@ -760,7 +761,7 @@ def write_results(study: optuna.Study, result: TuneResult, out_dir: str | Path,
     paths.update(plots)
     summary = {**result.summary(), **(dict(extra) if extra else {}), "plot_notes": notes,
                "paths": {**paths, "summary": str(out / "summary.json")}}
-    _write_text(out / "summary.json", json.dumps(_jsonable(summary), indent=2))
+    _write_text(out / "summary.json", json.dumps(jsonable(summary), indent=2))
     paths["summary"] = str(out / "summary.json")
     return paths
 

@@ -25,9 +25,9 @@ def _stderr(message: str) -> None:
 
 
 def _emit_json(payload: dict[str, Any]) -> None:
-    from lstmcast.forecaster import _jsonable
+    from lstmcast._json import jsonable
 
-    print(json.dumps(_jsonable(payload), indent=2, sort_keys=False))
+    print(json.dumps(jsonable(payload), indent=2, sort_keys=False))
 
 
 def _fmt(value: Any) -> str:

@@ -96,9 +96,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
     if args.out:
         out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)
-        from lstmcast.forecaster import _jsonable
+        from lstmcast._json import jsonable
 
-        out.write_text(json.dumps(_jsonable(result), indent=2), encoding="utf-8")
+        out.write_text(json.dumps(jsonable(result), indent=2), encoding="utf-8")
     if args.json:
         _emit_json({"command": "bench", **result})
         return 0

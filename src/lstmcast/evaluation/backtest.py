@@ -363,7 +363,7 @@ def write_backtest(result: BacktestResult, out: str | Path) -> dict[str, str]:
     returns name -> path."""
     import json
 
-    from lstmcast._json import jsonable as _jsonable
+    from lstmcast._json import jsonable
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -372,5 +372,5 @@ def write_backtest(result: BacktestResult, out: str | Path) -> dict[str, str]:
     plot_backtest(result, paths["plot"])
     result.folds.to_csv(paths["folds"], index=False)
     result.forecasts.to_csv(paths["forecasts"], index=False)
-    paths["summary"].write_text(json.dumps(_jsonable(result.to_dict()), indent=2), encoding="utf-8")
+    paths["summary"].write_text(json.dumps(jsonable(result.to_dict()), indent=2), encoding="utf-8")
     return {name: str(path) for name, path in paths.items()}
