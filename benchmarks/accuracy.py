@@ -323,11 +323,13 @@ def run_task(task: Task, *, seeds: Sequence[int], overrides: Sequence[str], lstm
         for seed in seeds:
             try:
                 forecasts, info = lstm_forecasts(task, overrides, seed)
-            except LstmcastError as exc:
+                info["scores"] = score(task, forecasts)
+            except (LstmcastError, ValueError) as exc:  # refused data, or unscorable forecasts
                 notes["lstmcast"] = f"{type(exc).__name__}: {exc}"
                 runs = []
                 break
-            info["scores"] = score(task, forecasts)
+            print(f"{task.name}: lstmcast seed {seed}: {info['scores']} in {info['seconds']:.1f} CPU s",
+                  file=sys.stderr, flush=True)
             runs.append(info)
         if runs:
             scores["lstmcast"] = {m: float(np.median([r["scores"][m] for r in runs])) for m in runs[0]["scores"]}
