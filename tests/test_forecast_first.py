@@ -147,7 +147,8 @@ def test_format_1_model_directories_still_load(tmp_path):
     import hashlib
 
     frame = _monthly(80)
-    f = Forecaster(_config(input_length=12)).fit(frame)
+    single = _config(input_length=12)  # format 1 had no ensembles: one network
+    f = Forecaster(dataclasses.replace(single, model=dataclasses.replace(single.model, ensemble=1))).fit(frame)
     path = f.save(tmp_path / "m")
     config = json.loads((path / "config.json").read_text())
     config["data"]["normalization"] = config["model"].pop("normalization")

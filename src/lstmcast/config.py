@@ -143,8 +143,9 @@ class ModelConfig:
     Defaults are for forecasting real data (measured in the README's accuracy table): per-window
     instance normalisation (``normalization="standard"``), a quantile head whose median is the
     point forecast (pinball loss: robust to outliers, intervals for free), and patches of one
-    seasonal period (``patch_length=None`` derives them from the data at fit time; 0 = none).
-    ``ensemble=K`` trains K members (seeds seed..seed+K-1) and forecasts their median.
+    seasonal period (``patch_length=None`` derives them from the data at fit time; 0 = none), and
+    an ensemble of three (``ensemble=K`` trains K members, seeds seed..seed+K-1, and forecasts
+    their median; 1 = a single network).
     """
 
     hidden_size: int = 64
@@ -161,7 +162,7 @@ class ModelConfig:
     forget_bias: float | None = None
     conformal: bool = False
     patch_length: int | None = None
-    ensemble: int = 1
+    ensemble: int = 3
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "quantiles", tuple(float(q) for q in self.quantiles))
@@ -288,11 +289,11 @@ class ForecastConfig:
                 "model.patch_length=0 for no patches."
             )
         has_val = d.val_fraction > 0 if d.uses_fractions else d.validation_steps > 0
-        if m.conformal and (m.head == "point" or not has_val or m.ensemble > 1):
+        if m.conformal and (m.head == "point" or not has_val):
             raise ConfigError(
                 "model.conformal=true calibrates prediction intervals on the validation part, so it needs "
-                f"model.head=gaussian or quantile (got {m.head!r}), a validation part (data.val_steps > 0 "
-                f"or data.val_fraction > 0) and a single model (model.ensemble=1, got {m.ensemble})."
+                f"model.head=gaussian or quantile (got {m.head!r}) and a validation part (data.val_steps > 0 "
+                "or data.val_fraction > 0)."
             )
         if m.channel_independent and (d.features or d.future_features):
             raise ConfigError(

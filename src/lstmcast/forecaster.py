@@ -197,7 +197,7 @@ class Forecaster:
         refit = (t.final_fit == "refit" and bounds_fn is None and d.test_fraction == 0
                  and any(p.bounds.val_end > p.bounds.train_end for p in parts))
         final = [self._part(s, d, None, holdout=False) for s in trainable] if refit else parts
-        members, results, validation = [], [], None
+        members, results, validated = [], [], []
         for k in range(m.ensemble):
             seed = t.seed + k
             torch.manual_seed(seed)
@@ -208,8 +208,7 @@ class Forecaster:
                                           checkpoint if first else None, resume if first else None)
             if first:
                 n_windows = {part: len(b) for part, b in batches.items()}
-                validation = self._validation_scores(net, parts, layout, d, frequency, series)
-                factor = self._conformal_factor(net, parts, layout, d) if m.conformal else None
+            validated.append(net.eval())
             if refit:
                 torch.manual_seed(seed)
                 net = LSTMForecastNet(layout.n_channels, layout.n_targets, layout.n_future, d.horizon, m).to(device)
@@ -225,12 +224,20 @@ class Forecaster:
                     n_windows["final"] = len(final_batches["train"])
             members.append(net.eval())
             results.append(result)
+        # scores and conformal factors of the validated model (the ensemble's median) on windows its
+        # weights never saw; the factors carry over to the final weights (each member's spread)
+        judged = validated[0] if len(validated) == 1 else MedianEnsemble(validated).eval()
+        validation = self._validation_scores(judged, parts, layout, d, frequency, series)
+        factor = self._conformal_factor(judged, parts, layout, d) if m.conformal else None
         calibration = None
         if m.conformal and factor is not None:
-            head = members[0].head
             with torch.no_grad():
-                head.spread.mul_(factor.to(head.spread.device, head.spread.dtype))
-            calibration = {"part": "val", "windows": n_windows.get("val", 0), "mean_spread": float(head.spread.mean())}
+                for member in members:
+                    member.head.spread.mul_(factor.to(member.head.spread.device, member.head.spread.dtype))
+            calibration = {"part": "val", "windows": n_windows.get("val", 0),
+                           "mean_spread": float(members[0].head.spread.mean()),
+                           **({"members": len(members), "note": "the ensemble's median was calibrated; each "
+                               "member's spread carries the factors"} if len(members) > 1 else {})}
         self.network_ = members[0] if len(members) == 1 else MedianEnsemble(members).eval()
         self.config_, self.layout_ = config, layout
         self.scalers_ = {p.key: p.scaler for p in final}
@@ -405,8 +412,10 @@ class Forecaster:
         head = self.network_.head
         factor = conformal_spread(head, torch.from_numpy(mean), torch.from_numpy(quants),
                                   torch.from_numpy(np.ascontiguousarray(w.truth)), self.quantile_levels)
+        members = self.network_.members if isinstance(self.network_, MedianEnsemble) else [self.network_]
         with torch.no_grad():
-            head.spread.mul_(factor.to(head.spread.device, head.spread.dtype))
+            for member in members:
+                member.head.spread.mul_(factor.to(member.head.spread.device, member.head.spread.dtype))
         self.meta_["calibration"] = {"part": part, "windows": len(w.truth), "mean_spread": float(head.spread.mean())}
         return self
 

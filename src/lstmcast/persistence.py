@@ -114,6 +114,8 @@ def load_model_dir(path: str | Path) -> ModelFiles:
             )
     try:
         raw_config = json.loads((path / "config.json").read_text(encoding="utf-8"))
+        if isinstance(raw_config, dict) and isinstance(raw_config.get("model"), dict):
+            raw_config["model"].setdefault("ensemble", 1)  # format 1 predates ensembles: one network
         config = ForecastConfig.from_dict(raw_config)
         raw_scalers = json.loads((path / "scaler.json").read_text(encoding="utf-8"))
         if not isinstance(raw_scalers, dict):

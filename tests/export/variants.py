@@ -38,7 +38,7 @@ def sine_frame(n: int = 300, seed: int = 0, dated: bool = False, series: tuple[s
 def _config(data: dict, model: dict) -> ForecastConfig:
     base = dict(targets=("value",), input_length=16, horizon=3)
     base.update(data)
-    model = {"hidden_size": 8, "head": "point", "normalization": "none", "patch_length": 0, **model}
+    model = {"hidden_size": 8, "head": "point", "normalization": "none", "patch_length": 0, "ensemble": 1, **model}
     return ForecastConfig(DataConfig(**base), ModelConfig(**model), TRAIN)
 
 
@@ -59,7 +59,7 @@ VARIANTS: dict[str, tuple[dict, dict, dict]] = {
                                         "normalization": "last"}, {}),
     # the forecast-first defaults (standard instance norm, quantile head, derived patches) on dated data
     "defaults_dated": ({"input_length": None, "time_col": "date"}, {"head": "quantile", "normalization": "standard",
-                                                                    "patch_length": None}, {"dated": True}),
+                                                                    "patch_length": None, "ensemble": 3}, {"dated": True}),
     "ensemble_of_three": ({}, {"ensemble": 3, "head": "quantile", "normalization": "standard"}, {}),
 }
 
