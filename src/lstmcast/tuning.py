@@ -611,7 +611,9 @@ def tune(frame: Any, base: ForecastConfig, study: optuna.Study, *, space: Sequen
         params = {p.key: p.suggest(trial) for p in space}
         callback = PruningCallback(trial)
         try:
-            config = base.with_overrides({**params, "train.final_fit": "none"})  # scored on validation
+            # scored on validation, by one network unless the space searches the ensemble size
+            trial_only = {"train.final_fit": "none", **({} if "model.ensemble" in params else {"model.ensemble": 1})}
+            config = base.with_overrides({**params, **trial_only})
             forecaster = Forecaster(config).fit(frame, callbacks=[callback], source=source)
             result = forecaster.history_
             del forecaster  # the network, optimiser and windows go with it
