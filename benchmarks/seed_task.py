@@ -258,7 +258,7 @@ def run_threads(seed: int, hidden: int = 64, batch: int = 32, layers: int = 1, t
             self.marks.append((time.perf_counter(), time.process_time()))
 
     config = ForecastConfig(DataConfig(targets=("value",), input_length=48),
-                            ModelConfig(hidden_size=hidden, num_layers=layers),
+                            ModelConfig(hidden_size=hidden, num_layers=layers, ensemble=1),
                             TrainConfig(seed=seed, max_epochs=3, patience=0, batch_size=batch, threads=threads))
     clock = Clock()
     Forecaster(config).fit(noisy_sine(4000, 0.1, seed=seed), callbacks=[clock])
