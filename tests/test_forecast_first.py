@@ -194,3 +194,18 @@ def test_sklearn_style_params_round_trip():
     # what sklearn.base.clone does: rebuild from get_params(deep=False), then check each is the same object
     rebuilt = type(f)(**f.get_params(deep=False))
     assert all(rebuilt.get_params()[k] is v for k, v in f.get_params(deep=False).items())
+
+
+@pytest.mark.parametrize(("extra", "message"), [
+    (["--holdout", "6", "--model", "m"], "--holdout trains a fresh model; drop --model"),
+    (["--holdout", "0"], "--holdout must be a positive number of steps; got 0"),
+    (["--holdout", "6", "--horizon", "4"], "the model's horizon is 6; drop --horizon 4"),
+    (["--holdout", "500"], "has no rows left after holding out the last 500"),
+])
+def test_evaluate_holdout_misuse_names_the_fix(tmp_path, capsys, extra, message):
+    path = tmp_path / "m.csv"
+    _monthly(60).to_csv(path, index=False)
+    capsys.readouterr()
+    assert main(["evaluate", "--data", str(path), "--target", "y", *extra, "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err

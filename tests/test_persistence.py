@@ -49,6 +49,8 @@ def test_a_second_save_replaces_and_leaves_nothing_behind(fitted, tmp_path):
     (lambda meta: {**meta, "sha256": "abc"}, "lacks the checksums"),
     (lambda meta: {**meta, "sha256": {**meta["sha256"], "/dev/zero": "0"}}, "lacks the checksums"),
     (lambda meta: {**meta, "format_version": 99}, "model format 99"),
+    (lambda meta: {**meta, "layout": "targets"}, "channel layout must be a mapping"),
+    (lambda meta: {**meta, "layout": {**meta["layout"], "past": [1]}}, "'past' must be a list of names"),
 ])
 def test_meta_json_is_validated_and_names_only_known_files(fitted, tmp_path, edit, message):
     f, _ = fitted

@@ -147,8 +147,7 @@ class Forecaster:
 
     @property
     def quantile_levels(self) -> tuple[float, ...]:
-        config = getattr(self, "config_", self.config)
-        return () if config.model.head == "point" else config.model.quantiles
+        return _levels(getattr(self, "config_", self.config).model)
 
     # ------------------------------------------------------------------ fit
     def fit(self, frame: pd.DataFrame, *, callbacks: Sequence[Callback] = (), checkpoint: str | Path | None = None,
@@ -371,17 +370,14 @@ class Forecaster:
         w = self._val_windows(parts, layout, d)
         if w is None:
             return None
-        model = TrainedModel(net.eval(), layout, {}, d, frequency, self._levels(d))
+        model = TrainedModel(net.eval(), layout, {}, d, frequency, _levels(self.config.model))
         mean, quants = model.forecast_windows(w)
         self.validation_forecast_ = model.to_forecast(mean, quants, list(zip(w.series, w.times, strict=True)),
                                                       truth=w.truth, origins=w.origins)
         histories = {s.key: s.values[:, : layout.n_targets] for s in series}
         w.history = _history_block(w, histories, d, season_for(frequency))
-        return score_windows(w, mean, quants, self._levels(d), season_for(frequency), list(layout.targets))
-
-    def _levels(self, d: DataConfig) -> tuple[float, ...]:
-        m = self.config.model
-        return () if m.head == "point" else m.quantiles
+        return score_windows(w, mean, quants, _levels(self.config.model), season_for(frequency),
+                             list(layout.targets))
 
     def _conformal_factor(self, net: torch.nn.Module, parts: list[_Part], layout: ChannelLayout,
                           d: DataConfig) -> torch.Tensor | None:
@@ -390,7 +386,7 @@ class Forecaster:
         w = self._val_windows(parts, layout, d)
         if w is None:
             return None
-        levels = self._levels(d)
+        levels = _levels(self.config.model)
         model = TrainedModel(net.eval(), layout, {}, d, None, levels)
         mean, quants = model.forecast_windows(w)
         return conformal_spread(net.head, torch.from_numpy(mean), torch.from_numpy(quants),
@@ -630,6 +626,11 @@ class _Schedule(Callback):
 
 
 # ---------------------------------------------------------------------- module helpers
+def _levels(model: ModelConfig) -> tuple[float, ...]:
+    """The quantile levels a model config forecasts (none for the point head)."""
+    return () if model.head == "point" else model.quantiles
+
+
 def _history_block(w: WindowBatch, histories: dict[str, np.ndarray], d: DataConfig, season: int) -> np.ndarray:
     """For baselines: the rows before each validation window's targets, [N, max(L, 2 m), T]."""
     need = max(d.input_length, 2 * season)

@@ -148,18 +148,18 @@ class TrainedModel:
         steps = self._check_horizon(horizon)
         notes: list[str] = []
         series = self.prepare(frame, source)
-        rows_x, rows_f, scalers, meta = [], [], [], []
+        rows, lengths, scalers, meta = [], [], [], []
         padded = []
         for s in series:
             scaler = self.scaler(s)
             times = future_index(s.index, self.frequency, steps)
             values = self._extended(s, future, times, steps)  # [n + steps, C] raw, targets NaN ahead
             scalers.append(scaler)
-            rows_x.append(values)
+            rows.append(values)
             meta.append((s.key, times))
             if len(s.values) < self.input_length:
                 padded.append(f"{s.key if s.key != SINGLE else 'the series'} ({len(s.values)} rows)")
-            rows_f.append(len(s.values))
+            lengths.append(len(s.values))
         if padded:
             notes.append(f"{len(padded)} series shorter than input_length={self.input_length} were padded on "
                          f"the left with their first value: {', '.join(padded[:5])}"
@@ -167,7 +167,7 @@ class TrainedModel:
         if steps > self.horizon:
             notes.append(f"Steps {self.horizon + 1}..{steps} are beyond the trained horizon {self.horizon}: the "
                          "model was rolled forward on its own mean forecasts, so those intervals are too narrow.")
-        mean, quants = self._roll(rows_x, rows_f, scalers, steps)
+        mean, quants = self._roll(rows, lengths, scalers, steps)
         forecast = self.to_forecast(mean, quants, meta, truth=None, origins=None)
         forecast.notes = notes
         return forecast
