@@ -91,17 +91,28 @@ def series_arrays(frame: pd.DataFrame, data: DataConfig, layout: ChannelLayout |
                                                               *data.features, *data.future_features]
     tidy = prepare_frame(frame, columns, time_col=data.time_col, series_col=data.series_col,
                          fill=data.fill, fill_gaps=data.fill_gaps, source=source)
-    groups = ([(SINGLE, tidy)] if data.series_col is None
-              else list(tidy.groupby(data.series_col, sort=False, observed=True)))
+    index, values = tidy.index, tidy[columns].to_numpy(np.float64)
+    if data.series_col is None:
+        spans = [(SINGLE, 0, len(tidy))]
+    else:  # one sort and one array for every series: no per-series pandas indexing (10k series)
+        codes, keys = pd.factorize(tidy[data.series_col], sort=False)
+        if (codes < 0).any():  # prepare_frame refuses empty ids; never drop rows silently here
+            raise DataError(f"{source} has rows without a series id in column {data.series_col!r}.")
+        order = np.argsort(codes, kind="stable")
+        index, values = index[order], values[order]
+        ends = np.cumsum(np.bincount(codes, minlength=len(keys)))
+        spans = [(str(k), int(e - n), int(e)) for k, e, n in
+                 zip(keys, ends, np.bincount(codes, minlength=len(keys)), strict=True)]
     if layout is None:
-        calendar = calendar_columns(groups[0][1].index) if data.calendar_features else []
+        first = index[spans[0][1] : spans[0][2]]
+        calendar = calendar_columns(first) if data.calendar_features else []
         layout = layout_for(data, targets or data.targets, calendar)
     out = []
-    for key, group in groups:
-        values = group[columns].to_numpy(np.float64)
+    for key, lo, hi in spans:
+        rows, times = values[lo:hi], index[lo:hi]
         if layout.calendar:
-            values = np.concatenate([values, calendar_values(group.index, layout.calendar)], axis=1)
-        out.append(SeriesData(str(key), group.index, values))
+            rows = np.concatenate([rows, calendar_values(times, layout.calendar)], axis=1)
+        out.append(SeriesData(key, times, rows))
     return out, layout
 
 
