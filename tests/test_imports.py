@@ -35,6 +35,33 @@ def test_help_does_not_import_torch():
     assert not modules & set(HEAVY), sorted(modules & set(HEAVY))
 
 
+def imported_by(args: list[str]) -> tuple[set[str], subprocess.CompletedProcess]:
+    """Modules a fresh ``python -X importtime ARGS`` imports (read from its import-time log)."""
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
+    done = subprocess.run([sys.executable, "-X", "importtime", *args], env=env, capture_output=True, text=True)
+    names = {line.rsplit("|", 1)[-1].strip() for line in done.stderr.splitlines()
+             if line.startswith("import time:") and line.count("|") == 2}
+    return names - {"package"}, done
+
+
+def test_importtime_of_import_lstmcast_shows_no_matplotlib_nor_the_teaching_package():
+    modules, done = imported_by(["-c", "import lstmcast"])
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "lstmcast" in modules and "lstmcast.config" in modules  # the log was read
+    assert not modules & {"matplotlib", "lstmcast.lstm", "torch"}, sorted(modules & {"matplotlib", "lstmcast.lstm", "torch"})
+
+
+@pytest.mark.parametrize("command", [[], ["train"], ["predict"], ["serve"], ["inspect"], ["gradient-flow"],
+                                     ["bench", "ett"]])
+def test_the_command_line_help_does_not_import_torch(command):
+    """``python -m lstmcast.cli [COMMAND] --help`` (what the ``lstmcast`` script runs) stays light."""
+    modules, done = imported_by(["-m", "lstmcast.cli", *command, "--help"])
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "usage: lstmcast" in done.stdout
+    assert "lstmcast.cli.lstm" in modules  # the log was read, and every command group was loaded
+    assert not modules & set(HEAVY), sorted(modules & set(HEAVY))
+
+
 def test_the_forecaster_loads_on_first_use_without_the_teaching_package():
     modules = loaded_after("import lstmcast\nlstmcast.Forecaster")
     assert {"torch", "lstmcast.forecaster"} <= modules

@@ -13,10 +13,10 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from lstmcast._version import __version__
-from lstmcast.cli.common import EXIT_USAGE, Progress, _add_data_options, _add_run_options, _stderr
+from lstmcast.cli.common import EXIT_USAGE, Progress, add_data_options, add_run_options, to_stderr
 from lstmcast.cli.deploy import cmd_bench, cmd_export, cmd_serve
 from lstmcast.cli.fitting import cmd_backtest, cmd_demo, cmd_evaluate, cmd_predict, cmd_train
-from lstmcast.cli.lstm import _add_lstm_commands
+from lstmcast.cli.lstm import add_lstm_commands
 from lstmcast.cli.tune import cmd_tune
 from lstmcast.errors import LstmcastError
 
@@ -29,18 +29,28 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"lstmcast {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
+    _add_training_commands(sub)
+    _add_forecast_commands(sub)
+    _add_deploy_commands(sub)
+    _add_backtest_commands(sub)
+    add_lstm_commands(sub)
+    return parser
+
+
+def _add_training_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """demo, train and tune."""
     p = sub.add_parser("demo", help="the tutorial's job: an LSTM on a noisy sine wave")
     p.add_argument("--out", default="runs/demo", help="output directory (default runs/demo)")
     p.add_argument("--data-seed", type=int, default=0, help="seed of the noise in the demo series")
     p.add_argument("--config", metavar="FILE.toml")
     p.add_argument("--set", action="append", metavar="KEY=VALUE")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    _add_run_options(p)
+    add_run_options(p)
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("train", help="train on a CSV/Parquet file and save the model directory")
-    _add_data_options(p, data_required=False)
-    _add_run_options(p)
+    add_data_options(p, data_required=False)
+    add_run_options(p)
     p.add_argument("--out", help="model directory to write (checkpoints go to OUT.partial/ meanwhile)")
     p.add_argument("--resume", metavar="DIR", help="continue the killed run whose --out was DIR")
     p.add_argument("--tensorboard", metavar="LOGDIR", help="also write TensorBoard logs to LOGDIR")
@@ -53,8 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("tune", help="search hyper-parameters with Optuna; save the best config and model",
                        description="Hyper-parameter search: an Optuna study (TPE, pruning on the validation "
                        "loss of every epoch). Any number of workers may share one study through --storage.")
-    _add_data_options(p, data_required=False)
-    _add_run_options(p)
+    add_data_options(p, data_required=False)
+    add_run_options(p)
     p.add_argument("--demo", action="store_true", help="tune on the demo series (noisy sine) instead of --data")
     p.add_argument("--data-seed", type=int, default=0, help="seed of the noise in the demo series")
     p.add_argument("--trials", type=int, default=30, help="trials in the study, over all workers (default 30)")
@@ -72,6 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object (no live table)")
     p.set_defaults(func=cmd_tune)
 
+
+def _add_forecast_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """predict and evaluate."""
     p = sub.add_parser("predict", help="forecast the next horizon steps after the end of a file")
     p.add_argument("--model", required=True, help="model directory")
     p.add_argument("--data", required=True, help="recent history (CSV/Parquet) with the training columns")
@@ -97,14 +110,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--holdout", type=int, metavar="H",
                    help="train a fresh model (options as for train) on all but the last H steps of each series, "
                         "then score its forecast of those H steps")
-    _add_data_options(p)
+    add_data_options(p)
     p.add_argument("--part", default="test", choices=["test", "val", "train", "all"],
                    help="with a model split by fractions: which part (default test = the last horizon)")
     p.add_argument("--season", type=int, help="seasonality for seasonal naive (default from the frequency)")
-    _add_run_options(p)
+    add_run_options(p)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_evaluate)
 
+
+def _add_deploy_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """export and serve."""
     p = sub.add_parser("export", help="export the whole forecast path (pt2, ONNX, TorchScript) with a parity check",
                        description="Raw window in, forecast in original units out: scaling, the network and "
                        "inverse scaling in one graph, batch dynamic, window length fixed. The export is "
@@ -131,10 +147,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no access log")
     p.set_defaults(func=cmd_serve)
 
+
+def _add_backtest_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """backtest and bench (the benchmark protocols)."""
     p = sub.add_parser("backtest", help="rolling-origin backtest: train before each of K origins, score the next "
                        "horizon steps against baselines")
-    _add_data_options(p)
-    _add_run_options(p)
+    add_data_options(p)
+    add_run_options(p)
     p.add_argument("--folds", type=int, default=3, metavar="K", help="forecast origins at the end of the data (default 3)")
     p.add_argument("--step", type=int, metavar="S", help="steps between origins (default: the horizon)")
     p.add_argument("--refit", action=argparse.BooleanOptionalAction, default=True,
@@ -166,9 +185,6 @@ def build_parser() -> argparse.ArgumentParser:
         q.add_argument("--quiet", action="store_true", help="no progress output")
         q.set_defaults(func=cmd_bench)
 
-    _add_lstm_commands(sub)
-    return parser
-
 
 def _show_notes(command: str) -> Callable[..., None]:
     """warnings.showwarning that prints lstmcast's data notes as one plain line each."""
@@ -178,7 +194,7 @@ def _show_notes(command: str) -> Callable[..., None]:
 
     def show(message: Any, category: type, filename: str, lineno: int, file: Any = None, line: Any = None) -> None:
         if category.__name__ == "DataNote":
-            _stderr(f"lstmcast {command}: note: {message}")
+            to_stderr(f"lstmcast {command}: note: {message}")
         else:
             default(message, category, filename, lineno, file, line)
 
@@ -198,13 +214,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             warnings.showwarning = _show_notes(command)
             return int(args.func(args) or 0)
     except LstmcastError as exc:
-        _stderr(f"lstmcast {command}: error: {exc}")
+        to_stderr(f"lstmcast {command}: error: {exc}")
         return EXIT_USAGE
     except BrokenPipeError:  # output piped into e.g. `head`
         sys.stderr.close()
         return 0
     except KeyboardInterrupt:
-        _stderr(f"lstmcast {command}: interrupted after {time.perf_counter() - started:.0f}s")
+        to_stderr(f"lstmcast {command}: interrupted after {time.perf_counter() - started:.0f}s")
         return 130
 
 

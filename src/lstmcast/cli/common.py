@@ -8,9 +8,16 @@ import math
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lstmcast.errors import LstmcastError
+
+if TYPE_CHECKING:
+    import rich.progress
+
+    from lstmcast.training.callbacks import Callback as _ProgressBase
+else:  # the fit loop's hook base, imported for the type checker only: it would load torch at start-up
+    _ProgressBase = object
 
 EXIT_USAGE = 2
 
@@ -20,24 +27,24 @@ class CommandError(LstmcastError):
 
 
 # ---------------------------------------------------------------------------- output
-def _stderr(message: str) -> None:
+def to_stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def _emit_json(payload: dict[str, Any]) -> None:
+def emit_json(payload: dict[str, Any]) -> None:
     from lstmcast._json import jsonable
 
     print(json.dumps(jsonable(payload), indent=2, sort_keys=False))
 
 
-def _fmt(value: Any) -> str:
+def format_value(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4f}" if math.isfinite(value) else "nan"
     return str(value)
 
 
-def _print_scores(scores: dict[str, Any], extra_rows: Sequence[tuple[str, dict[str, float]]] = (),
-                  title: str = "Test metrics (original units)") -> None:
+def print_scores(scores: dict[str, Any], extra_rows: Sequence[tuple[str, dict[str, float]]] = (),
+                 title: str = "Test metrics (original units)") -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -46,14 +53,14 @@ def _print_scores(scores: dict[str, Any], extra_rows: Sequence[tuple[str, dict[s
     table.add_column("model")
     for n in names:
         table.add_column(n.upper(), justify="right")
-    table.add_row("lstm", *[_fmt(scores["metrics"][n]) for n in names])
+    table.add_row("lstm", *[format_value(scores["metrics"][n]) for n in names])
     for name, values in scores.get("baselines", {}).items():
-        table.add_row(name, *[_fmt(values.get(n, float("nan"))) for n in names])
+        table.add_row(name, *[format_value(values.get(n, float("nan"))) for n in names])
     for name, values in extra_rows:
-        table.add_row(name, *[_fmt(values.get(n, float("nan"))) if n in values else "" for n in names])
+        table.add_row(name, *[format_value(values.get(n, float("nan"))) if n in values else "" for n in names])
     Console().print(table)
     if "probabilistic" in scores:
-        Console().print("probabilistic: " + ", ".join(f"{k}={_fmt(v)}" for k, v in scores["probabilistic"].items()))
+        Console().print("probabilistic: " + ", ".join(f"{k}={format_value(v)}" for k, v in scores["probabilistic"].items()))
     for name, why in scores.get("baselines_missing", {}).items():
         print(f"{name}: not scored: {why}.")
     for line in baseline_verdicts(scores):
@@ -73,12 +80,13 @@ def baseline_verdicts(scores: dict[str, Any], metric: str = "mae") -> list[str]:
     return lines
 
 
-class Progress:
-    """Fit-loop callback: a rich progress bar on a terminal, plain log lines otherwise (CI)."""
+class Progress(_ProgressBase):
+    """Fit-loop callback: a rich progress bar on a terminal, plain log lines otherwise (CI). It
+    defines the hooks it uses; the loop skips those it lacks (``on_batch_end``)."""
 
     def __init__(self, enabled: bool = True, every: int = 10) -> None:
         self.enabled, self.every = enabled, every
-        self._bar = None
+        self._bar: rich.progress.Progress | None = None
 
     def on_fit_start(self, state: Any) -> None:
         if not self.enabled:
@@ -87,12 +95,13 @@ class Progress:
         if sys.stderr.isatty():
             from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-            self._bar = Progress(TextColumn("epoch {task.completed}/{task.total}"), BarColumn(),
-                                 TextColumn("{task.fields[info]}"), TimeElapsedColumn(),
-                                 TextColumn("{task.fields[eta]}"), transient=False, redirect_stdout=False)
-            self._bar.start()
-            self._task = self._bar.add_task("train", total=self.max_epochs, completed=state.epoch, info="",
-                                            eta="")
+            bar = Progress(TextColumn("epoch {task.completed}/{task.total}"), BarColumn(),
+                           TextColumn("{task.fields[info]}"), TimeElapsedColumn(),
+                           TextColumn("{task.fields[eta]}"), transient=False, redirect_stdout=False)
+            self._bar = bar
+            bar.start()
+            self._task = bar.add_task("train", total=self.max_epochs, completed=state.epoch, info="",
+                                      eta="")
 
     @staticmethod
     def eta(state: Any) -> str:
@@ -112,8 +121,8 @@ class Progress:
         if self._bar is not None:
             self._bar.update(self._task, completed=record.epoch, info=info, eta=self.eta(state))
         elif record.epoch == 1 or record.epoch % self.every == 0 or (record.best and record.epoch < 5):
-            _stderr(f"epoch {record.epoch:>4}/{self.max_epochs} {info} ({record.seconds * 1000:.0f} ms, "
-                    f"{self.eta(state)})")
+            to_stderr(f"epoch {record.epoch:>4}/{self.max_epochs} {info} ({record.seconds * 1000:.0f} ms, "
+                      f"{self.eta(state)})")
 
     def on_event(self, state: Any, message: str) -> None:
         if not self.enabled:
@@ -121,19 +130,19 @@ class Progress:
         if self._bar is not None:
             self._bar.console.print(f"[yellow]{message}")
         else:
-            _stderr(message)
+            to_stderr(message)
 
     def on_fit_end(self, state: Any, result: Any) -> None:
         if self._bar is not None:
             self._bar.stop()
             self._bar = None
         if self.enabled:
-            _stderr(f"trained {len(result.history)} epochs in {result.seconds:.1f}s; best epoch "
-                    f"{result.best_epoch} (loss {result.best_loss:.5f}); stop: {result.stop_reason}")
+            to_stderr(f"trained {len(result.history)} epochs in {result.seconds:.1f}s; best epoch "
+                      f"{result.best_epoch} (loss {result.best_loss:.5f}); stop: {result.stop_reason}")
 
 
 # ---------------------------------------------------------------------------- config
-def _build_config(args: argparse.Namespace, base: Any = None) -> Any:
+def build_config(args: argparse.Namespace, base: Any = None) -> Any:
     from lstmcast.config import ForecastConfig
 
     config = ForecastConfig.from_toml(args.config) if getattr(args, "config", None) else (base or ForecastConfig())
@@ -157,7 +166,7 @@ def _build_config(args: argparse.Namespace, base: Any = None) -> Any:
     return config.with_overrides(list(getattr(args, "set", None) or []))
 
 
-def _add_data_options(p: argparse.ArgumentParser, with_config: bool = True, data_required: bool = True) -> None:
+def add_data_options(p: argparse.ArgumentParser, with_config: bool = True, data_required: bool = True) -> None:
     p.add_argument("--data", required=data_required, help="CSV or Parquet file")
     p.add_argument("--target", action="append", metavar="COL", help="column to forecast (repeat for several)")
     p.add_argument("--time-col", metavar="COL", help="time column (default: one named date/time/timestamp/ds)")
@@ -176,7 +185,7 @@ def _add_data_options(p: argparse.ArgumentParser, with_config: bool = True, data
                        help="override a config key, e.g. --set model.hidden_size=128 (repeatable)")
 
 
-def _add_run_options(p: argparse.ArgumentParser) -> None:
+def add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", help="auto (default: CUDA when present), cpu, cuda, cuda:N")
     p.add_argument("--seed", type=int, help="random seed (train.seed)")
     p.add_argument("--deterministic", action="store_true", help="deterministic algorithms (slower)")
@@ -185,19 +194,28 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
 
 
 # ---------------------------------------------------------------------------- commands
-def _plot_writers(forecaster: Any, hist_forecast: Any) -> dict[str, Callable[[Path], None]]:
+def plot_writers(forecaster: Any, hist_forecast: Any) -> dict[str, Callable[[Path], None]]:
+    """The pictures of a training run, by file name: each writer draws its PNG at the path given."""
     from lstmcast.plotting import plot_forecast, plot_loss
 
     writers: dict[str, Callable[[Path], None]] = {}
     if forecaster.history_ is not None and forecaster.history_.history:
         rows = forecaster.history_.history_rows()
-        writers["loss.png"] = lambda p: plot_loss(rows, p)
+
+        def loss_png(path: Path) -> None:
+            plot_loss(rows, path)
+
+        writers["loss.png"] = loss_png
     if hist_forecast is not None:
-        writers["forecast.png"] = lambda p: plot_forecast(hist_forecast, p)
+
+        def forecast_png(path: Path) -> None:
+            plot_forecast(hist_forecast, path)
+
+        writers["forecast.png"] = forecast_png
     return writers
 
 
-def _align_columns(frame: Any, forecaster: Any, args: argparse.Namespace) -> Any:
+def align_columns(frame: Any, forecaster: Any, args: argparse.Namespace) -> Any:
     """Rename the file's time / series columns (--time-col, --series-col) to the model's names."""
     d = forecaster.config_.data
     for flag, given, expected in (("--series-col", args.series_col, d.series_col),
@@ -213,7 +231,7 @@ def _align_columns(frame: Any, forecaster: Any, args: argparse.Namespace) -> Any
     return frame
 
 
-def _print_rows(title: str, header: Sequence[str], rows: Sequence[Sequence[Any]], caption: str | None = None) -> None:
+def print_rows(title: str, header: Sequence[str], rows: Sequence[Sequence[Any]], caption: str | None = None) -> None:
     from rich.console import Console
     from rich.table import Table
 
@@ -221,5 +239,45 @@ def _print_rows(title: str, header: Sequence[str], rows: Sequence[Sequence[Any]]
     for i, name in enumerate(header):
         table.add_column(name, justify="left" if i == 0 or name in ("source", "origin") else "right")
     for row in rows:
-        table.add_row(*["" if v is None else _fmt(v) for v in row])
+        table.add_row(*["" if v is None else format_value(v) for v in row])
     Console().print(table)
+
+
+
+def records(frame: Any) -> list[dict[str, Any]]:
+    """DataFrame rows as plain JSON-able dicts (pandas NA -> None, numpy scalars -> Python)."""
+    import pandas as pd
+
+    return [{str(k): (None if pd.isna(v) else v.item() if hasattr(v, "item") else v) for k, v in row.items()}
+            for row in frame.astype(object).to_dict("records")]
+
+
+def write_csv_atomic(frame: Any, path: Path) -> None:
+    """Write a CSV through a temporary file in the same folder and a rename."""
+    import os
+    import tempfile
+
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(handle)
+    umask = os.umask(0)
+    os.umask(umask)
+    try:
+        os.chmod(temporary, 0o666 & ~umask)  # mkstemp's 0600 would make the result private
+        frame.to_csv(temporary, index=False)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+# The names these helpers had before they were public; other command modules may still import them.
+# Remove once nothing does (scripts/check_private_names.py lists the modules that still do).
+_stderr = to_stderr
+_emit_json = emit_json
+_fmt = format_value
+_print_scores = print_scores
+_build_config = build_config
+_add_data_options = add_data_options
+_add_run_options = add_run_options
+_plot_writers = plot_writers
+_align_columns = align_columns
+_print_rows = print_rows

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from lstmcast.cli.common import CommandError, Progress, _emit_json, _print_rows, _stderr
+from lstmcast.cli.common import CommandError, Progress, emit_json, print_rows, to_stderr
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -33,7 +33,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     if result.int8 is not None:
         payload["int8_vs_float"] = result.int8
     if args.json:
-        _emit_json(payload)
+        emit_json(payload)
         return 0
     _print_parity(result.parity, f"{result.format}{' int8' if result.quantize else ''}")
     if result.int8 is not None:
@@ -69,7 +69,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if not 1 <= args.workers <= 256:
         raise CommandError(f"--workers must be in 1..256 (one process each); got {args.workers}.")
     if not args.quiet:
-        _stderr(f"serving {args.model} on http://{args.host}:{args.port} (OpenAPI page: /docs); Ctrl-C stops")
+        to_stderr(f"serving {args.model} on http://{args.host}:{args.port} (OpenAPI page: /docs); Ctrl-C stops")
     run_server(args.model, host=args.host, port=args.port, workers=args.workers, backend=args.backend,
                quiet=args.quiet)
     return 0
@@ -100,12 +100,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
         out.write_text(json.dumps(jsonable(result), indent=2), encoding="utf-8")
     if args.json:
-        _emit_json({"command": "bench", **result})
+        emit_json({"command": "bench", **result})
         return 0
     header, rows = bench.result_table(result)
     t, hw = result["training"], result["hardware"]
-    _print_rows(title + (" (--quick: tiny model on a slice)" if args.quick else ""), header, rows,
-                caption=bench.describe_config(result["config"]))
+    print_rows(title + (" (--quick: tiny model on a slice)" if args.quick else ""), header, rows,
+               caption=bench.describe_config(result["config"]))
     print(f"training: {t['seconds']:.1f}s, {t['epochs']} epochs (best {t['best_epoch']}, stop: {t['stop_reason']}), "
           f"{t['parameters']:,} parameters, {t['threads']} threads; hardware: {hw['cpu']}, "
           f"{hw['cpu_count']} cores, torch {hw['torch']}")

@@ -12,14 +12,14 @@ from typing import Any
 from lstmcast.cli.common import (
     CommandError,
     Progress,
-    _align_columns,
-    _build_config,
-    _emit_json,
-    _plot_writers,
-    _print_rows,
-    _print_scores,
-    _stderr,
+    align_columns,
     baseline_verdicts,
+    build_config,
+    emit_json,
+    plot_writers,
+    print_rows,
+    print_scores,
+    to_stderr,
 )
 from lstmcast.errors import LstmcastError
 
@@ -56,7 +56,7 @@ def _train_and_report(args: argparse.Namespace, frame: Any, config: Any, out: Pa
     else:  # forecast-first: the scores are those of the validation windows, before the refit
         scores, hist = forecaster.validation_, forecaster.validation_forecast_
         title = "Validation metrics: the last horizon of each series, before the final refit (original units)"
-    writers = _plot_writers(forecaster, hist)
+    writers = plot_writers(forecaster, hist)
     model_dir = out / "model" if args.command == "demo" else out
     forecaster.save(model_dir, extras=writers, metrics=scores, run=getattr(args, "manifest", None))
     paths = {"model": str(model_dir)}
@@ -89,12 +89,12 @@ def _train_and_report(args: argparse.Namespace, frame: Any, config: Any, out: Pa
         payload["noise_floor"] = noise_floor
         payload["rmse_over_noise_floor"] = scores["metrics"]["rmse"] / noise_floor
     if args.json:
-        _emit_json(payload)
+        emit_json(payload)
     else:
         extra = [("noise floor", {"rmse": noise_floor, "mae": noise_floor * math.sqrt(2 / math.pi)})] \
             if noise_floor else []
         if scores["n_windows"]:
-            _print_scores(scores, extra, title=title)
+            print_scores(scores, extra, title=title)
         else:
             print("No series was long enough to hold out a validation horizon; nothing was scored.")
         for event in result.events:
@@ -104,7 +104,7 @@ def _train_and_report(args: argparse.Namespace, frame: Any, config: Any, out: Pa
     return payload
 
 
-def _demo_inputs(data_seed: int) -> tuple[Any, Any]:
+def demo_inputs(data_seed: int) -> tuple[Any, Any]:
     """The demo's series (noisy sine, 1000 points, noise std 0.1) and its base configuration."""
     from lstmcast.config import DataConfig, ForecastConfig, ModelConfig
     from lstmcast.data.synthetic import noisy_sine
@@ -119,8 +119,8 @@ def _demo_inputs(data_seed: int) -> tuple[Any, Any]:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    frame, base = _demo_inputs(args.data_seed)
-    config = _build_config(args, base)
+    frame, base = demo_inputs(args.data_seed)
+    config = build_config(args, base)
     out = Path(args.out)
     if not args.json:
         print("Demo: noisy sine (1000 points, noise std 0.1), windows of 20, LSTM(64) + Linear, "
@@ -162,7 +162,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise CommandError("train needs --data FILE (or --resume DIR to continue a run).")
         if not args.out:
             raise CommandError("train needs --out DIR, the model directory to write.")
-        config = _build_config(args)
+        config = build_config(args)
     import shutil
 
     frame = read_table(args.data)
@@ -236,8 +236,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from lstmcast.forecaster import Forecaster
 
     forecaster = Forecaster.load(args.model, device=args.device)
-    frame = _align_columns(read_table(args.data), forecaster, args)
-    future = _align_columns(read_table(args.future), forecaster, args) if args.future else None
+    frame = align_columns(read_table(args.data), forecaster, args)
+    future = align_columns(read_table(args.future), forecaster, args) if args.future else None
     forecast = forecaster.predict(frame, future=future, source=str(args.data), horizon=args.horizon)
     table = forecast.to_frame()
     payload: dict[str, Any] = {"command": "predict", "rows": len(table),
@@ -245,7 +245,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
                                "notes": list(getattr(forecast, "notes", []))}
     if not args.json:
         for note in payload["notes"]:
-            _stderr(f"note: {note}")
+            to_stderr(f"note: {note}")
     if args.out:
         payload["paths"] = {"forecast": str(forecast.to_csv(args.out))}
     if args.plot:
@@ -253,7 +253,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         payload.setdefault("paths", {})["plot"] = str(args.plot)
     if args.json:
         payload["forecast"] = json.loads(table.to_json(orient="records", date_format="iso"))
-        _emit_json(payload)
+        emit_json(payload)
     elif args.out or args.plot:
         for what, path in payload["paths"].items():
             print(f"{what} written to {path}" + (f" ({len(table)} rows)" if what == "forecast" else ""))
@@ -272,15 +272,15 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         raise CommandError("evaluate needs --model DIR (score a trained model on the file's last part) or "
                            "--holdout H (train on all but the last H steps of each series, score those).")
     forecaster = Forecaster.load(args.model, device=args.device)
-    frame = _align_columns(read_table(args.data), forecaster, args)
+    frame = align_columns(read_table(args.data), forecaster, args)
     scores = forecaster.evaluate(frame, part=args.part, source=str(args.data), season=args.season)
     scores["verdicts"] = baseline_verdicts(scores)
     if args.json:
-        _emit_json({"command": "evaluate", **scores})
+        emit_json({"command": "evaluate", **scores})
     else:
         what = "the last horizon of each series" if not forecaster.config_.data.uses_fractions else \
             f"the {args.part} part"
-        _print_scores(scores, title=f"Metrics on {what} of {args.data}")
+        print_scores(scores, title=f"Metrics on {what} of {args.data}")
     return 0
 
 
@@ -298,7 +298,7 @@ def _evaluate_holdout(args: argparse.Namespace) -> int:
         raise CommandError(f"--holdout {holdout} scores {holdout} steps, so the model's horizon is {holdout}; "
                            f"drop --horizon {args.horizon}.")
     args.horizon = holdout
-    config = _build_config(args)
+    config = build_config(args)
     frame = read_table(args.data)
     series_col = config.data.series_col
     if series_col is not None and series_col in frame:
@@ -312,9 +312,9 @@ def _evaluate_holdout(args: argparse.Namespace) -> int:
     scores["holdout"] = holdout
     scores["verdicts"] = baseline_verdicts(scores)
     if args.json:
-        _emit_json({"command": "evaluate", **scores})
+        emit_json({"command": "evaluate", **scores})
     else:
-        _print_scores(scores, title=f"Held-out metrics: the last {holdout} steps of each series of {args.data}")
+        print_scores(scores, title=f"Held-out metrics: the last {holdout} steps of each series of {args.data}")
     return 0
 
 
@@ -322,23 +322,23 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     from lstmcast.data.io import read_table
     from lstmcast.evaluation.backtest import METRICS, backtest, write_backtest
 
-    config = _build_config(args)
+    config = build_config(args)
     frame = read_table(args.data)
     result = backtest(config, frame, folds=args.folds, step=args.step, refit=args.refit, season=args.season,
                       callbacks=[Progress(not args.quiet)], source=str(args.data))
     paths = write_backtest(result, args.out)
     summary = result.to_dict()
     if args.json:
-        _emit_json({"command": "backtest", **summary, "paths": paths})
+        emit_json({"command": "backtest", **summary, "paths": paths})
         return 0
     s = result.settings
     rows = [[name, *(values[m] for m in METRICS)] for name, values in result.overall.items()]
-    _print_rows(f"Backtest of {args.data}: {s['folds']} folds, step {s['step']}, horizon {s['horizon']}, "
-                f"{'refit per fold' if s['refit'] else 'one model, no refit'}",
-                ["model", *(m.upper() for m in METRICS)], rows, caption="original units, mean over folds")
+    print_rows(f"Backtest of {args.data}: {s['folds']} folds, step {s['step']}, horizon {s['horizon']}, "
+               f"{'refit per fold' if s['refit'] else 'one model, no refit'}",
+               ["model", *(m.upper() for m in METRICS)], rows, caption="original units, mean over folds")
     methods = list(result.overall)
     fold_rows = [[entry["fold"], entry["origin"], *(entry[m]["mase"] for m in methods)] for entry in summary["per_fold"]]
-    _print_rows("MASE per fold", ["fold", "origin", *methods], fold_rows)
+    print_rows("MASE per fold", ["fold", "origin", *methods], fold_rows)
     for name, path in paths.items():
         print(f"{name}: {path}")
     return 0

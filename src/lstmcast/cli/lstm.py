@@ -1,38 +1,55 @@
-"""The teaching commands: inspect, gradient-flow, long-dependency, explain-step."""
+"""The teaching commands: inspect, gradient-flow, long-dependency, explain-step (the two
+experiments' commands are in :mod:`lstmcast.cli.lstm_experiments`)."""
 
 from __future__ import annotations
 
 import argparse
 import math
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from lstmcast.cli.common import CommandError, _emit_json, _print_rows
-from lstmcast.cli.fitting import _demo_inputs
+from lstmcast.cli.common import CommandError, emit_json, print_rows, records, write_csv_atomic
+from lstmcast.cli.fitting import demo_inputs
+from lstmcast.cli.lstm_experiments import cmd_gradient_flow, cmd_long_dependency
 
 
 # ---------------------------------------------------------------------------- the LSTM explained (lstmcast.lstm)
-def _records(frame: Any) -> list[dict[str, Any]]:
-    """DataFrame rows as plain JSON-able dicts (pandas NA -> None, numpy scalars -> Python)."""
-    import pandas as pd
+def _recall_demo_trace(args: argparse.Namespace) -> tuple[Any, dict[str, str], Any, None, str]:
+    """inspect --recall-demo: train an LSTM to recall a class, record it on its first sequences."""
+    from lstmcast.lstm.introspect import record
+    from lstmcast.lstm.plots import write_trace_plots
+    from lstmcast.lstm.tasks import recall_demo
 
-    return [{str(k): (None if pd.isna(v) else v.item() if hasattr(v, "item") else v) for k, v in row.items()}
-            for row in frame.astype(object).to_dict("records")]
+    if args.model or args.data:
+        raise CommandError("inspect --recall-demo trains its own model: leave out --model and --data.")
+    if args.windows > 64:
+        raise CommandError(f"inspect --recall-demo records at most its 64 sequences; got --windows {args.windows}.")
+    demo = recall_demo(steps=100 if args.quick else 1500, length=10 if args.quick else 30,
+                       hidden_size=8 if args.quick else 16)
+    trace = record(demo.model.rnn, demo.inputs[: args.windows])
+    paths = write_trace_plots(trace, args.out) if args.out else {}
+    source = (f"the recall task ({demo.name}, {demo.model.rnn.hidden_size} units, T={demo.length}; "
+              f"{demo.train.steps} training steps, test accuracy {demo.accuracy:.3f}; sequence 0 has "
+              f"class {int(demo.labels[0])})")
+    return trace, paths, trace.to_frame() if args.out else None, None, source
 
 
-def _window_tensors(forecaster: Any, frame: Any, part: str, windows: int, source: str) -> tuple[Any, Any]:
-    import numpy as np
-    import torch
+def _model_trace(args: argparse.Namespace) -> tuple[Any, dict[str, str], Any, Any, str]:
+    """inspect --model DIR: record the trained model's LSTM on the last windows of --data."""
+    from lstmcast.data.io import read_table
+    from lstmcast.forecaster import Forecaster
 
-    if windows < 1:
-        raise CommandError(f"--windows must be at least 1; got {windows}.")
-    w = forecaster.windows(frame, part, source)
-    device = next(forecaster.network_.parameters()).device
-    x = torch.as_tensor(np.ascontiguousarray(w.x[-windows:]), dtype=torch.float32, device=device)
-    fut = (torch.as_tensor(np.ascontiguousarray(w.future[-windows:]), dtype=torch.float32, device=device)
-           if w.future is not None else None)
-    return x, fut
+    if args.demo_series and args.data:
+        raise CommandError("inspect takes --data FILE or --demo-series, not both.")
+    if not args.model or not (args.data or args.demo_series):
+        raise CommandError("inspect needs --model DIR and --data FILE (the windows to record; --demo-series "
+                           "for the series `lstmcast demo` trains on), or --recall-demo.")
+    forecaster = Forecaster.load(args.model, device=args.device)
+    frame = demo_inputs(0)[0] if args.demo_series else read_table(args.data)
+    name = "the demo series (noisy sine, seed 0)" if args.demo_series else str(args.data)
+    result = forecaster.inspect(frame, part=args.part, windows=args.windows, out=args.out, source=name)
+    source = f"the last {args.windows} {args.part} window(s) of {name}"
+    return result.trace, dict(result.paths), result.frame, result.attention, source
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
@@ -40,42 +57,10 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
     if args.windows < 1:
         raise CommandError(f"--windows must be at least 1; got {args.windows}.")
-    attention = None
-    if args.recall_demo:
-        from lstmcast.lstm.introspect import record
-        from lstmcast.lstm.plots import write_trace_plots
-        from lstmcast.lstm.tasks import recall_demo
-
-        if args.model or args.data:
-            raise CommandError("inspect --recall-demo trains its own model: leave out --model and --data.")
-        if args.windows > 64:
-            raise CommandError(f"inspect --recall-demo records at most its 64 sequences; got --windows {args.windows}.")
-        demo = recall_demo(steps=100 if args.quick else 1500, length=10 if args.quick else 30,
-                           hidden_size=8 if args.quick else 16)
-        trace = record(demo.model.rnn, demo.inputs[: args.windows])
-        paths = write_trace_plots(trace, args.out) if args.out else {}
-        source = (f"the recall task ({demo.name}, {demo.model.rnn.hidden_size} units, T={demo.length}; "
-                  f"{demo.train.steps} training steps, test accuracy {demo.accuracy:.3f}; sequence 0 has "
-                  f"class {int(demo.labels[0])})")
-        tidy = trace.to_frame() if args.out else None
-    else:
-        from lstmcast.data.io import read_table
-        from lstmcast.forecaster import Forecaster
-
-        if args.demo_series and args.data:
-            raise CommandError("inspect takes --data FILE or --demo-series, not both.")
-        if not args.model or not (args.data or args.demo_series):
-            raise CommandError("inspect needs --model DIR and --data FILE (the windows to record; --demo-series "
-                               "for the series `lstmcast demo` trains on), or --recall-demo.")
-        forecaster = Forecaster.load(args.model, device=args.device)
-        frame = _demo_inputs(0)[0] if args.demo_series else read_table(args.data)
-        name = "the demo series (noisy sine, seed 0)" if args.demo_series else str(args.data)
-        result = forecaster.inspect(frame, part=args.part, windows=args.windows, out=args.out, source=name)
-        trace, paths, tidy, attention = result.trace, dict(result.paths), result.frame, result.attention
-        source = f"the last {args.windows} {args.part} window(s) of {name}"
+    trace, paths, tidy, attention, source = _recall_demo_trace(args) if args.recall_demo else _model_trace(args)
     if args.out:
         csv = Path(args.out) / "lstm_trace.csv"
-        _atomic_csv(tidy, csv)
+        write_csv_atomic(tidy, csv)
         paths["trace"] = str(csv)
     layers, directions, batch, length, hidden = trace.shape
     summary = trace.layer_summary()
@@ -83,116 +68,18 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     payload = {"command": "inspect", "source": source,
                "shape": {"layers": layers, "directions": directions, "sequences": batch,
                          "steps": length, "hidden_size": hidden},
-               "layers": _records(summary), "reading": reading, "paths": paths}
+               "layers": records(summary), "reading": reading, "paths": paths}
     if attention is not None:
         mean = attention.mean(axis=0)
         payload["attention"] = {"mean_weights": mean.tolist(), "peak_position": int(mean.argmax()) - len(mean) + 1}
     if args.json:
-        _emit_json(payload)
+        emit_json(payload)
         return 0
-    _print_rows(f"LSTM gates over {source}: {layers} layer(s) x {directions} direction(s), {length} steps, "
-                f"{hidden} units", list(summary.columns), summary.to_numpy().tolist(),
-                caption="remembering: share of forget-gate values above 0.95")
+    print_rows(f"LSTM gates over {source}: {layers} layer(s) x {directions} direction(s), {length} steps, "
+               f"{hidden} units", list(summary.columns), summary.to_numpy().tolist(),
+               caption="remembering: share of forget-gate values above 0.95")
     for sentence in reading:
         print(sentence)
-    for name, path in paths.items():
-        print(f"{name}: {path}")
-    return 0
-
-
-def cmd_gradient_flow(args: argparse.Namespace) -> int:
-    import dataclasses
-
-    from lstmcast.lstm.gradflow import (
-        GradientFlowConfig,
-        gradient_flow,
-        gradient_horizons,
-        network_gradient_norms,
-        seed_summary,
-    )
-    from lstmcast.lstm.plots import plot_gradient_flow
-
-    if not 0.0 < args.threshold < 1.0:
-        raise CommandError(f"--threshold must be between 0 and 1 (a fraction of the last step's norm); "
-                           f"got {args.threshold}.")
-    if args.model:
-        from lstmcast.data.io import read_table
-        from lstmcast.forecaster import Forecaster
-
-        if not args.data:
-            raise CommandError("gradient-flow --model DIR also needs --data FILE: the windows to measure the "
-                               "trained LSTM on (e.g. the file it was trained on).")
-        forecaster = Forecaster.load(args.model, device=args.device)
-        x, fut = _window_tensors(forecaster, read_table(args.data), args.part, args.windows, str(args.data))
-        network = forecaster.network_
-        network = network.members[0] if hasattr(network, "members") else network  # an ensemble: its first member
-        norms = network_gradient_norms(network, x, fut)
-        norms.insert(0, "seed", 0)
-        norms.insert(0, "stage", "trained")
-        norms.insert(0, "model", "forecaster")
-        config = None
-    else:
-        config = GradientFlowConfig.quick() if args.quick else GradientFlowConfig()
-        if args.chrono_max_length is not None and args.chrono_max_length < 3:
-            raise CommandError(f"--chrono-max-length must be at least 3; got {args.chrono_max_length}.")
-        overrides = {"seeds": _int_list("--seeds", args.seeds, 0), "chrono_max_length": args.chrono_max_length,
-                     "threshold": args.threshold}
-        config = dataclasses.replace(config, **{k: v for k, v in overrides.items() if v is not None})
-        norms = gradient_flow(config)
-    horizons = gradient_horizons(norms, args.threshold)
-    summary = seed_summary(horizons)
-    accuracy = norms.attrs.get("accuracy", {})
-    matrix = norms.attrs.get("matrix_norms", {}).get("rnn", {})
-    paths: dict[str, str] = {}
-    if args.out:
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        import pandas as pd
-
-        tables = [("gradient_norms", norms), ("gradient_horizons", horizons), ("gradient_summary", summary)]
-        if accuracy:
-            tables.append(("recall_accuracy", pd.DataFrame(
-                [{"model": m, "seed": seed, "accuracy": v} for m, per_seed in accuracy.items()
-                 for seed, v in per_seed.items()])))
-        if matrix:
-            tables.append(("rnn_matrix_norms", pd.DataFrame(
-                [{"stage": stage, "seed": seed, **values} for stage, per_seed in matrix.items()
-                 for seed, values in per_seed.items()])))
-        for name, table in tables:
-            _atomic_csv(table, out / f"{name}.csv")
-            paths[name] = str(out / f"{name}.csv")
-        lstm_rows = norms[norms["model"].str.startswith("lstm") | (norms["model"] == "forecaster")]
-        plots = [(f"gradient_flow_{stage}", norms, {"stage": stage}) for stage in norms["stage"].unique()]
-        if not lstm_rows.empty:
-            plots += [("gradient_flow_cell", lstm_rows, {"column": "c_grad_norm"}),
-                      ("forget_path", lstm_rows, {"column": "forget_path"})]
-        if config is not None:
-            plots += [(f"memory_path_{stage}", norms, {"column": "memory", "stage": stage})
-                      for stage in norms["stage"].unique()]
-        for name, rows, options in plots:
-            plot_gradient_flow(rows, out / f"{name}.png", threshold=args.threshold, **options)
-            paths[name] = str(out / f"{name}.png")
-    payload = {"command": "gradient-flow", "config": config.to_dict() if config else None,
-               "summary": _records(summary), "horizons": _records(horizons),
-               "recall_accuracy": accuracy, "rnn_matrix_norms": matrix, "paths": paths}
-    if args.json:
-        _emit_json(payload)
-        return 0
-    seeds = sorted(norms["seed"].unique().tolist())
-    columns = ["model", "stage", "h_horizon", "h_efold", "c_horizon", "c_efold", "path_horizon", "forget_path_end"]
-    _print_rows(f"Gradient of a last-step loss: horizon (distance at which the norm falls below "
-                f"{args.threshold:g} of its value at the loss) and e-folding length (steps per factor e), "
-                f"median (min–max) over seeds {seeds}", columns, summary[columns].to_numpy().tolist(),
-                caption=">L-1: beyond the sequence; c / path: LSTM only (dL/dc_t, and the product of forget "
-                        "gates along the cell state)")
-    if accuracy:
-        _print_rows("Recall accuracy after training (chance 0.25), per seed", ["model", *map(str, seeds)],
-                    [[m, *(f"{a[s]:.3f}" for s in seeds)] for m, a in accuracy.items()])
-    if matrix:
-        _print_rows("tanh RNN recurrent matrix W_hh: sigma_max (the bound's rate) and spectral radius "
-                    "(the asymptotic rate), per seed", ["stage", "quantity", *map(str, seeds)],
-                    [[stage, q, *(f"{values[s][q]:.3f}" for s in seeds)]
-                     for stage, values in matrix.items() for q in ("sigma_max", "spectral_radius")])
     for name, path in paths.items():
         print(f"{name}: {path}")
     return 0
@@ -236,7 +123,7 @@ def cmd_explain_step(args: argparse.Namespace) -> int:
     u = torch.tensor([1.0, -0.5], dtype=torch.float64)
     check = check_backward(lstm, xs, h_prev, c_prev, u)
     if args.json:
-        _emit_json({
+        emit_json({
             "command": "explain-step", "seed": args.seed,
             "x": x.tolist(), "h_prev": h_prev.tolist(), "c_prev": c_prev.tolist(),
             "weights": {g: w.tolist() for g, w in step.weights.items()},
@@ -259,114 +146,14 @@ def cmd_explain_step(args: argparse.Namespace) -> int:
     return 0
 
 
-def _int_list(option: str, text: str | None, minimum: int) -> tuple[int, ...] | None:
-    """``'10,50,100'`` -> ``(10, 50, 100)``; a clear CommandError for anything else."""
-    if text is None:
-        return None
-    items = [t.strip() for t in text.split(",") if t.strip()]
-    try:
-        values = tuple(int(t) for t in items)
-    except ValueError:
-        raise CommandError(f"{option} takes comma-separated integers, e.g. {option} 10,50; got {text!r}.") from None
-    if not values or min(values) < minimum:
-        raise CommandError(f"{option} takes comma-separated integers >= {minimum}; got {text!r}.")
-    return values
+def add_lstm_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """The teaching commands, in the order ``lstmcast --help`` lists them."""
+    _add_recording_commands(sub)
+    _add_lesson_commands(sub)
 
 
-def _name_list(option: str, text: str | None, known: Sequence[str], allow_empty: bool = False) -> tuple[str, ...] | None:
-    """``'rnn,lstm-fb1'`` -> ``('rnn', 'lstm-fb1')``, every name checked against ``known``."""
-    if text is None:
-        return None
-    names = tuple(t.strip() for t in text.split(",") if t.strip())
-    unknown = [n for n in names if n not in known]
-    if unknown or (not names and not allow_empty):
-        raise CommandError(f"{option}: unknown model(s) {', '.join(unknown) or '(none given)'}; "
-                           f"choose from {', '.join(known)} (comma-separated).")
-    return names
-
-
-def cmd_long_dependency(args: argparse.Namespace) -> int:
-    import dataclasses
-
-    from lstmcast.lstm.longdep import (
-        LongDependencyConfig,
-        accuracy_table,
-        long_dependency_experiment,
-        seed_table,
-        solved_table,
-        steps_table,
-    )
-    from lstmcast.lstm.plots import plot_long_dependency
-    from lstmcast.lstm.tasks import MODEL_NAMES
-
-    config = LongDependencyConfig.quick() if args.quick else LongDependencyConfig()
-    seeds = _int_list("--seeds", args.seeds, 0)
-    overrides = {
-        "models": _name_list("--models", args.models, MODEL_NAMES),
-        "variable_lag": _name_list("--variable-lag", args.variable_lag, MODEL_NAMES, allow_empty=True),
-        "lengths": _int_list("--lengths", args.lengths, 2),
-        "seeds": seeds,
-        "max_steps": args.max_steps,
-        "n_jobs": args.jobs,
-    }
-    for option, value in (("--jobs", args.jobs), ("--max-steps", args.max_steps)):
-        if value is not None and value < 1:
-            raise CommandError(f"{option} must be at least 1; got {value}.")
-    config = dataclasses.replace(config, **{k: v for k, v in overrides.items() if v is not None})
-    results = long_dependency_experiment(config)
-    paths: dict[str, str] = {}
-    if args.out:
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        _atomic_csv(results, out / "long_dependency.csv")
-        plot_long_dependency(results, out / "long_dependency.png", success_accuracy=config.success_accuracy)
-        paths = {"results": str(out / "long_dependency.csv"), "plot": str(out / "long_dependency.png")}
-    accuracy, solved, per_seed, steps = (accuracy_table(results), solved_table(results), seed_table(results),
-                                         steps_table(results))
-    payload = {"command": "long-dependency", "config": config.to_dict(),
-               "wall_seconds": round(results.attrs["wall_seconds"], 2),
-               "cpu_seconds": round(float(results["cpu_seconds"].sum()), 2),
-               "accuracy": {m: {str(t): float(v) for t, v in row.items()} for m, row in accuracy.iterrows()},
-               "solved": {m: {str(t): v for t, v in row.items()} for m, row in solved.iterrows()},
-               "runs": _records(results), "paths": paths}
-    if args.json:
-        _emit_json(payload)
-        return 0
-    header = ["run", *(f"T={t}" for t in accuracy.columns)]
-    rows = [[model, *(f"{a:.3f} ({s})" for a, s in zip(accuracy.loc[model], solved.loc[model], strict=True))]
-            for model in accuracy.index]
-    _print_rows(f"Recall a class seen T steps ago: mean test accuracy over seeds {list(config.seeds)} (runs "
-                f"solved, accuracy >= {config.success_accuracy:g}); chance {1 / config.n_classes:g}", header, rows,
-                caption=f"{len(results)} runs in {results.attrs['wall_seconds']:.0f}s wall "
-                        f"({results['cpu_seconds'].sum():.0f}s CPU, {config.n_jobs} worker(s))")
-    _print_rows("Test accuracy of each seed", header,
-                [[run, *per_seed.loc[run].tolist()] for run in per_seed.index])
-    _print_rows(f"Training steps taken, mean over seeds ({config.max_steps} = the budget ran out)", header,
-                [[run, *(f"{v:.0f}" for v in steps.loc[run])] for run in steps.index])
-    for name, path in paths.items():
-        print(f"{name}: {path}")
-    return 0
-
-
-def _atomic_csv(frame: Any, path: Path) -> None:
-    """Write a CSV through a temporary file in the same folder and a rename."""
-    import os
-    import tempfile
-
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(handle)
-    umask = os.umask(0)
-    os.umask(umask)
-    try:
-        os.chmod(temporary, 0o666 & ~umask)  # mkstemp's 0600 would make the result private
-        frame.to_csv(temporary, index=False)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-def _add_lstm_commands(sub: Any) -> None:
+def _add_recording_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """inspect and gradient-flow: what a network's gates and gradients do."""
     p = sub.add_parser("inspect", help="record a trained model's LSTM gates and cell states on windows of a file "
                        "(or, with --recall-demo, of an LSTM trained to remember)")
     p.add_argument("--model", help="model directory")
@@ -404,6 +191,9 @@ def _add_lstm_commands(sub: Any) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_gradient_flow)
 
+
+def _add_lesson_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """explain-step and long-dependency: one step by hand, and the long-memory experiment."""
     p = sub.add_parser("explain-step", help="one LSTM step (H=2, F=1) with every number printed and checked "
                        "against nn.LSTM, then a hand-written backward pass checked against autograd")
     p.add_argument("--seed", type=int, default=0, help="seed of the weights (PyTorch's default init; default 0)")

@@ -9,13 +9,13 @@ from typing import Any
 
 from lstmcast.cli.common import (
     CommandError,
-    _build_config,
-    _emit_json,
-    _fmt,
-    _plot_writers,
-    _stderr,
+    build_config,
+    emit_json,
+    format_value,
+    plot_writers,
+    to_stderr,
 )
-from lstmcast.cli.fitting import _demo_inputs
+from lstmcast.cli.fitting import demo_inputs
 
 
 class _TrialTable:
@@ -70,13 +70,13 @@ def cmd_tune(args: argparse.Namespace) -> int:
     if args.trials < 1:
         raise CommandError(f"--trials must be at least 1; got {args.trials}.")
     if args.demo:
-        frame, base = _demo_inputs(args.data_seed)
+        frame, base = demo_inputs(args.data_seed)
         source = "the demo series"
     else:
         from lstmcast.data.io import read_table
 
         frame, base, source = read_table(args.data), None, str(args.data)
-    config = _build_config(args, base)
+    config = build_config(args, base)
     out = Path(args.out)
     space = tuning.load_space(args.space, base=config) if args.space else tuning.DEFAULT_SPACE
     timeout = parse_duration(args.timeout) if args.timeout else None
@@ -96,7 +96,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
         result = tuning.tune(frame, config, study, space=space, n_trials=args.trials, timeout=timeout,
                              source=source, on_trial=_TrialTable().row if live else None)
     for note in result.notes:
-        _stderr(f"lstmcast tune: note: {note}")
+        to_stderr(f"lstmcast tune: note: {note}")
     extra: dict[str, Any] = {}
     with tuning.output_lock(out):
         previous = _retrained_trial(out)
@@ -114,7 +114,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
                 print(f"Retraining the best configuration (trial {result.best_number}) -> {out / 'model'}")
             forecaster = Forecaster(result.best_config).fit(frame, source=source)
             scores = forecaster.evaluate(frame, source=source)
-            writers = _plot_writers(forecaster, forecaster.historical_forecasts(frame, source=source))
+            writers = plot_writers(forecaster, forecaster.historical_forecasts(frame, source=source))
             forecaster.save(out / "model", extras=writers, metrics=scores)
             extra["retrained"] = {"trial": result.best_number, "validation_loss": forecaster.history_.best_loss,
                                   "model": str(out / "model"), "test_metrics": scores["metrics"],
@@ -127,7 +127,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
         )
     payload = {"command": "tune", **result.summary(), **extra, "paths": paths}
     if args.json:
-        _emit_json(payload)
+        emit_json(payload)
         return 0
     states = ", ".join(f"{n} {k.lower()}" for k, n in result.states.items())
     print(f"{result.n_trials} trials in the study ({states}); {result.trials_here} run here in {result.seconds:.1f}s.")
@@ -141,7 +141,7 @@ def cmd_tune(args: argparse.Namespace) -> int:
               + (f"; the best is {gain:.1%} lower" if gain is not None else ""))
     if "retrained" in extra:
         print(f"retrained: validation loss {extra['retrained']['validation_loss']:.5g}, test "
-              + ", ".join(f"{k}={_fmt(v)}" for k, v in extra["retrained"]["test_metrics"].items()))
+              + ", ".join(f"{k}={format_value(v)}" for k, v in extra["retrained"]["test_metrics"].items()))
     for name, path in paths.items():
         print(f"{name}: {path}")
     return 0

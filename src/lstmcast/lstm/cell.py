@@ -4,7 +4,8 @@ This module is for teaching and introspection, not for the training hot path (``
 uses oneDNN's fused kernel and is about 2x faster on CPU). :class:`ExplicitLSTM` keeps its
 parameters under the same names and in the same layout as ``torch.nn.LSTM``, so either module's
 ``state_dict`` loads into the other, and it reproduces ``nn.LSTM``'s outputs, final states and
-gradients (to 1e-6 in float64; see ``tests/lstm/test_cell.py``).
+gradients (to 1e-6 in float64; see ``tests/lstm/test_cell.py``). The equations themselves, one
+function each, are in :mod:`lstmcast.lstm.equations` (and importable from here).
 
 For one layer and one direction, at step t, with input ``x_t [B, F]``, previous hidden state
 ``h_{t-1} [B, H]`` and previous cell state ``c_{t-1} [B, H]``::
@@ -30,6 +31,19 @@ import torch
 from torch import Tensor, nn
 
 from lstmcast.errors import ConfigError, DataError
+from lstmcast.lstm.equations import (
+    GATE_ROWS,
+    LSTMWeights,
+    StepState,
+    candidate,
+    cell_update,
+    forget_gate,
+    hidden_update,
+    input_gate,
+    lstm_cell,
+    output_gate,
+    run_direction,
+)
 
 __all__ = [
     "GATE_ROWS",
@@ -47,38 +61,6 @@ __all__ = [
     "run_direction",
 ]
 
-#: Position of each gate's row block in PyTorch's packed weights (``[4H, ...]``): i, f, g, o.
-GATE_ROWS: dict[str, int] = {"input": 0, "forget": 1, "candidate": 2, "output": 3}
-
-
-class LSTMWeights(NamedTuple):
-    """The parameters of one layer and one direction, in ``nn.LSTM``'s packed layout.
-
-    ``weight_ih`` is ``[4H, F]``, ``weight_hh`` is ``[4H, H]``, ``bias_ih`` and ``bias_hh`` are
-    ``[4H]`` (or ``None`` for an LSTM built with ``bias=False``); row blocks in the order i, f, g, o.
-    """
-
-    weight_ih: Tensor
-    weight_hh: Tensor
-    bias_ih: Tensor | None
-    bias_hh: Tensor | None
-
-    @property
-    def hidden_size(self) -> int:
-        return self.weight_hh.shape[1]
-
-
-class StepState(NamedTuple):
-    """Everything one cell step computes, each ``[B, H]``."""
-
-    forget: Tensor
-    input: Tensor
-    output: Tensor
-    candidate: Tensor
-    cell: Tensor
-    hidden: Tensor
-
-
 class Unrolled(NamedTuple):
     """The result of :meth:`ExplicitLSTM.unroll`.
 
@@ -95,98 +77,6 @@ class Unrolled(NamedTuple):
     c_n: Tensor
     steps: list[list[list[StepState]]]
     initial: list[list[tuple[Tensor, Tensor]]]
-
-
-# --------------------------------------------------------------------------------------------
-# One function per equation
-# --------------------------------------------------------------------------------------------
-
-
-def _preactivation(x_t: Tensor, h_prev: Tensor, weights: LSTMWeights, gate: str) -> Tensor:
-    """``W_i* x_t + b_i* + W_h* h_{t-1} + b_h*`` for one gate: ``[B, F], [B, H] -> [B, H]``."""
-    hidden = weights.hidden_size
-    rows = slice(GATE_ROWS[gate] * hidden, (GATE_ROWS[gate] + 1) * hidden)
-    z = x_t @ weights.weight_ih[rows].T + h_prev @ weights.weight_hh[rows].T  # [B, H]
-    if weights.bias_ih is not None:
-        z = z + weights.bias_ih[rows] + weights.bias_hh[rows]
-    return z
-
-
-def forget_gate(x_t: Tensor, h_prev: Tensor, weights: LSTMWeights) -> Tensor:
-    """``f_t = sigmoid(W_if x_t + b_if + W_hf h_{t-1} + b_hf)``: how much of ``c_{t-1}`` to keep.
-
-    Inputs: ``x_t [B, F]``, ``h_prev [B, H]``. Output: ``[B, H]`` in (0, 1).
-    """
-    return torch.sigmoid(_preactivation(x_t, h_prev, weights, "forget"))
-
-
-def input_gate(x_t: Tensor, h_prev: Tensor, weights: LSTMWeights) -> Tensor:
-    """``i_t = sigmoid(W_ii x_t + b_ii + W_hi h_{t-1} + b_hi)``: how much of ``g_t`` to write.
-
-    Inputs: ``x_t [B, F]``, ``h_prev [B, H]``. Output: ``[B, H]`` in (0, 1).
-    """
-    return torch.sigmoid(_preactivation(x_t, h_prev, weights, "input"))
-
-
-def output_gate(x_t: Tensor, h_prev: Tensor, weights: LSTMWeights) -> Tensor:
-    """``o_t = sigmoid(W_io x_t + b_io + W_ho h_{t-1} + b_ho)``: how much of ``tanh(c_t)`` to show.
-
-    Inputs: ``x_t [B, F]``, ``h_prev [B, H]``. Output: ``[B, H]`` in (0, 1).
-    """
-    return torch.sigmoid(_preactivation(x_t, h_prev, weights, "output"))
-
-
-def candidate(x_t: Tensor, h_prev: Tensor, weights: LSTMWeights) -> Tensor:
-    """``g_t = tanh(W_ig x_t + b_ig + W_hg h_{t-1} + b_hg)``: the new memory content (C~_t).
-
-    Inputs: ``x_t [B, F]``, ``h_prev [B, H]``. Output: ``[B, H]`` in (-1, 1).
-    """
-    return torch.tanh(_preactivation(x_t, h_prev, weights, "candidate"))
-
-
-def cell_update(forget: Tensor, cell_prev: Tensor, input: Tensor, candidate: Tensor) -> Tensor:
-    """``c_t = f_t * c_{t-1} + i_t * g_t`` (all ``[B, H]``): the additive cell-state highway.
-
-    Its Jacobian along the cell path is ``dc_t/dc_{t-1} = diag(f_t)`` (plus terms through
-    ``h_{t-1}`` inside the gates), which is why gradients survive while ``f_t`` stays near 1.
-    """
-    return forget * cell_prev + input * candidate
-
-
-def hidden_update(output: Tensor, cell: Tensor) -> Tensor:
-    """``h_t = o_t * tanh(c_t)`` (all ``[B, H]``)."""
-    return output * torch.tanh(cell)
-
-
-def lstm_cell(x_t: Tensor, h_prev: Tensor, c_prev: Tensor, weights: LSTMWeights) -> StepState:
-    """One LSTM step: ``x_t [B, F]``, ``h_prev [B, H]``, ``c_prev [B, H]`` -> :class:`StepState`."""
-    f = forget_gate(x_t, h_prev, weights)
-    i = input_gate(x_t, h_prev, weights)
-    o = output_gate(x_t, h_prev, weights)
-    g = candidate(x_t, h_prev, weights)
-    c = cell_update(f, c_prev, i, g)
-    h = hidden_update(o, c)
-    return StepState(forget=f, input=i, output=o, candidate=g, cell=c, hidden=h)
-
-
-def run_direction(
-    inputs: Tensor, h_0: Tensor, c_0: Tensor, weights: LSTMWeights, *, reverse: bool = False
-) -> list[StepState]:
-    """Run one layer in one direction over a sequence.
-
-    Inputs: ``inputs [B, L, F]``, ``h_0 [B, H]``, ``c_0 [B, H]``. Returns ``L`` step states,
-    indexed by time position (``result[t]`` is the state after reading ``inputs[:, t]``); with
-    ``reverse=True`` the recurrence reads ``t = L-1, ..., 0``.
-    """
-    length = inputs.shape[1]
-    order = range(length - 1, -1, -1) if reverse else range(length)
-    steps: list[StepState | None] = [None] * length
-    h, c = h_0, c_0
-    for t in order:
-        state = lstm_cell(inputs[:, t], h, c, weights)
-        steps[t] = state
-        h, c = state.hidden, state.cell
-    return steps  # type: ignore[return-value]
 
 
 # --------------------------------------------------------------------------------------------
@@ -241,20 +131,19 @@ class ExplicitLSTM(nn.Module):
         self.dropout = float(dropout)
         self.bidirectional = bool(bidirectional)
         self.proj_size = 0
-        factory = {"device": device, "dtype": dtype}
         directions = 2 if bidirectional else 1
         for layer in range(num_layers):
             layer_input = input_size if layer == 0 else hidden_size * directions
             for direction in range(directions):
                 suffix = f"_l{layer}" + ("_reverse" if direction == 1 else "")
-                shapes = {
+                shapes: dict[str, tuple[int, ...]] = {
                     "weight_ih": (4 * hidden_size, layer_input),
                     "weight_hh": (4 * hidden_size, hidden_size),
                 }
                 if bias:
                     shapes |= {"bias_ih": (4 * hidden_size,), "bias_hh": (4 * hidden_size,)}
                 for name, shape in shapes.items():
-                    self.register_parameter(name + suffix, nn.Parameter(torch.empty(shape, **factory)))
+                    self.register_parameter(name + suffix, nn.Parameter(torch.empty(shape, device=device, dtype=dtype)))
         self.reset_parameters()
 
     @property

@@ -36,7 +36,8 @@ DIRECTION_NAMES: tuple[str, ...] = ("forward", "backward")
 _ALIASES = {"f": "forget", "i": "input", "o": "output", "g": "candidate", "c": "cell", "h": "hidden"}
 
 
-def _canonical(quantity: str) -> str:
+def canonical_quantity(quantity: str) -> str:
+    """The full name of a recorded quantity: ``'f'`` -> ``'forget'``; an unknown name is a ConfigError."""
     name = _ALIASES.get(quantity, quantity)
     if name not in QUANTITIES:
         raise ConfigError(
@@ -91,7 +92,8 @@ class LSTMTrace:
     @property
     def shape(self) -> tuple[int, int, int, int, int]:
         """``(layers, directions, B, L, H)``."""
-        return self.forget.shape  # type: ignore[return-value]
+        layers, directions, batch, length, hidden = self.forget.shape
+        return layers, directions, batch, length, hidden
 
     @property
     def num_layers(self) -> int:
@@ -115,7 +117,7 @@ class LSTMTrace:
 
     def get(self, quantity: str) -> np.ndarray:
         """The array of one quantity by name (one of :data:`QUANTITIES`, or f, i, o, g, c, h)."""
-        return getattr(self, _canonical(quantity))
+        return getattr(self, canonical_quantity(quantity))
 
     def output_sequence(self, layer: int = -1) -> np.ndarray:
         """The layer's output as ``nn.LSTM`` returns it (batch first): ``[B, L, D*H]``."""
@@ -129,7 +131,7 @@ class LSTMTrace:
         ``gate`` (the quantity name: forget, input, output, candidate, cell or hidden) and ``value``.
         """
         layers, directions, batch, length, hidden = self.shape
-        names = [_canonical(q) for q in quantities]
+        names = [canonical_quantity(q) for q in quantities]
         stacked = np.stack([getattr(self, name) for name in names])  # [Q, layers, D, B, L, H]
         index = pd.MultiIndex.from_product(
             [

@@ -1,5 +1,7 @@
 """Plots of LSTM traces, gradient flow and the long-dependency experiment.
 
+The trace plots live here; the experiments' plots in :mod:`lstmcast.lstm.experiment_plots` and the
+shared colours and figure helpers in :mod:`lstmcast.lstm.figures` (all importable from here).
 Every function draws on the Axes it is given (or on a new figure) and, when ``path`` is given,
 writes a PNG there (parent folders are created). Figures are built with ``matplotlib.figure.Figure``
 and the Agg canvas, never through pyplot, so nothing global changes and nothing is shown.
@@ -7,21 +9,21 @@ and the Agg canvas, never through pyplot, so nothing global changes and nothing 
 
 from __future__ import annotations
 
-import os
-import zlib
 from pathlib import Path
+from typing import cast
 
 import numpy as np
-import pandas as pd
 from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
+from matplotlib.figure import Figure, SubFigure
 from matplotlib.ticker import MaxNLocator
 
-from lstmcast.errors import ConfigError, DataError
-from lstmcast.lstm.introspect import DIRECTION_NAMES, QUANTITIES, LSTMTrace, _canonical
+from lstmcast.errors import ConfigError
+from lstmcast.lstm.experiment_plots import GRADIENT_LABELS, plot_gradient_flow, plot_long_dependency
+from lstmcast.lstm.figures import MODEL_COLORS, model_color, new_figure, save_png
+from lstmcast.lstm.introspect import DIRECTION_NAMES, QUANTITIES, LSTMTrace, canonical_quantity
 
 __all__ = [
+    "GRADIENT_LABELS",
     "MODEL_COLORS",
     "model_color",
     "plot_forget_and_cell_norm",
@@ -39,60 +41,6 @@ _TITLES = {
     "cell": "cell state c",
     "hidden": "hidden state h",
 }
-
-
-#: One colour per model name, the same in every figure (Tableau colours; red for the plain RNN,
-#: blues to greens for the LSTMs as their memory time scale at initialisation grows).
-MODEL_COLORS: dict[str, str] = {
-    "rnn": "#d62728",
-    "gru": "#9467bd",
-    "lstm": "#7f7f7f",
-    "lstm-fb0": "#ff7f0e",
-    "lstm-fb1": "#1f77b4",
-    "lstm-fb2": "#17becf",
-    "lstm-fb3": "#8c564b",
-    "lstm-chrono-forget": "#bcbd22",
-    "lstm-chrono": "#2ca02c",
-    "forecaster": "#000000",
-}
-_FALLBACK_COLORS = ("#e377c2", "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94", "#f7b6d2")
-
-
-def model_color(name: str) -> str:
-    """The colour of a model in every figure: :data:`MODEL_COLORS`, else one picked from the name
-    itself (a CRC of it), so it never depends on which other models are drawn or in what order.
-    A run label such as ``'lstm-fb1 (variable lag)'`` has its model's colour."""
-    model = str(name).split(" (")[0]
-    if model in MODEL_COLORS:
-        return MODEL_COLORS[model]
-    return _FALLBACK_COLORS[zlib.crc32(model.encode()) % len(_FALLBACK_COLORS)]
-
-
-def _plain_log_axis(axis: object) -> None:
-    """Label only the decades of a log axis (no 2x10^-3 style minor labels)."""
-    from matplotlib.ticker import NullFormatter
-
-    axis.set_minor_formatter(NullFormatter())  # type: ignore[attr-defined]
-
-
-def _figure(figsize: tuple[float, float], layout: str | None = "constrained") -> Figure:
-    figure = Figure(figsize=figsize, dpi=100, layout=layout)
-    FigureCanvasAgg(figure)
-    return figure
-
-
-def _save(figure: Figure, path: str | Path | None) -> None:
-    """Write the PNG atomically: to a temporary file beside ``path``, then renamed over it."""
-    if path is None:
-        return
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        figure.savefig(temporary, format="png", dpi=figure.dpi)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
 
 
 def _check_selection(trace: LSTMTrace, sample: int, layer: int, direction: int) -> None:
@@ -144,29 +92,9 @@ def plot_gate_heatmaps(
     ``path`` is given.
     """
     _check_selection(trace, sample, layer, direction)
+    bars: list[Axes | None]
     if axes is None:
-        columns = 3 if len(quantities) > 3 else len(quantities)
-        rows = -(-len(quantities) // columns)
-        with_inputs = trace.inputs is not None
-        # a fixed layout with explicit colorbar columns: constrained layout costs seconds per figure
-        figure = _figure((4.4 * columns, (3.4 if with_inputs else 2.6) * rows), layout=None)
-        outer = figure.add_gridspec(rows, columns, left=0.05, right=0.97, bottom=0.07, top=0.9,
-                                    wspace=0.28, hspace=0.42)
-        heat, bars = [], []
-        for k in range(len(quantities)):
-            row, column = divmod(k, columns)
-            inner = outer[row, column].subgridspec(
-                2 if with_inputs else 1, 2, width_ratios=[1.0, 0.045],
-                height_ratios=[0.5, 1.6] if with_inputs else [1.0], wspace=0.05, hspace=0.12,
-            )
-            ax = figure.add_subplot(inner[-1, 0])
-            heat.append(ax)
-            bars.append(figure.add_subplot(inner[-1, 1]))
-            if with_inputs:
-                strip = figure.add_subplot(inner[0, 0], sharex=ax)
-                _draw_inputs(strip, trace.inputs[sample], title=False)
-                strip.set_title(_TITLES.get(_canonical(quantities[k]), quantities[k])
-                                + "   (above: the input window $x_t$)" * (k == 0), fontsize=9)
+        figure, heat, bars = _heatmap_grid(trace, quantities, sample)
         axes = np.array(heat, dtype=object)
     else:
         axes = np.atleast_1d(np.asarray(axes, dtype=object).ravel())
@@ -176,36 +104,73 @@ def plot_gate_heatmaps(
         raise ConfigError(f"Got {len(axes)} Axes for {len(quantities)} quantities; pass one Axes per quantity.")
     layer_index = layer % trace.num_layers
     for ax, bar, quantity in zip(axes, bars, quantities, strict=False):
-        name = _canonical(quantity)
+        name = canonical_quantity(quantity)
         values = trace.get(name)[layer, direction, sample].T  # [L, H] -> [H, L]
-        if name in ("forget", "input", "output"):
-            limits, cmap = (0.0, 1.0), "viridis"
-        elif name == "cell":
-            bound = float(np.abs(values).max()) or 1.0
-            limits, cmap = (-bound, bound), "RdBu_r"
-        else:
-            limits, cmap = (-1.0, 1.0), "RdBu_r"
-        image = ax.imshow(values, aspect="auto", origin="lower", cmap=cmap, vmin=limits[0], vmax=limits[1],
-                          interpolation="nearest")
-        if bar is None or trace.inputs is None:
-            ax.set_title(_TITLES.get(name, name), fontsize=9)
-        ax.set_xlabel("step t", fontsize=8)
-        ax.set_ylabel("unit", fontsize=8)
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.tick_params(labelsize=7)
-        if bar is None:
-            figure.colorbar(image, ax=ax, shrink=0.85).ax.tick_params(labelsize=7)
-        else:
-            figure.colorbar(image, cax=bar).ax.tick_params(labelsize=7)
+        _draw_heatmap(figure, ax, bar, values, name, titled=bar is None or trace.inputs is None)
     for ax in axes[len(quantities):]:
         ax.set_visible(False)
     figure.suptitle(
         f"LSTM gates and states: layer {layer_index}, {DIRECTION_NAMES[direction]}, sample {sample}",
         fontsize=10,
     )
-    _save(figure, path)
+    save_png(figure, path)
     return axes
+
+
+def _heatmap_grid(trace: LSTMTrace, quantities: tuple[str, ...],
+                  sample: int) -> tuple[Figure, list[Axes], list[Axes | None]]:
+    """A new figure with, per quantity, a heatmap Axes, its colorbar Axes and (when the trace kept
+    its inputs) the sample's input window above it on the same step axis."""
+    columns = 3 if len(quantities) > 3 else len(quantities)
+    rows = -(-len(quantities) // columns)
+    inputs = trace.inputs
+    # a fixed layout with explicit colorbar columns: constrained layout costs seconds per figure
+    figure = new_figure((4.4 * columns, (3.4 if inputs is not None else 2.6) * rows), layout=None)
+    outer = figure.add_gridspec(rows, columns, left=0.05, right=0.97, bottom=0.07, top=0.9,
+                                wspace=0.28, hspace=0.42)
+    heat: list[Axes] = []
+    bars: list[Axes | None] = []
+    for k in range(len(quantities)):
+        row, column = divmod(k, columns)
+        inner = outer[row, column].subgridspec(
+            2 if inputs is not None else 1, 2, width_ratios=[1.0, 0.045],
+            height_ratios=[0.5, 1.6] if inputs is not None else [1.0], wspace=0.05, hspace=0.12,
+        )
+        ax = figure.add_subplot(inner[-1, 0])
+        heat.append(ax)
+        bars.append(figure.add_subplot(inner[-1, 1]))
+        if inputs is not None:
+            strip = figure.add_subplot(inner[0, 0], sharex=ax)
+            _draw_inputs(strip, inputs[sample], title=False)
+            strip.set_title(_TITLES.get(canonical_quantity(quantities[k]), quantities[k])
+                            + "   (above: the input window $x_t$)" * (k == 0), fontsize=9)
+    return figure, heat, bars
+
+
+def _draw_heatmap(figure: Figure | SubFigure, ax: Axes, bar: Axes | None, values: np.ndarray, name: str, *,
+                  titled: bool) -> None:
+    """One quantity's ``[H, L]`` values: gates on [0, 1], the cell state on a symmetric scale, the
+    rest on [-1, 1]; a colorbar in ``bar`` (or beside ``ax``)."""
+    if name in ("forget", "input", "output"):
+        limits, cmap = (0.0, 1.0), "viridis"
+    elif name == "cell":
+        bound = float(np.abs(values).max()) or 1.0
+        limits, cmap = (-bound, bound), "RdBu_r"
+    else:
+        limits, cmap = (-1.0, 1.0), "RdBu_r"
+    image = ax.imshow(values, aspect="auto", origin="lower", cmap=cmap, vmin=limits[0], vmax=limits[1],
+                      interpolation="nearest")
+    if titled:
+        ax.set_title(_TITLES.get(name, name), fontsize=9)
+    ax.set_xlabel("step t", fontsize=8)
+    ax.set_ylabel("unit", fontsize=8)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.tick_params(labelsize=7)
+    if bar is None:
+        figure.colorbar(image, ax=ax, shrink=0.85).ax.tick_params(labelsize=7)
+    else:
+        figure.colorbar(image, cax=bar).ax.tick_params(labelsize=7)
 
 
 def plot_forget_and_cell_norm(
@@ -234,13 +199,13 @@ def plot_forget_and_cell_norm(
     input_ax = None
     if ax is None:
         if trace.inputs is not None:
-            figure = _figure((7.0, 4.6))
-            input_ax, ax = figure.subplots(2, 1, sharex=True, height_ratios=[1.0, 2.2])
+            figure = new_figure((7.0, 4.6))
+            top, bottom = figure.subplots(2, 1, sharex=True, height_ratios=[1.0, 2.2])
+            input_ax, ax = cast(Axes, top), cast(Axes, bottom)
             _draw_inputs(input_ax, trace.inputs[sample or 0], title=False)
             input_ax.set_title(f"input window $x_t$ of sequence {sample or 0}", fontsize=9)
         else:
-            figure = _figure((7.0, 3.2))
-            ax = figure.subplots()
+            ax = new_figure((7.0, 3.2)).subplots()
     steps = np.arange(trace.length)
     ax.plot(steps, mean_forget, color="tab:blue", label="mean forget gate")
     ax.set_ylim(0.0, 1.0)
@@ -251,160 +216,13 @@ def plot_forget_and_cell_norm(
     right.plot(steps, cell_norm, color="tab:red", label=r"$\Vert c_t\Vert$")
     right.set_ylabel(r"$\Vert c_t\Vert$", color="tab:red")
     right.set_ylim(bottom=0.0)
+    # documented extras on the returned Axes (an Axes has no such attributes of its own)
     ax.right_ax = right  # type: ignore[attr-defined]
     ax.input_ax = input_ax  # type: ignore[attr-defined]
     which = "mean over batch" if sample is None else f"sample {sample}"
     ax.set_title(f"Forget gate and cell-state norm ({which}, layer {layer % trace.num_layers}, "
                  f"{DIRECTION_NAMES[direction]})", fontsize=10)
-    _save(ax.figure, path)
-    return ax
-
-
-#: Axis labels of the gradient-flow columns (matplotlib mathtext).
-GRADIENT_LABELS: dict[str, str] = {
-    "h_grad_norm": r"$\Vert\partial L/\partial h_t\Vert$",
-    "c_grad_norm": r"$\Vert\partial L/\partial c_t\Vert$",
-    "forget_path": r"$\Pi_{s>t}\, f_s$ (mean over units)",
-    "memory": r"RNN, GRU: $\Vert\partial L/\partial h_t\Vert$;  LSTM: $\Vert\partial L/\partial c_t\Vert$",
-}
-
-
-def _memory_column(model: str) -> str:
-    return "c_grad_norm" if str(model).startswith("lstm") else "h_grad_norm"
-
-
-def plot_gradient_flow(
-    norms: pd.DataFrame,
-    path: str | Path | None = None,
-    *,
-    column: str = "h_grad_norm",
-    stage: str | None = None,
-    threshold: float | None = 1e-3,
-    floor: float = 1e-16,
-    title: str | None = None,
-    ax: Axes | None = None,
-) -> Axes:
-    """Gradient norm vs distance from the loss, log y-scale, one line per model (and stage).
-
-    ``norms`` is :func:`~lstmcast.lstm.gradflow.gradient_flow`'s frame; ``column`` one of
-    ``h_grad_norm``, ``c_grad_norm``, ``forget_path``, or ``memory``: each model's memory path,
-    ``dL/dc_t`` for an LSTM and ``dL/dh_t`` for an RNN or GRU (the tutorial's comparison).
-    ``stage`` ('init' | 'trained') keeps one stage; otherwise trained lines are dashed. Each
-    seed's line is divided by its value at distance 0, so the ``threshold`` line marks the
-    gradient horizon; with several seeds the median over seeds is drawn with a band from the
-    smallest to the largest. Colours come from :func:`model_color`. The y-axis stops at
-    ``floor``. Returns the Axes; writes a PNG when ``path`` is given.
-    """
-    needed = ["distance"] + (["h_grad_norm", "c_grad_norm"] if column == "memory" else [column])
-    if any(c not in norms.columns for c in needed):
-        raise DataError(f"norms must have 'distance' and {column!r} columns; got {list(norms.columns)}.")
-    frame = norms if stage is None else norms[norms["stage"] == stage]
-    if frame.empty:
-        raise DataError(f"No rows to plot for stage={stage!r}.")
-    if ax is None:
-        figure = _figure((7.5, 4.2))
-        ax = figure.subplots()
-    keys = [k for k in ("model", "stage") if k in frame.columns and (k != "stage" or stage is None)]
-    groups = frame.groupby(keys, sort=False) if keys else [("", frame)]
-    lowest = 1.0
-    seeds = frame["seed"].nunique() if "seed" in frame.columns else 1
-    for key, group in groups:
-        parts = [str(k) for k in (key if isinstance(key, tuple) else (key,))]
-        model = parts[0] if "model" in keys else ""
-        name = _memory_column(model) if column == "memory" else column
-        by_seed = group.groupby("seed") if "seed" in group.columns else [(0, group)]
-        curves = []
-        for _, run in by_seed:
-            run = run.sort_values("distance")
-            values = run[name].to_numpy(dtype=np.float64)
-            if np.isnan(values).all() or values[0] <= 0:
-                continue
-            curves.append(np.maximum(values / values[0], 1e-300))
-        if not curves:
-            continue
-        distance = np.sort(group["distance"].unique())
-        stacked = np.stack(curves)  # [seeds, L]
-        median = np.median(stacked, axis=0)
-        lowest = min(lowest, float(stacked.min()))
-        color = model_color(model) if model else "C0"
-        style = "--" if "trained" in parts[1:] else "-"
-        label = " / ".join(parts)
-        if column == "memory":
-            label += "  (c)" if name == "c_grad_norm" else "  (h)"
-        ax.semilogy(distance, median, style, color=color, label=label, linewidth=1.4)
-        if len(curves) > 1:
-            ax.fill_between(distance, stacked.min(axis=0), stacked.max(axis=0), color=color, alpha=0.12,
-                            linewidth=0)
-    ax.set_ylim(bottom=max(lowest / 2, floor), top=2.0)
-    _plain_log_axis(ax.yaxis)
-    if threshold is not None:
-        ax.axhline(threshold, color="grey", linewidth=0.8, linestyle=":", label=f"horizon threshold {threshold:g}")
-    ax.set_xlabel(r"distance from the loss, $L - t$ (steps)")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    label = GRADIENT_LABELS.get(column, column)
-    ax.set_ylabel(f"{label}\n/ value at $t = L$" if column != "memory" else "norm / value at $t = L$")
-    if title is None:
-        when = {"init": "at initialisation", "trained": "after training"}.get(stage or "", "")
-        spread = f"; median and range over {seeds} seeds" if seeds > 1 else ""
-        title = " ".join(part for part in (label, when) if part) + spread
-    ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
-    _save(ax.figure, path)
-    return ax
-
-
-def plot_long_dependency(
-    results: pd.DataFrame,
-    path: str | Path | None = None,
-    *,
-    success_accuracy: float | None = 0.9,
-    ax: Axes | None = None,
-) -> Axes:
-    """Test accuracy vs dependency length T: every seed as a point, the mean over seeds as a line.
-
-    ``results`` is :func:`~lstmcast.lstm.longdep.long_dependency_experiment`'s frame (one row per
-    run). One colour per model (:func:`model_color`); a variable-lag run has its model's colour,
-    dashed. Each run's points are shifted slightly along T so that equal values do not hide
-    each other. Returns the Axes; writes a PNG when ``path`` is given.
-    """
-    from lstmcast.lstm.longdep import run_label
-
-    missing = [c for c in ("model", "length", "accuracy") if c not in results.columns]
-    if missing:
-        raise DataError(f"results is missing the columns {missing}; pass long_dependency_experiment's frame.")
-    if ax is None:
-        figure = _figure((7.5, 4.5))
-        ax = figure.subplots()
-    training = results["training"] if "training" in results.columns else pd.Series("fixed", index=results.index)
-    labels = pd.Series([run_label(m, t) for m, t in zip(results["model"], training, strict=True)],
-                       index=results.index)
-    runs = list(dict.fromkeys(labels))
-    for k, run in enumerate(runs):
-        group = results[labels == run]
-        shift = 1.035 ** (k - (len(runs) - 1) / 2)  # a small offset on the log T axis
-        mean = group.groupby("length")["accuracy"].mean()
-        color = model_color(run)
-        style = "--" if run.endswith("(variable lag)") else "-"
-        ax.plot(mean.index * shift, mean.to_numpy(), style, color=color, marker="o", markersize=4,
-                linewidth=1.2, label=run)
-        ax.scatter(group["length"] * shift, group["accuracy"], s=12, color=color, alpha=0.45,
-                   edgecolors="none")
-    if "chance" in results.columns:
-        ax.axhline(float(results["chance"].iloc[0]), color="grey", linestyle=":", linewidth=0.8, label="chance")
-    if success_accuracy is not None:
-        ax.axhline(success_accuracy, color="black", linestyle="--", linewidth=0.6, label="solved threshold")
-    ax.set_xscale("log")
-    lengths = sorted(results["length"].unique())
-    ax.set_xticks(lengths)
-    ax.set_xticklabels([str(t) for t in lengths])
-    _plain_log_axis(ax.xaxis)
-    ax.set_ylim(0.0, 1.05)
-    ax.set_xlabel("dependency length T (sequence length: the cue comes T - 1 steps before the answer)")
-    ax.set_ylabel("test accuracy (lag T - 1)")
-    seeds = results["seed"].nunique() if "seed" in results.columns else 1
-    ax.set_title(f"Recall a class seen T steps ago: points = seeds ({seeds}), lines = mean", fontsize=10)
-    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
-    _save(ax.figure, path)
+    save_png(ax.figure, path)
     return ax
 
 

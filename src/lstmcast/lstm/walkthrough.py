@@ -59,19 +59,24 @@ def make_lstm(hidden_size: int = 2, input_size: int = 1, seed: int = 0) -> nn.LS
         torch.random.set_rng_state(generator_state)
 
 
+def _param(lstm: nn.LSTM, name: str) -> Tensor:
+    """One of ``nn.LSTM``'s parameters by name (``weight_ih_l0``, ...; registered at run time)."""
+    return lstm.get_parameter(name)
+
+
 def _gate_parameters(lstm: nn.LSTM, gate: str) -> tuple[Tensor, Tensor]:
     """``W = [W_hh | W_ih]`` ``[H, H+F]`` and ``b = b_ih + b_hh`` ``[H]`` of one gate."""
     hidden = lstm.hidden_size
     rows = slice(GATE_ROWS[gate] * hidden, (GATE_ROWS[gate] + 1) * hidden)
-    weight = torch.cat([lstm.weight_hh_l0[rows], lstm.weight_ih_l0[rows]], dim=1).detach()  # [H, H+F]
-    bias = (lstm.bias_ih_l0[rows] + lstm.bias_hh_l0[rows]).detach()  # [H]
+    weight = torch.cat([_param(lstm, "weight_hh_l0")[rows], _param(lstm, "weight_ih_l0")[rows]], dim=1).detach()  # [H, H+F]
+    bias = (_param(lstm, "bias_ih_l0")[rows] + _param(lstm, "bias_hh_l0")[rows]).detach()  # [H]
     return weight, bias
 
 
 def _check_lstm(lstm: nn.Module) -> None:
     if not isinstance(lstm, nn.LSTM) or lstm.num_layers != 1 or lstm.bidirectional or not lstm.bias:
         raise ConfigError("The walk-through needs a one-layer, unidirectional torch.nn.LSTM with biases.")
-    if lstm.proj_size or lstm.weight_ih_l0.dtype != torch.float64:
+    if lstm.proj_size or _param(lstm, "weight_ih_l0").dtype != torch.float64:
         raise ConfigError("The walk-through needs a float64 nn.LSTM without proj_size; use make_lstm().")
 
 
@@ -185,8 +190,8 @@ def format_walkthrough(step: StepWalkthrough) -> str:
 def _forward(lstm: nn.LSTM, xs: Tensor, h0: Tensor, c0: Tensor) -> list[dict[str, Tensor]]:
     """Every step's inputs, gates and states, computed from the equations (no autograd needed)."""
     hidden = lstm.hidden_size
-    w_ih, w_hh = lstm.weight_ih_l0.detach(), lstm.weight_hh_l0.detach()
-    bias = (lstm.bias_ih_l0 + lstm.bias_hh_l0).detach()
+    w_ih, w_hh = _param(lstm, "weight_ih_l0").detach(), _param(lstm, "weight_hh_l0").detach()
+    bias = (_param(lstm, "bias_ih_l0") + _param(lstm, "bias_hh_l0")).detach()
     h, c = h0, c0
     cache = []
     for x in xs:  # x: [F]
@@ -223,7 +228,7 @@ def manual_backward(lstm: nn.LSTM, xs: Tensor, h0: Tensor, c0: Tensor, u: Tensor
     if xs.dim() != 2 or xs.shape[1] != lstm.input_size:
         raise DataError(f"xs must be [T, F] with F = {lstm.input_size}, got shape {tuple(xs.shape)}.")
     cache = _forward(lstm, xs, h0, c0)
-    w_ih, w_hh = lstm.weight_ih_l0.detach(), lstm.weight_hh_l0.detach()
+    w_ih, w_hh = _param(lstm, "weight_ih_l0").detach(), _param(lstm, "weight_hh_l0").detach()
     grad_w_ih, grad_w_hh = torch.zeros_like(w_ih), torch.zeros_like(w_hh)
     grad_bias = torch.zeros(4 * lstm.hidden_size, dtype=torch.float64)
     grad_x = torch.zeros_like(xs)
@@ -263,7 +268,7 @@ def autograd_backward(lstm: nn.LSTM, xs: Tensor, h0: Tensor, c0: Tensor, u: Tens
     c0 = torch.as_tensor(c0, dtype=torch.float64).clone().requires_grad_(True)
     output, _ = lstm(xs.unsqueeze(1), (h0.reshape(1, 1, -1), c0.reshape(1, 1, -1)))  # [T, 1, F] -> [T, 1, H]
     loss = (output[-1, 0] * torch.as_tensor(u, dtype=torch.float64)).sum()
-    grads = torch.autograd.grad(loss, [lstm.weight_ih_l0, lstm.weight_hh_l0, lstm.bias_ih_l0, lstm.bias_hh_l0,
+    grads = torch.autograd.grad(loss, [_param(lstm, "weight_ih_l0"), _param(lstm, "weight_hh_l0"), _param(lstm, "bias_ih_l0"), _param(lstm, "bias_hh_l0"),
                                        xs, h0, c0])
     names = ("weight_ih", "weight_hh", "bias", "bias_hh", "x", "h0", "c0")
     return dict(zip(names, grads, strict=True))

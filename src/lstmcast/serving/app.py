@@ -12,6 +12,7 @@ Run it with ``lstmcast serve --model DIR`` (uvicorn), or mount the app in your o
 
 # No ``from __future__ import annotations`` here: FastAPI reads the endpoint annotations at
 # runtime, and the request model is imported inside create_app.
+from datetime import tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -93,13 +94,9 @@ def create_app(model_dir: str | Path, *, backend: str = "auto", onnx_file: str |
     torch. ``onnx_file``: an exported graph to use (see :mod:`lstmcast.serving.predictor`).
     """
     require("fastapi", "serve")
-    from fastapi import FastAPI, Request
-    from fastapi.exceptions import RequestValidationError
-    from fastapi.responses import JSONResponse
-    from starlette.concurrency import run_in_threadpool
+    from fastapi import FastAPI
 
     from lstmcast._version import __version__
-    from lstmcast.serving.schemas import ErrorResponse, PredictRequest, PredictResponse
 
     predictor = Predictor(model_dir, backend=backend, onnx_file=onnx_file, threads=threads)
     d = predictor.forecaster.config_.data
@@ -111,12 +108,20 @@ def create_app(model_dir: str | Path, *, backend: str = "auto", onnx_file: str |
     )
     app.state.predictor = predictor
     app.add_middleware(BodyLimit, limit=max_body_bytes)
-    errors = {422: {"model": ErrorResponse, "description": "Invalid request; the message names the field."},
-              413: {"model": ErrorResponse, "description": "Request body too large."}}
+    _add_error_handlers(app)
+    _add_routes(app, predictor, Path(model_dir), max_series)
+    return app
+
+
+def _add_error_handlers(app: Any) -> None:
+    """Every refusal as a 422 with a ``message`` naming the field and a FastAPI-style ``detail``."""
+    from fastapi import Request
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import JSONResponse
 
     @app.exception_handler(RequestValidationError)
     async def invalid_body(request: Request, exc: RequestValidationError) -> JSONResponse:
-        items = []
+        items: list[dict[str, Any]] = []
         for err in exc.errors():
             loc = [p for p in err.get("loc", ()) if not (isinstance(p, str) and p.startswith(("list[", "function-")))]
             msg = err.get("msg", "invalid")
@@ -124,7 +129,7 @@ def create_app(model_dir: str | Path, *, backend: str = "auto", onnx_file: str |
                 msg = f"the body is not valid JSON ({err.get('ctx', {}).get('error', msg)})"
                 loc = ["body"]
             items.append({"loc": loc, "msg": msg, "type": err.get("type", "value_error")})
-        first = items[0] if items else {"loc": ["body"], "msg": "invalid request"}
+        first: dict[str, Any] = items[0] if items else {"loc": ["body"], "msg": "invalid request"}
         return JSONResponse(status_code=422, content={"message": f"{format_loc(first['loc'])}: {first['msg']}",
                                                       "detail": items})
 
@@ -138,13 +143,24 @@ def create_app(model_dir: str | Path, *, backend: str = "auto", onnx_file: str |
         return JSONResponse(status_code=422, content={
             "message": f"body: {exc}", "detail": [{"loc": ["body"], "msg": str(exc), "type": "data_error"}]})
 
+
+def _add_routes(app: Any, predictor: Predictor, model_dir: Path, max_series: int) -> None:
+    """GET /health, GET /model and POST /predict."""
+    from starlette.concurrency import run_in_threadpool
+
+    from lstmcast.serving.schemas import ErrorResponse, PredictRequest, PredictResponse
+
+    errors: dict[int | str, dict[str, Any]] = {
+        422: {"model": ErrorResponse, "description": "Invalid request; the message names the field."},
+        413: {"model": ErrorResponse, "description": "Request body too large."}}
+
     @app.get("/health", summary="Liveness: the model is loaded")
     async def health() -> dict[str, Any]:
         return {"status": "ok", "backend": predictor.backend}
 
     @app.get("/model", summary="The model: config, columns, horizon, metrics, backend")
     async def model() -> dict[str, Any]:
-        return _without_paths(predictor.describe(), Path(model_dir))
+        return _without_paths(predictor.describe(), model_dir)
 
     @app.post("/predict", response_model=PredictResponse, responses=errors,
               summary="Forecast the next horizon steps of one or many series")
@@ -161,8 +177,6 @@ def create_app(model_dir: str | Path, *, backend: str = "auto", onnx_file: str |
             answer = await run_in_threadpool(predictor.predict, series)
         return finish(predictor, series, zones, answer)
 
-    return app
-
 
 # ---------------------------------------------------------------------------- request checks
 FAR_OUTSIDE = {"minmax": 3.0, "standard": 10.0}  # |scaled value| above this is flagged in the answer
@@ -177,7 +191,8 @@ def check_times(predictor: Predictor, series: list[Any]) -> tuple[list[Any], lis
 
     from lstmcast.data.io import same_step, spacing
 
-    out, zones = [], []
+    out: list[Any] = []
+    zones: list[tzinfo | None] = []
     for i, s in enumerate(series):
         zone = None
         if s.time and len(s.time) >= 2:
@@ -234,7 +249,7 @@ def finish(predictor: Predictor, series: list[Any], zones: list[Any], answer: di
 def _range_warnings(predictor: Predictor, s: Any, loc: tuple) -> list[str]:
     import numpy as np
 
-    key = predictor._series_key(s, loc)
+    key = predictor.series_key(s, loc)
     scaler = predictor.forecaster.scalers_.get(key)
     limit = FAR_OUTSIDE.get(getattr(scaler, "kind", ""))
     if scaler is None or limit is None:

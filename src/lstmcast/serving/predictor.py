@@ -78,10 +78,11 @@ class Predictor:
         self.columns = list(lay.columns)
         self.future_features = list(lay.future)
         self.calendar = list(lay.calendar)
-        self.input_length, self.horizon = d.input_length, d.horizon
+        self.input_length, self.horizon = self.model.input_length, self.model.horizon
         self.levels = tuple(f.quantile_levels)
         self.many = d.series_col is not None
-        self.frequency = f.meta_.get("frequency")
+        frequency = f.meta_.get("frequency")
+        self.frequency = None if frequency is None else str(frequency)
         self.pipeline = ForecastPipeline(f, scaling="inputs")
         self.threads = threads
         self.metrics = _read_json(self.model_dir / "metrics.json")
@@ -176,7 +177,7 @@ class Predictor:
             values, n = self._history(s, loc)
             index, dated = self._index(s, n, loc)
             future_times = self._future_times(index, loc)
-            prepared = request_series(self._series_key(s, loc), index, values, self.model.layout)
+            prepared = request_series(self.series_key(s, loc), index, values, self.model.layout)
             scaler = self.model.scaler(prepared)
             windows.append(last_window(prepared, L)[0])
             if self.pipeline.n_future:
@@ -259,7 +260,8 @@ class Predictor:
         except (LstmcastError, ValueError) as exc:
             raise RequestError((*loc, "time"), f"cannot date the forecast from these times ({exc}).") from None
 
-    def _series_key(self, s: Any, loc: tuple) -> str:
+    def series_key(self, s: Any, loc: tuple) -> str:
+        """The name the model's scalers know request series ``s`` by (``loc`` names it in errors)."""
         if not self.many:
             return next(iter(self.model.scalers))
         if s.id is None:

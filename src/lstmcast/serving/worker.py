@@ -94,15 +94,17 @@ def serve(app: Any, host: str, port: int, workers: int = 1, *, quiet: bool = Fal
     from uvicorn import Config, Server
     from uvicorn.supervisors import Multiprocess
 
-    log = {"log_level": "warning" if quiet else "info", "access_log": not quiet}
+    log_level, access_log = ("warning" if quiet else "info"), not quiet
     sock = listen_socket(host, port)
     try:
         if workers <= 1:
-            Server(Config(app, host=host, port=port, **log)).run(sockets=[sock])
+            Server(Config(app, host=host, port=port, log_level=log_level,
+                          access_log=access_log)).run(sockets=[sock])
             return
         os.environ.update(env or {})
         config = Config(APP_FACTORY, factory=True, host=host, port=port, workers=workers,
-                        timeout_worker_healthcheck=HEALTHCHECK_SECONDS, **log)
+                        timeout_worker_healthcheck=HEALTHCHECK_SECONDS, log_level=log_level,
+                        access_log=access_log)
         with light_main():
             Multiprocess(config, sockets=[sock]).run()
     finally:
