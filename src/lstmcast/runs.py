@@ -33,7 +33,7 @@ from types import TracebackType
 from typing import IO, TYPE_CHECKING, Any
 
 from lstmcast.config import ForecastConfig
-from lstmcast.errors import ConfigError, RunError
+from lstmcast.errors import ConfigError, OutputError, RunError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -225,7 +225,8 @@ class Run:
 
         if self._lock is not None or not _is_main():  # torchrun: rank 0 owns the run directory
             return
-        handle = open(self.dir / "lock", "w")  # held until finish/close
+        (self.dir / "lock").touch()
+        handle = open(self.dir / "lock")  # held until finish/close; read-only: flock needs no write access
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -240,7 +241,12 @@ class Run:
         manifest is recorded in meta.json), then remove the run directory: the checkpoint has served."""
         if forecaster is not None and _is_main():
             run_info = {**self.manifest, **(save.pop("run", None) or {})}
-            forecaster.save(self.out, run=run_info, **save)
+            try:
+                forecaster.save(self.out, run=run_info, **save)
+            except OutputError:  # the run is complete: its checkpoint only repeats it, and holds space
+                shutil.rmtree(self.dir, ignore_errors=True)
+                self.close()
+                raise
         if _is_main():
             shutil.rmtree(self.dir, ignore_errors=True)
         self.close()

@@ -63,7 +63,10 @@ def _scores(forecaster: Forecaster, frame: Any, source: str) -> tuple[dict[str, 
 
 def _train_and_report(args: argparse.Namespace, frame: Any, config: Any, out: Path, source: str,
                       noise_floor: float | None = None, run: Run | None = None) -> dict[str, Any]:
-    forecaster = _fit(args, frame, config, source, run)
+    from lstmcast.persistence import writing
+
+    with writing(run.dir if run else out, "the run's checkpoint", "the last complete checkpoint is kept"):
+        forecaster = _fit(args, frame, config, source, run)
     if forecaster is None:
         if run is not None:
             run.finish()
@@ -77,8 +80,6 @@ def _train_and_report(args: argparse.Namespace, frame: Any, config: Any, out: Pa
         forecaster.save(model_dir, extras=writers, metrics=scores or None)
     paths = {"model": str(model_dir)}
     if args.command == "demo":
-        from lstmcast.persistence import writing
-
         with writing(out, "the demo's plots", "the model was saved"):
             for name, writer in writers.items():
                 writer(out / name)
@@ -171,20 +172,27 @@ def cmd_train(args: argparse.Namespace) -> int:
         if not args.out:
             raise CommandError("train needs --out DIR, the model directory to write.")
         config = _build_config(args)
-    frame = read_table(args.data)
+    # a new run reads its data before it creates OUT.partial/; a resumed one first checks its record
+    frame = None if args.resume else read_table(args.data)
     if args.resume:
         run = Run.resume(args.resume, config, data=args.data)
     else:
         run = Run.start(args.out, config, data=args.data, frame=frame, argv=sys.argv[1:])
     with run:
+        frame = read_table(args.data) if frame is None else frame
         try:
             _train_and_report(args, frame, config, run.out, source=str(args.data), run=run)
         except RuntimeError as exc:  # a checkpoint that does not fit the network (a run.json edited by hand)
             if not run.resumed or "state_dict" not in str(exc):
                 raise
-            lines = [line.strip() for line in str(exc).splitlines() if "size mismatch" in line] or [str(exc)]
-            raise RunError(f"The checkpoint in {run.dir} does not fit the network of the run's config "
-                           f"({lines[0][:200]}). Start a new run without --resume.") from None
+            import re
+
+            found = re.search(r"size mismatch for (\S+): copying a param with shape torch.Size\((\[.*?\])\) from "
+                              r"checkpoint, the shape in current model is torch.Size\((\[.*?\])\)", str(exc))
+            detail = (f"its {found[1]} has shape {found[2]}, the network's {found[3]}" if found else
+                      str(exc).strip().splitlines()[0][:200])
+            raise RunError(f"The checkpoint in {run.dir} does not fit the network of the run's config ({detail}). "
+                           "Start a new run without --resume.") from None
     return 0
 
 
@@ -217,6 +225,18 @@ def _write_forecast_plot(forecast: Any, frame: Any, forecaster: Any, args: argpa
         raise CommandError(f"--plot: {error}") from None
 
 
+def _write_forecast(table: Any, path: Path) -> Path:
+    """predict --out: written atomically (a temporary file renamed into place), so a full or
+    read-only disk leaves no half-written forecast and any previous file as it was."""
+    from lstmcast._json import write_text_atomic
+    from lstmcast.persistence import writing
+
+    if path.is_dir():
+        raise CommandError(f"--out {path} is a directory; give a file name such as {path / 'forecast.csv'}.")
+    with writing(path, "the forecast", "any previous file there is unchanged"):
+        return write_text_atomic(path, table.to_csv(index=False))
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
     from lstmcast.data.io import read_table
     from lstmcast.forecaster import Forecaster
@@ -233,7 +253,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         for note in payload["notes"]:
             _stderr(f"note: {note}")
     if args.out:
-        payload["paths"] = {"forecast": str(forecast.to_csv(args.out))}
+        payload["paths"] = {"forecast": str(_write_forecast(table, Path(args.out)))}
     if args.plot:
         _write_forecast_plot(forecast, frame, forecaster, args)
         payload.setdefault("paths", {})["plot"] = str(args.plot)
