@@ -228,3 +228,40 @@ def test_read_only_at_the_final_save(tmp_path, request, csv, capsys, monkeypatch
     # checkpoint and run record (resumable), never a staging directory or a temporary file
     names = sorted(p.name for p in where.iterdir())
     assert not [n for n in names if ".stage." in n or ".tmp" in n], names
+
+
+def test_full_disk_at_a_checkpoint_keeps_the_last_one_for_resume(disk, csv, capsys, monkeypatch):
+    """torch reports a full disk as a RuntimeError without an errno: the file system is probed;
+    the half-written checkpoint file goes, the last complete checkpoint stays, --resume finishes."""
+    import lstmcast.training.checkpoint as checkpoint
+
+    out = disk / "m"
+    assert main(train_args(csv, out)) == 0
+    before = forecast_of(out, csv)
+    save = checkpoint.save_checkpoint
+    calls: list[Path] = []
+
+    def fill_at_the_second(state, path):
+        if len(calls) == 1:
+            calls.append(fill(disk))
+        else:
+            calls.append(path)
+        return save(state, path)
+
+    monkeypatch.setattr(checkpoint, "save_checkpoint", fill_at_the_second)
+    args = [a if a != "train.max_epochs=2" else "train.max_epochs=4" for a in train_args(csv, out)]
+    capsys.readouterr()
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert f"Cannot write the run's checkpoint {out}.partial: no space left on device" in err, err
+    assert f"the last complete checkpoint is kept: continue with `lstmcast train --resume {out}`" in err
+    assert "Traceback" not in err
+    pd.testing.assert_frame_equal(forecast_of(out, csv), before)
+    assert listing(disk) == ["m", "m.partial"]
+    assert sorted(p.name for p in (disk / "m.partial").iterdir()) == ["checkpoint.pt", "lock", "run.json"]
+
+    calls[1].unlink()  # the ballast: space again
+    monkeypatch.setattr(checkpoint, "save_checkpoint", save)
+    assert main(["train", "--resume", str(out), "--quiet"]) == 0
+    assert listing(disk) == ["m"]
+    assert Forecaster.load(out).meta_["run"]["resumed"] is True

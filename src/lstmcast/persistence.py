@@ -220,8 +220,10 @@ def _fsync_dir(path: Path) -> None:
 
 
 @contextmanager
-def writing(target: str | Path, what: str, kept: str = "any previous model there is unchanged") -> Iterator[None]:
-    """Turn a failed write under ``target`` into an :class:`OutputError` that says why and the fix.
+def writing(target: str | Path, what: str,
+            kept: str | Callable[[], str] = "any previous model there is unchanged") -> Iterator[None]:
+    """Turn a failed write under ``target`` into an :class:`OutputError` that says why and the fix;
+    ``kept`` (or ``kept()``, asked when the write fails) says what was left as it was.
 
     torch reports a full or read-only disk as a RuntimeError without an errno ("unexpected pos",
     "open file failed"): the file system is then probed for the cause."""
@@ -237,7 +239,7 @@ def writing(target: str | Path, what: str, kept: str = "any previous model there
         raise write_failure(Path(target), exc, what, kept) from exc
 
 
-def write_failure(target: Path, exc: BaseException, what: str, kept: str) -> OutputError:
+def write_failure(target: Path, exc: BaseException, what: str, kept: str | Callable[[], str]) -> OutputError:
     """The error for a write to ``target`` that failed with ``exc``: the cause (from the errno, or
     the file system probed when there is none), the path and the fix."""
     where = target if target.is_dir() else next((p for p in target.parents if p.is_dir()), Path("/"))
@@ -259,4 +261,4 @@ def write_failure(target: Path, exc: BaseException, what: str, kept: str) -> Out
     else:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         reason, fix = first[:200], "check the path, or choose another --out"
-    return OutputError(f"Cannot write {what} {target}: {reason}. Fix: {fix}; {kept}.")
+    return OutputError(f"Cannot write {what} {target}: {reason}. Fix: {fix}; {kept() if callable(kept) else kept}.")

@@ -181,6 +181,8 @@ class Run:
                 self._check_frame(frame)
             with writing(self.dir, "the run directory", "the checkpoint there is unchanged"):
                 self._acquire()
+                for tmp in self.dir.glob("checkpoint.pt.tmp*") if self._lock is not None else ():
+                    tmp.unlink(missing_ok=True)  # half-written by a killed process: we hold the lock now
             return
         if config is None:
             raise RunError("A new run needs its config: Run.start(out, config, ...).")

@@ -65,7 +65,12 @@ def _train_and_report(args: argparse.Namespace, frame: Any, config: Any, out: Pa
                       noise_floor: float | None = None, run: Run | None = None) -> dict[str, Any]:
     from lstmcast.persistence import writing
 
-    with writing(run.dir if run else out, "the run's checkpoint", "the last complete checkpoint is kept"):
+    def kept() -> str:
+        if run is not None and run.checkpoint.is_file():
+            return f"the last complete checkpoint is kept: continue with `lstmcast train --resume {out}` once there is room"
+        return "nothing of this run is kept"
+
+    with writing(run.dir if run else out, "the run's checkpoint", kept):
         forecaster = _fit(args, frame, config, source, run)
     if forecaster is None:
         if run is not None:
