@@ -28,6 +28,8 @@ import hashlib
 import json
 import os
 import shutil
+import weakref
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import IO, TYPE_CHECKING, Any
@@ -99,7 +101,8 @@ class Run:
         self.argv = list(argv or [])
         self.record: dict[str, Any] | None = None
         self._lock: IO[str] | None = None
-        self._frame_checked: int | None = None
+        self._checked: Callable[[], object] = lambda: None  # a weak reference to the frame last checked
+        self._file_verified = False  # the data file's checksum matched: the frame read from it is the same
 
     # ------------------------------------------------------------------ paths and record
     @property
@@ -174,9 +177,11 @@ class Run:
             if self.data is not None and not self.data.is_file():
                 raise RunError(f"{self.data}, the data file the run started on, no longer exists; give it (the same "
                                "contents) with --data, or start a new run without --resume.")
-            if self.data is not None and record.get("data_sha256") and sha256_file(self.data) != record["data_sha256"]:
-                raise RunError(f"{self.data} differs from the file the run started on (checksum mismatch); resuming "
-                               "would not reproduce the run. Give the original file with --data.")
+            if self.data is not None and record.get("data_sha256"):
+                if sha256_file(self.data) != record["data_sha256"]:
+                    raise RunError(f"{self.data} differs from the file the run started on (checksum mismatch); "
+                                   "resuming would not reproduce the run. Give the original file with --data.")
+                self._file_verified = True
             if frame is not None:
                 self._check_frame(frame)
             with writing(self.dir, "the run directory", "the checkpoint there is unchanged"):
@@ -200,7 +205,8 @@ class Run:
 
                 write_text_atomic(self.dir / "run.json", json.dumps(record, indent=2))
         self.record = record
-        self._frame_checked = id(frame) if frame is not None else None
+        if frame is not None:
+            self._checked = weakref.ref(frame)
 
     def _check_config(self, config: ForecastConfig) -> None:
         changes = config_changes(self._record()["config"], config.to_dict())
@@ -214,12 +220,12 @@ class Run:
 
     def _check_frame(self, frame: pd.DataFrame) -> None:
         expected = self._record().get("frame_sha256")
-        if expected is None or self._frame_checked == id(frame):
+        if expected is None or self._file_verified or self._checked() is frame:
             return
         if frame_sha256(frame) != expected:
             raise RunError(f"The data differs from the data the run {self.out} started on (checksum mismatch); "
                            "resuming would not reproduce the run. Give the original data.")
-        self._frame_checked = id(frame)
+        self._checked = weakref.ref(frame)
 
     def _acquire(self) -> None:
         """Take the run's lock: two runs writing one ``out`` at once are refused."""
