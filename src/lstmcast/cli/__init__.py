@@ -12,8 +12,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from lstmcast._interrupt import restore as _restore_ctrl_c
 from lstmcast._version import __version__
-from lstmcast.cli._interrupt import restore as _restore_ctrl_c  # first: Ctrl-C while others import
 from lstmcast.cli.common import EXIT_USAGE, Progress, _add_data_options, _add_run_options, _stderr
 from lstmcast.cli.deploy import cmd_bench, cmd_export, cmd_serve
 from lstmcast.cli.fitting import cmd_backtest, cmd_demo, cmd_evaluate, cmd_predict, cmd_train
