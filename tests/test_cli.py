@@ -294,3 +294,8 @@ def test_runs_of_train_never_mix(csv, tmp_path, capsys):
     err = error_of(["train", "--data", str(short), "--target", "y", "--horizon", "4", "--out", str(tmp_path / "s"),
                     *FAST], capsys)
     assert "too short to learn from" in err and not (tmp_path / "s.partial").exists()
+
+
+def test_predict_out_naming_a_directory(model_dir, csv, tmp_path, capsys):
+    err = error_of(["predict", "--model", str(model_dir), "--data", str(csv), "--out", str(tmp_path)], capsys)
+    assert f"--out {tmp_path} is a directory; give a file name such as {tmp_path / 'forecast.csv'}" in err

@@ -112,3 +112,43 @@ def test_sigkill_at_20_random_moments_of_saves_always_leaves_a_loadable_model(fi
         os.utime(tmp_path / stale, (0, 0))
     f.save(path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]
+
+
+@pytest.mark.parametrize(("code", "cause", "fix"), [
+    (28, "no space left on device", "free some space there, or choose another --out"),
+    (122, "no space left on device", "free some space there"),  # EDQUOT: a quota is full
+    (30, "is on a read-only file system", "choose another --out on a writable disk"),
+    (13, "permission denied: the directory", "make it writable (chmod u+w"),
+    (1, "permission denied: the directory", "choose another --out"),
+    (5, "Input/output error", "check the path, or choose another --out"),
+])
+def test_a_failed_write_names_the_path_the_cause_and_the_fix(tmp_path, code, cause, fix):
+    import errno as errnos
+
+    from lstmcast.persistence import write_failure
+
+    code = {28: errnos.ENOSPC, 122: errnos.EDQUOT, 30: errnos.EROFS, 13: errnos.EACCES, 1: errnos.EPERM,
+            5: errnos.EIO}[code]
+    error = write_failure(tmp_path / "m", OSError(code, os.strerror(code)), "the model directory",
+                          "any previous model there is unchanged")
+    text = str(error)
+    assert text.startswith(f"Cannot write the model directory {tmp_path / 'm'}: ")
+    assert cause in text and fix in text and text.endswith("any previous model there is unchanged.")
+
+
+def test_torch_write_errors_without_an_errno_are_diagnosed_by_probing(tmp_path, monkeypatch):
+    from lstmcast.errors import OutputError
+    from lstmcast.persistence import writing
+
+    real = os.statvfs
+
+    class ReadOnly:
+        def __init__(self, path):
+            stat = real(path)
+            self.f_bavail, self.f_frsize, self.f_flag = stat.f_bavail, stat.f_frsize, os.ST_RDONLY
+
+    monkeypatch.setattr(os, "statvfs", ReadOnly)
+    with pytest.raises(OutputError, match="is on a read-only file system"), writing(tmp_path / "x", "the checkpoint"):
+        raise RuntimeError("[enforce fail at inline_container.cc:747] . open file failed with strerror: Read-only")
+    with pytest.raises(RuntimeError, match="not a write"), writing(tmp_path / "x", "the checkpoint"):
+        raise RuntimeError("not a write failure")  # other errors pass through unchanged

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from lstmcast import _interrupt  # noqa: F401  (first: Ctrl-C while the command line starts is one line)
 from lstmcast._version import __version__
 from lstmcast.config import DataConfig, ForecastConfig, ModelConfig, TrainConfig
 from lstmcast.errors import ConfigError, DataError, ModelFileError, NotFittedError

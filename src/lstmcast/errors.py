@@ -23,6 +23,15 @@ class ModelFileError(LstmcastError, ValueError):
     """A saved model directory is missing files, was tampered with or is from an incompatible version."""
 
 
+class OutputError(LstmcastError, OSError):
+    """An output (model directory, forecast file, run directory) cannot be written: no space left,
+    a read-only file system or no permission. The message names the path and the fix."""
+
+
+class RunError(LstmcastError, ValueError):
+    """A training run cannot be resumed as asked (changed config or data, missing record)."""
+
+
 class MissingDependencyError(LstmcastError, ImportError):
     """An optional feature needs an extra that is not installed."""
 

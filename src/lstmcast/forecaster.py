@@ -56,6 +56,7 @@ from lstmcast.training.loop import Callback, FitResult, fit_loop
 from lstmcast.training.threads import threads_for
 
 if TYPE_CHECKING:
+    from lstmcast.runs import Run
     from lstmcast.training.distributed import DistributedContext
 
 MIN_INPUT = 2  # observed rows a training window needs before its first target (the rest is padding)
@@ -153,7 +154,7 @@ class Forecaster:
     def fit(self, frame: pd.DataFrame, *, callbacks: Sequence[Callback] = (), checkpoint: str | Path | None = None,
             resume: str | Path | None = None, source: str = "the training data",
             distributed: DistributedContext | None = None,
-            bounds_fn: Callable[[int], SplitBounds] | None = None) -> Forecaster:
+            bounds_fn: Callable[[int], SplitBounds] | None = None, run: Run | None = None) -> Forecaster:
         """Train on ``frame`` (time-ordered; one series, or many with ``data.series_col``).
 
         The model learns from every row (see the module docstring for the protocol). Series too
@@ -166,8 +167,13 @@ class Forecaster:
 
         ``bounds_fn(n_rows) -> SplitBounds`` replaces the protocol with explicit row bounds per
         series (e.g. the last 48 rows of every series for validation, as in M4); no refit.
+
+        ``run`` (a :class:`lstmcast.runs.Run`) checkpoints into the run's directory and, resumed,
+        continues it after checking that the config and the data are those it started with.
         """
         frame = as_pandas(frame, source)
+        if run is not None:
+            checkpoint, resume = run.bind(self.config, frame)
         t = self.config.train
         device = resolve_device(t.device)
         threads, deterministic = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()

@@ -14,11 +14,13 @@ rolled back by the next save or load).
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,7 +32,7 @@ from lstmcast._json import jsonable
 from lstmcast.config import ForecastConfig
 from lstmcast.data.io import sha256_file
 from lstmcast.data.scaling import Scaler
-from lstmcast.errors import ConfigError, DataError, ModelFileError
+from lstmcast.errors import ConfigError, DataError, ModelFileError, OutputError
 
 FORMAT_VERSION = 2
 READABLE_FORMATS = (1, 2)
@@ -50,10 +52,21 @@ class ModelFiles:
 
 def save_model_dir(path: str | Path, config: ForecastConfig, scalers: dict[str, Scaler], network: nn.Module,
                    meta: dict[str, Any], extras: dict[str, Callable[[Path], None]] | None = None) -> Path:
-    """Write the model directory atomically; ``extras`` maps file names to writer functions."""
+    """Write the model directory atomically; ``extras`` maps file names to writer functions.
+
+    A write that fails (no space left, a read-only file system, no permission) raises
+    :class:`~lstmcast.errors.OutputError` naming the path and the fix; the staging directory is
+    removed and any previous model at ``path`` is left as it was."""
+    path = Path(path)
+    with writing(path, "the model directory"):
+        _save_staged(path, config, scalers, network, meta, extras)
+    return path
+
+
+def _save_staged(path: Path, config: ForecastConfig, scalers: dict[str, Scaler], network: nn.Module,
+                 meta: dict[str, Any], extras: dict[str, Callable[[Path], None]] | None) -> None:
     from safetensors.torch import save_file
 
-    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     recover(path)
     stage = Path(tempfile.mkdtemp(prefix=f".{path.name}.stage.", dir=path.parent))
@@ -73,7 +86,6 @@ def save_model_dir(path: str | Path, config: ForecastConfig, scalers: dict[str, 
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)
         raise
-    return path
 
 
 def load_model_dir(path: str | Path) -> ModelFiles:
@@ -205,3 +217,48 @@ def _fsync_dir(path: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+@contextmanager
+def writing(target: str | Path, what: str,
+            kept: str | Callable[[], str] = "any previous model there is unchanged") -> Iterator[None]:
+    """Turn a failed write under ``target`` into an :class:`OutputError` that says why and the fix;
+    ``kept`` (or ``kept()``, asked when the write fails) says what was left as it was.
+
+    torch reports a full or read-only disk as a RuntimeError without an errno ("unexpected pos",
+    "open file failed"): the file system is then probed for the cause."""
+    try:
+        yield
+    except OutputError:
+        raise
+    except OSError as exc:
+        raise write_failure(Path(target), exc, what, kept) from exc
+    except RuntimeError as exc:
+        if "inline_container" not in str(exc) and "PytorchStreamWriter" not in str(exc):
+            raise
+        raise write_failure(Path(target), exc, what, kept) from exc
+
+
+def write_failure(target: Path, exc: BaseException, what: str, kept: str | Callable[[], str]) -> OutputError:
+    """The error for a write to ``target`` that failed with ``exc``: the cause (from the errno, or
+    the file system probed when there is none), the path and the fix."""
+    where = target if target.is_dir() else next((p for p in target.parents if p.is_dir()), Path("/"))
+    code = getattr(exc, "errno", None)
+    try:
+        fs = os.statvfs(where)
+        free, read_only = fs.f_bavail * fs.f_frsize, bool(fs.f_flag & os.ST_RDONLY)
+    except OSError:
+        free, read_only = -1, False
+    if code in (errno.ENOSPC, errno.EDQUOT) or (code is None and 0 <= free < 1 << 20):
+        reason = f"no space left on device (the file system of {where} has {max(free, 0)} bytes free)"
+        fix = "free some space there, or choose another --out on a disk with room"
+    elif code == errno.EROFS or (code is None and read_only):
+        reason = f"{where} is on a read-only file system"
+        fix = "choose another --out on a writable disk (or remount that one read-write)"
+    elif code in (errno.EACCES, errno.EPERM) or (code is None and not os.access(where, os.W_OK)):
+        reason = f"permission denied: the directory {where} is not writable by this user"
+        fix = f"make it writable (chmod u+w {where}) or choose another --out"
+    else:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        reason, fix = first[:200], "check the path, or choose another --out"
+    return OutputError(f"Cannot write {what} {target}: {reason}. Fix: {fix}; {kept() if callable(kept) else kept}.")

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from lstmcast._interrupt import restore as _restore_ctrl_c
 from lstmcast._version import __version__
 from lstmcast.cli.common import EXIT_USAGE, Progress, add_data_options, add_run_options, to_stderr
 from lstmcast.cli.deploy import cmd_bench, cmd_export, cmd_serve
@@ -207,6 +208,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.perf_counter()
     command = "lstmcast"
     try:
+        _restore_ctrl_c()
         parser = build_parser()
         args = parser.parse_args(argv)
         command = args.command

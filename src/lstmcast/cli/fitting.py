@@ -7,7 +7,7 @@ import json
 import math
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lstmcast.cli.common import (
     CommandError,
@@ -21,11 +21,16 @@ from lstmcast.cli.common import (
     print_scores,
     to_stderr,
 )
-from lstmcast.errors import LstmcastError
+from lstmcast.config import ForecastConfig
+from lstmcast.errors import RunError
+
+if TYPE_CHECKING:
+    from lstmcast.forecaster import Forecaster
+    from lstmcast.runs import Run
 
 
-def _train_and_report(args: argparse.Namespace, frame: Any, config: Any, out: Path, source: str,
-                      noise_floor: float | None = None) -> dict[str, Any]:
+def _fit(args: argparse.Namespace, frame: Any, config: Any, source: str, run: Run | None) -> Forecaster | None:
+    """Train (one process of a torchrun job with --distributed); None on the ranks that do not write."""
     from lstmcast.forecaster import Forecaster
 
     ctx = None
@@ -40,35 +45,66 @@ def _train_and_report(args: argparse.Namespace, frame: Any, config: Any, out: Pa
             from lstmcast.training.tensorboard import TensorBoardLogger
 
             callbacks.append(TensorBoardLogger(args.tensorboard))
-        checkpoint = getattr(args, "checkpoint", None)
-        resume = checkpoint if getattr(args, "resume", None) else None
-        forecaster = Forecaster(config).fit(frame, callbacks=callbacks, source=source, distributed=ctx,
-                                            checkpoint=checkpoint, resume=resume)
+        forecaster = Forecaster(config).fit(frame, callbacks=callbacks, source=source, distributed=ctx, run=run)
     finally:
         if ctx is not None:
             ctx.close()
-    if ctx is not None and not ctx.is_main:
-        return {}  # only rank 0 scores, writes and prints
+    return forecaster if ctx is None or ctx.is_main else None  # only rank 0 scores, writes and prints
+
+
+def _scores(forecaster: Forecaster, frame: Any, source: str) -> tuple[dict[str, Any], Any, str]:
     if forecaster.config_.data.test_fraction > 0:  # a benchmark protocol holding out a test part
-        scores = forecaster.evaluate(frame, source=source)
-        hist = forecaster.historical_forecasts(frame, source=source)
-        title = "Test metrics (original units)"
-    else:  # forecast-first: the scores are those of the validation windows, before the refit
-        scores, hist = forecaster.validation_, forecaster.validation_forecast_
-        title = "Validation metrics: the last horizon of each series, before the final refit (original units)"
+        return (forecaster.evaluate(frame, source=source), forecaster.historical_forecasts(frame, source=source),
+                "Test metrics (original units)")
+    # forecast-first: the scores are those of the validation windows, before the refit
+    return (forecaster.validation_ or {}, forecaster.validation_forecast_,
+            "Validation metrics: the last horizon of each series, before the final refit (original units)")
+
+
+def _train_and_report(args: argparse.Namespace, frame: Any, config: Any, out: Path, source: str,
+                      noise_floor: float | None = None, run: Run | None = None) -> dict[str, Any]:
+    from lstmcast.persistence import writing
+
+    def kept() -> str:
+        if run is not None and run.checkpoint.is_file():
+            return f"the last complete checkpoint is kept: continue with `lstmcast train --resume {out}` once there is room"
+        return "nothing of this run is kept"
+
+    with writing(run.dir if run else out, "the run's checkpoint", kept):
+        forecaster = _fit(args, frame, config, source, run)
+    if forecaster is None:
+        if run is not None:
+            run.finish()
+        return {}
+    scores, hist, title = _scores(forecaster, frame, source)
     writers = plot_writers(forecaster, hist)
     model_dir = out / "model" if args.command == "demo" else out
-    forecaster.save(model_dir, extras=writers, metrics=scores, run=getattr(args, "manifest", None))
+    if run is not None:
+        run.finish(forecaster, extras=writers, metrics=scores or None)
+    else:
+        forecaster.save(model_dir, extras=writers, metrics=scores or None)
     paths = {"model": str(model_dir)}
     if args.command == "demo":
-        for name, writer in writers.items():
-            writer(out / name)
-            paths[name.removesuffix(".png") + "_plot"] = str(out / name)
+        with writing(out, "the demo's plots", "the model was saved"):
+            for name, writer in writers.items():
+                writer(out / name)
+                paths[name.removesuffix(".png") + "_plot"] = str(out / name)
     else:
         for name in writers:
             paths[name.removesuffix(".png") + "_plot"] = str(model_dir / name)
-    result = forecaster.history_
     scores = scores or {"metrics": {}, "baselines": {}, "n_windows": 0, "horizon": forecaster.config_.data.horizon}
+    payload = _train_payload(args, forecaster, scores, paths, noise_floor)
+    if args.json:
+        emit_json(payload)
+    else:
+        _print_training(scores, title, payload, noise_floor)
+    return payload
+
+
+def _train_payload(args: argparse.Namespace, forecaster: Forecaster, scores: dict[str, Any], paths: dict[str, str],
+                   noise_floor: float | None) -> dict[str, Any]:
+    result = forecaster.history_
+    assert result is not None  # a fitted forecaster has its history
     payload = {
         "command": args.command,
         "scored_on": "test" if forecaster.config_.data.test_fraction > 0 else "validation",
@@ -88,20 +124,20 @@ def _train_and_report(args: argparse.Namespace, frame: Any, config: Any, out: Pa
     if noise_floor is not None:
         payload["noise_floor"] = noise_floor
         payload["rmse_over_noise_floor"] = scores["metrics"]["rmse"] / noise_floor
-    if args.json:
-        emit_json(payload)
-    else:
-        extra = [("noise floor", {"rmse": noise_floor, "mae": noise_floor * math.sqrt(2 / math.pi)})] \
-            if noise_floor else []
-        if scores["n_windows"]:
-            print_scores(scores, extra, title=title)
-        else:
-            print("No series was long enough to hold out a validation horizon; nothing was scored.")
-        for event in result.events:
-            print(f"- {event}")
-        for name, path in paths.items():
-            print(f"{name}: {path}")
     return payload
+
+
+def _print_training(scores: dict[str, Any], title: str, payload: dict[str, Any], noise_floor: float | None) -> None:
+    extra = [("noise floor", {"rmse": noise_floor, "mae": noise_floor * math.sqrt(2 / math.pi)})] \
+        if noise_floor else []
+    if scores["n_windows"]:
+        print_scores(scores, extra, title=title)
+    else:
+        print("No series was long enough to hold out a validation horizon; nothing was scored.")
+    for event in payload["training"]["events"]:
+        print(f"- {event}")
+    for name, path in payload["paths"].items():
+        print(f"{name}: {path}")
 
 
 def demo_inputs(data_seed: int) -> tuple[Any, Any]:
@@ -129,93 +165,56 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_dir(out: Path) -> Path:
-    """Where a training run keeps its checkpoint and run record until the model is saved."""
-    return out.with_name(out.name + ".partial")
-
-
 def cmd_train(args: argparse.Namespace) -> int:
-    from lstmcast.config import ForecastConfig
-    from lstmcast.data.io import read_table, sha256_file
+    from lstmcast.data.io import read_table
+    from lstmcast.runs import Run
 
     if args.resume:
-        run_dir = _run_dir(Path(args.resume))
-        record_path = run_dir / "run.json"
-        if not (run_dir / "checkpoint.pt").is_file() or not record_path.is_file():
-            raise CommandError(
-                f"Nothing to resume for {args.resume}: {run_dir} holds no checkpoint. Start the run "
-                f"with `lstmcast train ... --out {args.resume}`; it checkpoints every epoch."
-            )
-        if args.set or args.config:
-            raise CommandError("--resume continues a run with its saved config; drop --set/--config.")
-        record = json.loads(record_path.read_text(encoding="utf-8"))
-        args.data = args.data or record["data"]
-        if sha256_file(Path(args.data)) != record["data_sha256"]:
-            raise CommandError(
-                f"{args.data} differs from the file the run started on (checksum mismatch); resuming would "
-                "not reproduce the run. Give the original file with --data."
-            )
-        config = ForecastConfig.from_dict(record["config"])
-        args.out = args.resume
+        config = _resumed_config(args)
     else:
         if not args.data:
             raise CommandError("train needs --data FILE (or --resume DIR to continue a run).")
         if not args.out:
             raise CommandError("train needs --out DIR, the model directory to write.")
         config = build_config(args)
-    import shutil
-
-    frame = read_table(args.data)
-    out = Path(args.out)
-    run_dir = _run_dir(out)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    with _RunLock(run_dir, out):
-        if not args.resume:  # a new run: nothing of a killed earlier run may be resumed into it
-            import os
-
-            for stale in run_dir.glob("checkpoint.pt*") if os.environ.get("RANK", "0") == "0" else ():
-                stale.unlink(missing_ok=True)
-            record = {"data": str(args.data), "data_sha256": sha256_file(Path(args.data)),
-                      "config": config.to_dict(), "argv": sys.argv[1:]}
-            from lstmcast._json import write_text_atomic
-
-            write_text_atomic(run_dir / "run.json", json.dumps(record, indent=2))
-        args.checkpoint = run_dir / "checkpoint.pt"
-        args.manifest = {"data_file": str(args.data), "data_sha256": record["data_sha256"], "argv": record["argv"],
-                         "resumed": bool(args.resume)}
+    # a new run reads its data before it creates OUT.partial/; a resumed one first checks its record
+    frame = None if args.resume else read_table(args.data)
+    if args.resume:
+        run = Run.resume(args.resume, config, data=args.data)
+    else:
+        run = Run.start(args.out, config, data=args.data, frame=frame, argv=sys.argv[1:])
+    with run:
+        frame = read_table(args.data) if frame is None else frame
         try:
-            _train_and_report(args, frame, config, out, source=str(args.data))
-        except LstmcastError:
-            if not (run_dir / "checkpoint.pt").is_file():  # nothing to resume: leave nothing behind
-                shutil.rmtree(run_dir, ignore_errors=True)
-            raise
-    shutil.rmtree(run_dir, ignore_errors=True)  # the model is saved: the checkpoint has served
+            _train_and_report(args, frame, config, run.out, source=str(args.data), run=run)
+        except RuntimeError as exc:  # a checkpoint that does not fit the network (a run.json edited by hand)
+            if not run.resumed or "state_dict" not in str(exc):
+                raise
+            import re
+
+            found = re.search(r"size mismatch for (\S+): copying a param with shape torch.Size\((\[.*?\])\) from "
+                              r"checkpoint, the shape in current model is torch.Size\((\[.*?\])\)", str(exc))
+            detail = (f"its {found[1]} has shape {found[2]}, the network's {found[3]}" if found else
+                      str(exc).strip().splitlines()[0][:200])
+            raise RunError(f"The checkpoint in {run.dir} does not fit the network of the run's config ({detail}). "
+                           "Start a new run without --resume.") from None
     return 0
 
 
-class _RunLock:
-    """An exclusive lock on a run directory: two `train --out SAME` at once are refused."""
+def _resumed_config(args: argparse.Namespace) -> Any:
+    """The config a resumed run continues with: the saved one; options that change it are refused
+    (by Run.resume, naming the keys) rather than silently ignored."""
+    from lstmcast.runs import read_record
 
-    def __init__(self, run_dir: Path, out: Path) -> None:
-        self.path, self.out, self.handle = run_dir / "lock", out, None
-
-    def __enter__(self) -> None:
-        import fcntl
-        import os
-
-        if os.environ.get("RANK", "0") != "0":  # torchrun: rank 0 owns the run directory
-            return
-        self.handle = open(self.path, "w")  # held until __exit__
-        try:
-            fcntl.flock(self.handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self.handle.close()
-            raise CommandError(f"Another `lstmcast train` is writing {self.out} right now (it holds "
-                               f"{self.path}); wait for it, or choose another --out.") from None
-
-    def __exit__(self, *exc: object) -> None:
-        if self.handle is not None:
-            self.handle.close()
+    record = read_record(args.resume)
+    if args.out and args.out != args.resume:
+        raise CommandError(f"--resume {args.resume} writes the model to {args.resume}; drop --out {args.out}.")
+    args.data = args.data or record.get("data")
+    if not args.data:
+        raise CommandError(f"The run {args.resume} recorded no data file; give it with --data.")
+    args.out = args.resume
+    saved = ForecastConfig.from_dict(record["config"])
+    return build_config(args, saved)
 
 
 def _write_forecast_plot(forecast: Any, frame: Any, forecaster: Any, args: argparse.Namespace) -> None:
@@ -229,6 +228,18 @@ def _write_forecast_plot(forecast: Any, frame: Any, forecaster: Any, args: argpa
                       series_col=forecaster.config.data.series_col)
     except DataError as error:
         raise CommandError(f"--plot: {error}") from None
+
+
+def _write_forecast(table: Any, path: Path) -> Path:
+    """predict --out: written atomically (a temporary file renamed into place), so a full or
+    read-only disk leaves no half-written forecast and any previous file as it was."""
+    from lstmcast._json import write_text_atomic
+    from lstmcast.persistence import writing
+
+    if path.is_dir():
+        raise CommandError(f"--out {path} is a directory; give a file name such as {path / 'forecast.csv'}.")
+    with writing(path, "the forecast", "any previous file there is unchanged"):
+        return write_text_atomic(path, table.to_csv(index=False))
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
@@ -247,7 +258,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         for note in payload["notes"]:
             to_stderr(f"note: {note}")
     if args.out:
-        payload["paths"] = {"forecast": str(forecast.to_csv(args.out))}
+        payload["paths"] = {"forecast": str(_write_forecast(table, Path(args.out)))}
     if args.plot:
         _write_forecast_plot(forecast, frame, forecaster, args)
         payload.setdefault("paths", {})["plot"] = str(args.plot)
@@ -307,7 +318,8 @@ def _evaluate_holdout(args: argparse.Namespace) -> int:
         train = frame.iloc[:-holdout]
     if train.empty:
         raise CommandError(f"{args.data} has no rows left after holding out the last {holdout} of each series.")
-    forecaster = Forecaster(config).fit(train, callbacks=[Progress(not args.quiet)], source=str(args.data))
+    progress: list[Any] = [Progress(not args.quiet)]  # a duck-typed fit-loop callback
+    forecaster = Forecaster(config).fit(train, callbacks=progress, source=str(args.data))
     scores = forecaster.evaluate(frame, source=str(args.data), season=args.season)
     scores["holdout"] = holdout
     scores["verdicts"] = baseline_verdicts(scores)
@@ -324,8 +336,9 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 
     config = build_config(args)
     frame = read_table(args.data)
+    progress: list[Any] = [Progress(not args.quiet)]  # a duck-typed fit-loop callback
     result = backtest(config, frame, folds=args.folds, step=args.step, refit=args.refit, season=args.season,
-                      callbacks=[Progress(not args.quiet)], source=str(args.data))
+                      callbacks=progress, source=str(args.data))
     paths = write_backtest(result, args.out)
     summary = result.to_dict()
     if args.json:
@@ -334,8 +347,8 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     s = result.settings
     rows = [[name, *(values[m] for m in METRICS)] for name, values in result.overall.items()]
     print_rows(f"Backtest of {args.data}: {s['folds']} folds, step {s['step']}, horizon {s['horizon']}, "
-               f"{'refit per fold' if s['refit'] else 'one model, no refit'}",
-               ["model", *(m.upper() for m in METRICS)], rows, caption="original units, mean over folds")
+                f"{'refit per fold' if s['refit'] else 'one model, no refit'}",
+                ["model", *(m.upper() for m in METRICS)], rows, caption="original units, mean over folds")
     methods = list(result.overall)
     fold_rows = [[entry["fold"], entry["origin"], *(entry[m]["mase"] for m in methods)] for entry in summary["per_fold"]]
     print_rows("MASE per fold", ["fold", "origin", *methods], fold_rows)
