@@ -33,6 +33,7 @@ def _train_and_report(args: argparse.Namespace, frame: Any, config: Any, out: Pa
         from lstmcast.training.distributed import init_distributed
 
         ctx = init_distributed(config.train.device)
+        ctx.sharded = getattr(args, "sharded", False)  # scaleout: each rank holds its own series
     try:
         quiet = args.quiet or (ctx is not None and not ctx.is_main)
         callbacks: list[Any] = [Progress(not quiet)]
@@ -44,6 +45,10 @@ def _train_and_report(args: argparse.Namespace, frame: Any, config: Any, out: Pa
         resume = checkpoint if getattr(args, "resume", None) else None
         forecaster = Forecaster(config).fit(frame, callbacks=callbacks, source=source, distributed=ctx,
                                             checkpoint=checkpoint, resume=resume)
+        if ctx is not None and ctx.sharded:  # scaleout: every rank's scalers and scores in one model
+            from lstmcast.training.sharded import merge_fit
+
+            merge_fit(forecaster, ctx)
     finally:
         if ctx is not None:
             ctx.close()
@@ -136,7 +141,8 @@ def _run_dir(out: Path) -> Path:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from lstmcast.config import ForecastConfig
-    from lstmcast.data.io import read_table, sha256_file
+    from lstmcast.data.dataset import data_sha256  # scaleout: files and dataset directories
+    from lstmcast.data.io import read_table
 
     if args.resume:
         run_dir = _run_dir(Path(args.resume))
@@ -150,7 +156,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise CommandError("--resume continues a run with its saved config; drop --set/--config.")
         record = json.loads(record_path.read_text(encoding="utf-8"))
         args.data = args.data or record["data"]
-        if sha256_file(Path(args.data)) != record["data_sha256"]:
+        if data_sha256(args.data) != record["data_sha256"]:
             raise CommandError(
                 f"{args.data} differs from the file the run started on (checksum mismatch); resuming would "
                 "not reproduce the run. Give the original file with --data."
@@ -165,7 +171,12 @@ def cmd_train(args: argparse.Namespace) -> int:
         config = _build_config(args)
     import shutil
 
-    frame = read_table(args.data)
+    if Path(args.data).is_dir():  # scaleout: a Parquet dataset directory (each rank's series under torchrun)
+        from lstmcast.cli.sharded import train_input
+
+        frame, config = train_input(args, config)
+    else:
+        frame = read_table(args.data)
     out = Path(args.out)
     run_dir = _run_dir(out)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -175,7 +186,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
             for stale in run_dir.glob("checkpoint.pt*") if os.environ.get("RANK", "0") == "0" else ():
                 stale.unlink(missing_ok=True)
-            record = {"data": str(args.data), "data_sha256": sha256_file(Path(args.data)),
+            record = {"data": str(args.data), "data_sha256": data_sha256(args.data),
                       "config": config.to_dict(), "argv": sys.argv[1:]}
             from lstmcast._json import write_text_atomic
 
@@ -235,6 +246,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from lstmcast.data.io import read_table
     from lstmcast.forecaster import Forecaster
 
+    if Path(args.data).is_dir():  # scaleout: a dataset directory, one part file per rank under torchrun
+        from lstmcast.cli.sharded import cmd_predict_dataset
+
+        return cmd_predict_dataset(args)
     forecaster = Forecaster.load(args.model, device=args.device)
     frame = _align_columns(read_table(args.data), forecaster, args)
     future = _align_columns(read_table(args.future), forecaster, args) if args.future else None

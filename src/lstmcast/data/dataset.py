@@ -16,6 +16,7 @@ every process computes the same assignment on its own, with no communication.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import heapq
 from collections.abc import Sequence
@@ -25,6 +26,7 @@ from typing import Any
 
 import pandas as pd
 
+from lstmcast.config import DataConfig
 from lstmcast.data.io import PARQUET_SUFFIXES
 from lstmcast.errors import DataError, require
 
@@ -202,3 +204,20 @@ def dataset_sha256(path: str | Path) -> str:
             for block in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(block)
     return digest.hexdigest()
+
+
+def data_sha256(path: str | Path) -> str:
+    """The SHA-256 of a data file, or :func:`dataset_sha256` of a dataset directory."""
+    from lstmcast.data.io import sha256_file
+
+    return dataset_sha256(path) if is_dataset(path) else sha256_file(Path(path))
+
+
+def load_shard(path: str | Path, data: DataConfig, rank: int = 0, world: int = 1) -> tuple[pd.DataFrame, DataConfig]:
+    """The rows of process ``rank``'s share of the dataset's series (all of them when ``world``
+    is 1), and ``data`` with the dataset's series column filled in."""
+    opened = open_dataset(path, data.series_col)
+    frame = opened.read(opened.shard(rank, world) if world > 1 else None)
+    if data.series_col != opened.series_col:
+        data = dataclasses.replace(data, series_col=opened.series_col)
+    return frame, data
