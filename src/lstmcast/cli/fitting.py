@@ -45,10 +45,8 @@ def _train_and_report(args: argparse.Namespace, frame: Any, config: Any, out: Pa
         resume = checkpoint if getattr(args, "resume", None) else None
         forecaster = Forecaster(config).fit(frame, callbacks=callbacks, source=source, distributed=ctx,
                                             checkpoint=checkpoint, resume=resume)
-        if ctx is not None and ctx.sharded:  # scaleout: every rank's scalers and scores in one model
-            from lstmcast.training.sharded import merge_fit
-
-            merge_fit(forecaster, ctx)
+        if ctx is not None:  # scaleout: with sharded data, every rank's scalers and scores in one model
+            ctx.merge(forecaster)
     finally:
         if ctx is not None:
             ctx.close()
@@ -140,9 +138,8 @@ def _run_dir(out: Path) -> Path:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from lstmcast.cli.sharded import data_sha256, train_input  # scaleout: files or datasets
     from lstmcast.config import ForecastConfig
-    from lstmcast.data.dataset import data_sha256  # scaleout: files and dataset directories
-    from lstmcast.data.io import read_table
 
     if args.resume:
         run_dir = _run_dir(Path(args.resume))
@@ -171,12 +168,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         config = _build_config(args)
     import shutil
 
-    if Path(args.data).is_dir():  # scaleout: a Parquet dataset directory (each rank's series under torchrun)
-        from lstmcast.cli.sharded import train_input
-
-        frame, config = train_input(args, config)
-    else:
-        frame = read_table(args.data)
+    frame, config = train_input(args, config)
     out = Path(args.out)
     run_dir = _run_dir(out)
     run_dir.mkdir(parents=True, exist_ok=True)

@@ -12,14 +12,21 @@ import os
 from typing import Any
 
 from lstmcast.cli.common import CommandError, _align_columns, _emit_json
+from lstmcast.data.dataset import data_sha256
+
+__all__ = ["cmd_predict_dataset", "data_sha256", "train_input"]
 
 
 def train_input(args: argparse.Namespace, config: Any) -> tuple[Any, Any]:
-    """The frame ``train --data DIR/`` trains on in this process (its share of the series under
-    ``--distributed``) and the config with the dataset's series column; sets ``args.sharded``."""
-    from lstmcast.data.dataset import load_shard
+    """What ``train --data`` trains on in this process: the file, or for a dataset directory
+    this process's share of the series (all of them without ``--distributed``) and the config
+    with the dataset's series column; sets ``args.sharded``."""
+    from lstmcast.data.dataset import is_dataset, load_shard
+    from lstmcast.data.io import read_table
     from lstmcast.training.sharded import check_sharded_config
 
+    if not is_dataset(args.data):
+        return read_table(args.data), config
     args.sharded = bool(getattr(args, "distributed", False))
     rank, world = 0, 1
     if args.sharded:

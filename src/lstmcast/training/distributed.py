@@ -207,6 +207,14 @@ class DistributedContext:
         (so every rank builds the same network), else the local ones (each rank holds all)."""
         return [n for part in self.gather(local) for n in part] if self.sharded else local
 
+    def merge(self, forecaster: Any) -> None:
+        """After a fit on sharded data: every rank's per-series state in ``forecaster``
+        (:func:`lstmcast.training.sharded.merge_fit`); nothing to do otherwise."""
+        if self.sharded:
+            from lstmcast.training.sharded import merge_fit
+
+            merge_fit(forecaster, self)
+
     def _local_shards(self, model: nn.Module, loss_fn: LossFn, train: TensorBatches,
                       val: TensorBatches | None) -> DistributedFit:
         counts = self.gather((len(train), len(val) if val is not None else 0))
