@@ -93,7 +93,8 @@ def predict_dataset(model: str | Path | Forecaster, path: str | Path, out: str |
         if ctx is not None and out is None:
             raise ConfigError("Forecasting a dataset from several processes writes one CSV: give out (--out FILE).")
         opened = open_dataset(path, forecaster.config_.data.series_col)
-        frame = opened.read(opened.shard(ctx.rank, ctx.world_size) if ctx is not None else None)
+        frame = opened.read(opened.shard(ctx.rank, ctx.world_size) if ctx is not None else None,
+                            forecaster.config_.data.time_col)
         if frame_hook is not None:
             frame = frame_hook(frame)
         forecast = forecaster.predict(frame, future=future, source=str(path), horizon=horizon)

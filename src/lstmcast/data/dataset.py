@@ -27,7 +27,7 @@ from typing import Any
 import pandas as pd
 
 from lstmcast.config import DataConfig
-from lstmcast.data.io import PARQUET_SUFFIXES
+from lstmcast.data.io import PARQUET_SUFFIXES, TIME_CANDIDATES
 from lstmcast.errors import DataError, require
 
 DEFAULT_SERIES_COL = "unique_id"
@@ -57,10 +57,11 @@ class SeriesDataset:
         """The series keys process ``rank`` of ``world`` reads (see :func:`assign`)."""
         return assign(self.series, world, what=str(self.path))[rank]
 
-    def read(self, keys: Sequence[str] | None = None) -> pd.DataFrame:
+    def read(self, keys: Sequence[str] | None = None, time_col: str | None = None) -> pd.DataFrame:
         """The rows of series ``keys`` (every series when None) as one long frame, the series
-        column included. Only the files (partitioned) or row groups (sorted files) that can hold
-        those series are read."""
+        column included, sorted by series and time (``time_col``, else a column named like
+        ``ds`` / ``date`` / ``time``): the files of a dataset carry no order. Only the files
+        (partitioned) or row groups (sorted files) that can hold those series are read."""
         pa = require("pyarrow", "parquet")
         pa_ds = require("pyarrow.dataset", "parquet")
         if keys is None:
@@ -71,7 +72,11 @@ class SeriesDataset:
         frame = table.to_pandas()
         if isinstance(frame[self.series_col].dtype, pd.CategoricalDtype):
             frame[self.series_col] = frame[self.series_col].astype(str)
-        return frame[[c for c in self.columns if c in frame.columns]]
+        frame = frame[[c for c in self.columns if c in frame.columns]]
+        time = time_col or next((c for c in frame.columns if str(c).lower() in TIME_CANDIDATES), None)
+        if time is not None and time in frame.columns:
+            frame = frame.sort_values([self.series_col, time], kind="stable", ignore_index=True)
+        return frame
 
 
 def is_dataset(path: str | Path) -> bool:
@@ -217,7 +222,7 @@ def load_shard(path: str | Path, data: DataConfig, rank: int = 0, world: int = 1
     """The rows of process ``rank``'s share of the dataset's series (all of them when ``world``
     is 1), and ``data`` with the dataset's series column filled in."""
     opened = open_dataset(path, data.series_col)
-    frame = opened.read(opened.shard(rank, world) if world > 1 else None)
+    frame = opened.read(opened.shard(rank, world) if world > 1 else None, data.time_col)
     if data.series_col != opened.series_col:
         data = dataclasses.replace(data, series_col=opened.series_col)
     return frame, data
