@@ -294,8 +294,8 @@ def init_distributed(device: str = "auto", timeout: float = 600.0) -> Distribute
     """
     if dist.is_initialized():  # a launcher set the group up already (Ray Train, TorchDistributor)
         local = int(os.environ.get("LOCAL_RANK", "0"))
-        cuda = dist.get_backend() == "nccl"
-        where = torch.device("cuda", local) if cuda else torch.device("cpu")
+        cuda = dist.get_backend() == "nccl"  # the launcher has chosen this process's GPU
+        where = torch.device("cuda", torch.cuda.current_device()) if cuda else torch.device("cpu")
         return DistributedContext(dist.get_rank(), dist.get_world_size(), local, str(dist.get_backend()), where)
     missing = [name for name in TORCHRUN_ENV if name not in os.environ]
     if missing:
