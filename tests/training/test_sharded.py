@@ -211,6 +211,7 @@ def test_two_ranks_on_their_own_series_match_one_process_statistically(tmp_path)
     model = Forecaster.load(tmp_path / "m2")
     assert sorted(model.scalers_) == [f"s{k}" for k in range(8)]
     assert model.meta_["shards"]["series"] == [4, 4] and model.validation_["n_windows"] == 8
+    assert f"refit on all {model.meta_['n_windows']['final']} windows" in " ".join(report["training"]["events"])
     print(f"final validation loss, 2 ranks {ddp['val_loss'].iloc[-1]:.5f} vs 1 process {last:.5f}")
 
     out = tmp_path / "fc.csv"
