@@ -119,7 +119,7 @@ def open_dataset(path: str | Path, series_col: str | None = None) -> SeriesDatas
             values[key] = value
             counts[key] = counts.get(key, 0) + fragment.metadata.num_rows
     else:
-        _count_column(dataset, col, counts, values)
+        _count_column(root, dataset, col, counts, values)
     if not counts:
         raise DataError(f"Dataset directory {root} has no rows.")
     order = sorted(counts)
@@ -167,14 +167,14 @@ def _series_column(root: Path, given: str | None, partition_fields: set[str], co
                     "(DataConfig.series_col), or write the dataset partitioned by series (DIR/unique_id=A/...).")
 
 
-def _count_column(dataset: Any, col: str, counts: dict[str, int], values: dict[str, Any]) -> None:
+def _count_column(root: Path, dataset: Any, col: str, counts: dict[str, int], values: dict[str, Any]) -> None:
     """Rows per value of ``col``, one record batch at a time (only that column is read)."""
     pc = require("pyarrow.compute", "parquet")
     for batch in dataset.to_batches(columns=[col]):
         for item in pc.value_counts(batch.column(0)).to_pylist():
             if item["values"] is None:
-                raise DataError(f"Series column {col!r} of dataset {dataset.files[0]}... holds missing ids; every "
-                                "row needs its series id.")
+                raise DataError(f"Series column {col!r} of dataset {root} holds missing ids; every row needs its "
+                                "series id (drop or fill those rows).")
             key = str(item["values"])
             values[key] = item["values"]
             counts[key] = counts.get(key, 0) + int(item["counts"])
