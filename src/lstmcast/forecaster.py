@@ -195,7 +195,10 @@ class Forecaster:
         data = resolve_columns(frame, self.config.data)  # target inferred; unique_id/ds/y recognised
         series, layout = series_arrays(frame, data, None, source, data.targets)
         frequency = infer_frequency(series[0].index)
-        config = resolve(dataclasses.replace(self.config, data=data), frequency, [len(s.values) for s in series])
+        lengths = [len(s.values) for s in series]
+        if distributed is not None:  # scaleout: series-sharded data -> every rank's lengths, one network
+            lengths = distributed.lengths(lengths)
+        config = resolve(dataclasses.replace(self.config, data=data), frequency, lengths)
         d, m, t = config.data, config.model, config.train
         trainable, skipped = self._trainable(series, d, bounds_fn)
         parts = [self._part(s, d, bounds_fn, holdout=True) for s in trainable]

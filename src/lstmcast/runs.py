@@ -164,7 +164,7 @@ class Run:
         return self
 
     def _begin(self, config: ForecastConfig | None, frame: pd.DataFrame | None) -> None:
-        from lstmcast.data.io import sha256_file
+        from lstmcast.data.dataset import data_sha256 as sha256_file  # a file or a dataset directory
         from lstmcast.persistence import writing
 
         if self.resumed:
@@ -174,7 +174,7 @@ class Run:
                 self._check_config(config)
             if self.data is None and record.get("data"):
                 self.data = Path(record["data"])
-            if self.data is not None and not self.data.is_file():
+            if self.data is not None and not self.data.exists():
                 raise RunError(f"{self.data}, the data file the run started on, no longer exists; give it (the same "
                                "contents) with --data, or start a new run without --resume.")
             if self.data is not None and record.get("data_sha256"):

@@ -88,12 +88,15 @@ def _add_forecast_commands(sub: argparse._SubParsersAction[argparse.ArgumentPars
     """predict and evaluate."""
     p = sub.add_parser("predict", help="forecast the next horizon steps after the end of a file")
     p.add_argument("--model", required=True, help="model directory")
-    p.add_argument("--data", required=True, help="recent history (CSV/Parquet) with the training columns")
+    p.add_argument("--data", required=True,
+                   help="recent history (CSV/Parquet file, or a Parquet dataset directory) with the training columns")
     p.add_argument("--future", help="known-future covariates for the horizon (CSV/Parquet)")
     p.add_argument("--horizon", type=int, metavar="H",
                    help="steps to forecast (default: the trained horizon; more rolls the model forward)")
     p.add_argument("--out", help="CSV file to write (default: print)")
     p.add_argument("--device")
+    p.add_argument("--distributed", action="store_true",  # scaleout
+                   help="with --data DIR/ under torchrun: each process forecasts its share of the series")
     p.add_argument("--json", action="store_true")
     p.add_argument("--series-col", metavar="COL", help="series id column, if named differently than in training")
     p.add_argument("--time-col", metavar="COL", help="time column, if named differently than in training")

@@ -167,7 +167,7 @@ def build_config(args: argparse.Namespace, base: Any = None) -> Any:
 
 
 def add_data_options(p: argparse.ArgumentParser, with_config: bool = True, data_required: bool = True) -> None:
-    p.add_argument("--data", required=data_required, help="CSV or Parquet file")
+    p.add_argument("--data", required=data_required, help="CSV or Parquet file (train: or a Parquet dataset directory)")
     p.add_argument("--target", action="append", metavar="COL", help="column to forecast (repeat for several)")
     p.add_argument("--time-col", metavar="COL", help="time column (default: one named date/time/timestamp/ds)")
     p.add_argument("--series-col", metavar="COL", help="series id column for many series in long format")

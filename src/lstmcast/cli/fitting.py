@@ -38,6 +38,7 @@ def _fit(args: argparse.Namespace, frame: Any, config: Any, source: str, run: Ru
         from lstmcast.training.distributed import init_distributed
 
         ctx = init_distributed(config.train.device)
+        ctx.sharded = getattr(args, "sharded", False)  # each rank holds only its own series
     try:
         quiet = args.quiet or (ctx is not None and not ctx.is_main)
         callbacks: list[Any] = [Progress(not quiet)]
@@ -46,6 +47,8 @@ def _fit(args: argparse.Namespace, frame: Any, config: Any, source: str, run: Ru
 
             callbacks.append(TensorBoardLogger(args.tensorboard))
         forecaster = Forecaster(config).fit(frame, callbacks=callbacks, source=source, distributed=ctx, run=run)
+        if ctx is not None:  # with sharded data, every rank's scalers and scores in one model
+            ctx.merge(forecaster)
     finally:
         if ctx is not None:
             ctx.close()
@@ -166,7 +169,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from lstmcast.data.io import read_table
+    from lstmcast.cli.sharded import train_input  # a file, or this process's share of a dataset directory
     from lstmcast.runs import Run
 
     if args.resume:
@@ -178,13 +181,15 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise CommandError("train needs --out DIR, the model directory to write.")
         config = build_config(args)
     # a new run reads its data before it creates OUT.partial/; a resumed one first checks its record
-    frame = None if args.resume else read_table(args.data)
+    frame = None
     if args.resume:
         run = Run.resume(args.resume, config, data=args.data)
     else:
+        frame, config = train_input(args, config)
         run = Run.start(args.out, config, data=args.data, frame=frame, argv=sys.argv[1:])
     with run:
-        frame = read_table(args.data) if frame is None else frame
+        if frame is None:
+            frame, config = train_input(args, config)
         try:
             _train_and_report(args, frame, config, run.out, source=str(args.data), run=run)
         except RuntimeError as exc:  # a checkpoint that does not fit the network (a run.json edited by hand)
@@ -246,6 +251,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from lstmcast.data.io import read_table
     from lstmcast.forecaster import Forecaster
 
+    if Path(args.data).is_dir():  # a dataset directory: one part file per rank under torchrun
+        from lstmcast.cli.sharded import cmd_predict_dataset
+
+        return cmd_predict_dataset(args)
     forecaster = Forecaster.load(args.model, device=args.device)
     frame = align_columns(read_table(args.data), forecaster, args)
     future = align_columns(read_table(args.future), forecaster, args) if args.future else None

@@ -13,12 +13,22 @@ are summed over the ranks (the fit loop's ``sync``), so early stopping, learning
 time budgets decide the same way everywhere. Only rank 0 writes checkpoints and the model
 directory, and prints.
 
+With series-sharded data (``DistributedContext.sharded``: each rank read only its own series,
+:mod:`lstmcast.data.dataset`), each rank instead walks its *own* windows (:class:`LocalShards`,
+DistributedSampler semantics): a local batch of ``batch_size / world_size`` windows, and one
+agreed number of steps per epoch (that of the rank with the most windows; the others wrap around
+their shuffled windows). Equivalence to one process is then statistical, not bitwise: the
+global batches are drawn differently. Validation losses and stop flags are still summed over
+the ranks, so every rank takes the same decisions; :meth:`DistributedContext.lengths` and
+:meth:`DistributedContext.gather` let the caller agree on everything that depends on all series.
+
 Backends: NCCL when the processes train on CUDA (each on ``cuda:LOCAL_RANK``), gloo on CPU.
 The fit loop stays model-agnostic: it receives a loss function, batch sources and ``sync``.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -29,8 +39,8 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from lstmcast.errors import ConfigError
-from lstmcast.training.batches import TensorBatches
+from lstmcast.errors import ConfigError, DataError
+from lstmcast.training.batches import TensorBatches, epoch_order
 
 TORCHRUN_ENV = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
 LAUNCH_HINT = "torchrun --standalone --nproc-per-node 2 -m lstmcast.cli train --distributed ..."
@@ -89,6 +99,60 @@ class ShardedBatches:
                 yield (*empty, Share(0.0, stand_in))
 
 
+class LocalShards:
+    """Batches of this rank's own windows (series-sharded data), in an epoch of as many steps
+    as every other rank takes.
+
+    ``counts`` holds every rank's window count (the same list on every rank). A shuffled pass
+    draws ``steps`` local batches of ``max(1, round(batch_size / world))`` windows from a fresh
+    permutation of the local windows, repeating it when this rank holds fewer windows than the
+    pass needs (as ``DistributedSampler`` pads), cut to ``ceil(per_epoch / world)`` windows when
+    the source samples ``per_epoch`` windows a pass. Evaluation (no generator) walks the local
+    windows once, in order. ``len`` is the global number of windows.
+    """
+
+    def __init__(self, source: TensorBatches, counts: list[int], gather_counts: Callable[[int], list[int]]) -> None:
+        self.source, self.counts, self._gather_counts = source, counts, gather_counts
+        self.world_size = len(counts)
+
+    def __len__(self) -> int:
+        return sum(self.counts)
+
+    @property
+    def available(self) -> int:
+        return sum(self.counts)
+
+    def capped(self, cap: int) -> LocalShards:
+        """At most ``cap`` windows over all ranks: each rank keeps its proportional share of a
+        fixed, evenly spread sample (every rank must call this: the new counts are gathered)."""
+        if cap <= 0 or cap >= len(self):
+            return self
+        share = math.ceil(cap * len(self.source) / len(self))
+        source = self.source.capped(share)
+        return LocalShards(source, self._gather_counts(len(source)), self._gather_counts)
+
+    def local_batch(self, batch_size: int) -> int:
+        return max(1, round(batch_size / self.world_size))
+
+    def steps(self, batch_size: int) -> int:
+        """Optimizer steps per pass, equal on every rank."""
+        per_epoch = getattr(self.source, "per_epoch", 0)
+        cap = math.ceil(per_epoch / self.world_size) if per_epoch else max(self.counts)
+        return math.ceil(min(max(self.counts), cap) / self.local_batch(batch_size))
+
+    def iterate(self, batch_size: int, generator: torch.Generator | None = None) -> Iterator[Batch]:
+        if generator is None:  # evaluation: every local window once
+            yield from self.source.iterate(batch_size)
+            return
+        n, size = len(self.source), self.local_batch(batch_size)
+        need = self.steps(batch_size) * size
+        order = torch.cat([epoch_order(n, generator) for _ in range(math.ceil(need / n))])[:need]
+        subset = getattr(self.source, "subset", None)
+        order = (subset[order] if subset is not None else order).to(self.source.device)
+        for start in range(0, need, size):
+            yield self.source.gather(order[start : start + size])
+
+
 class _LossModule(nn.Module):
     """Lets DDP see the model's parameters while the loss stays whatever ``loss_fn`` computes."""
 
@@ -105,8 +169,8 @@ class DistributedFit(NamedTuple):
     """What :meth:`DistributedContext.prepare` hands the fit loop in place of the plain pieces."""
 
     loss_fn: LossFn
-    train: ShardedBatches
-    val: ShardedBatches | None
+    train: ShardedBatches | LocalShards
+    val: ShardedBatches | LocalShards | None
     sync: Sync
 
 
@@ -119,6 +183,7 @@ class DistributedContext:
     local_rank: int
     backend: str
     device: torch.device
+    sharded: bool = False  # each rank holds only its own series (see LocalShards)
 
     @property
     def is_main(self) -> bool:
@@ -131,14 +196,60 @@ class DistributedContext:
         dist.all_reduce(tensor, op=dist.ReduceOp.SUM)
         return tensor.tolist()
 
+    def gather(self, obj: Any) -> list[Any]:
+        """Every rank's ``obj`` (a small picklable value), in rank order, on every rank."""
+        out: list[Any] = [None] * self.world_size
+        dist.all_gather_object(out, obj)
+        return out
+
+    def lengths(self, local: list[int]) -> list[int]:
+        """The series lengths the defaults are computed from: every rank's with sharded data
+        (so every rank builds the same network), else the local ones (each rank holds all)."""
+        return [n for part in self.gather(local) for n in part] if self.sharded else local
+
+    def merge(self, forecaster: Any) -> None:
+        """After a fit on sharded data: every rank's per-series state in ``forecaster``
+        (:func:`lstmcast.training.sharded.merge_fit`); nothing to do otherwise."""
+        if self.sharded:
+            from lstmcast.training.sharded import merge_fit
+
+            merge_fit(forecaster, self)
+
+    def _local_shards(self, model: nn.Module, loss_fn: LossFn, train: TensorBatches,
+                      val: TensorBatches | None) -> DistributedFit:
+        counts = self.gather((len(train), len(val) if val is not None else 0))
+        if min(c[0] for c in counts) == 0:
+            empty = [r for r, c in enumerate(counts) if c[0] == 0]
+            raise DataError(f"Process(es) {empty} of {self.world_size} hold no training window of their share of "
+                            "the series; use fewer processes or longer series.")
+        ids = [self.device.index if self.device.index is not None else self.local_rank] \
+            if self.device.type == "cuda" else None
+        ddp = nn.parallel.DistributedDataParallel(_LossModule(model, loss_fn), device_ids=ids)
+
+        def local_loss(batch: Batch) -> torch.Tensor:
+            return ddp(*batch) if torch.is_grad_enabled() else loss_fn(batch)
+
+        def gather_counts(n: int) -> list[int]:
+            return [int(c) for c in self.gather(n)]
+
+        val_shards = None
+        if sum(c[1] for c in counts):  # some rank validates: all take part in the sums
+            local_val = val if val is not None else TensorBatches(0, lambda index: (), train.device)
+            val_shards = LocalShards(local_val, [c[1] for c in counts], gather_counts)
+        return DistributedFit(local_loss, LocalShards(train, [c[0] for c in counts], gather_counts),
+                              val_shards, self.sync)
+
     def prepare(self, model: nn.Module, loss_fn: LossFn, train: TensorBatches,
                 val: TensorBatches | None) -> DistributedFit:
         """Wrap ``model`` in DDP and shard the batch sources.
 
         The returned loss has the value of this rank's mean loss (so the loop's running totals
         stay sums of window losses) and the gradient of ``weight *`` that loss, so DDP's
-        average over ranks is the gradient of the mean over the whole global batch.
+        average over ranks is the gradient of the mean over the whole global batch. With
+        sharded data each rank walks its own windows instead (:class:`LocalShards`).
         """
+        if self.sharded:
+            return self._local_shards(model, loss_fn, train, val)
         ids = [self.device.index if self.device.index is not None else self.local_rank] \
             if self.device.type == "cuda" else None
         ddp = nn.parallel.DistributedDataParallel(_LossModule(model, loss_fn), device_ids=ids)
@@ -175,11 +286,17 @@ class DistributedContext:
 
 def init_distributed(device: str = "auto", timeout: float = 600.0) -> DistributedContext:
     """Join the process group that ``torchrun`` set up (its RANK, WORLD_SIZE, LOCAL_RANK,
-    MASTER_ADDR and MASTER_PORT environment variables).
+    MASTER_ADDR and MASTER_PORT environment variables), or use the process group a launcher
+    has already initialised (Ray Train, Spark's TorchDistributor).
 
     ``device`` is the config's ``train.device``: ``auto`` or ``cuda`` use NCCL with one GPU per
     process (``cuda:LOCAL_RANK``) when CUDA is present; ``cpu`` (or no CUDA) uses gloo.
     """
+    if dist.is_initialized():  # a launcher set the group up already (Ray Train, TorchDistributor)
+        local = int(os.environ.get("LOCAL_RANK", "0"))
+        cuda = dist.get_backend() == "nccl"  # the launcher has chosen this process's GPU
+        where = torch.device("cuda", torch.cuda.current_device()) if cuda else torch.device("cpu")
+        return DistributedContext(dist.get_rank(), dist.get_world_size(), local, str(dist.get_backend()), where)
     missing = [name for name in TORCHRUN_ENV if name not in os.environ]
     if missing:
         raise ConfigError(
@@ -212,6 +329,16 @@ def init_distributed(device: str = "auto", timeout: float = 600.0) -> Distribute
     else:
         where = torch.device("cpu")
     backend = "nccl" if use_cuda else "gloo"
-    if not dist.is_initialized():
-        dist.init_process_group(backend, timeout=timedelta(seconds=timeout))
+    dist.init_process_group(backend, timeout=timedelta(seconds=timeout))
     return DistributedContext(rank, world, local, backend, where)
+
+
+def launched() -> bool:
+    """Inside a job of several processes: a process group exists already, or the launcher's
+    environment says ``WORLD_SIZE`` > 1 (torchrun, TorchDistributor)."""
+    if dist.is_available() and dist.is_initialized():
+        return True
+    try:
+        return int(os.environ.get("WORLD_SIZE", "1")) > 1
+    except ValueError:
+        return False

@@ -181,9 +181,7 @@ def fit_loop(
     """
     state = _start(model, config, callbacks, checkpoint, resume)
     result, guard = state.result, DivergenceGuard(state)
-    if val is not None:
-        available, val = len(val), val.capped(config.val_windows) if hasattr(val, "capped") else val
-        result.val_windows, result.val_windows_available = len(val), available
+    val = _capped_validation(val, config.val_windows, result)
     for cb in state.callbacks:
         cb.on_fit_start(state)
     while state.epoch < config.max_epochs:
@@ -191,25 +189,11 @@ def fit_loop(
         epoch = _train_epoch(state, loss_fn, train, guard, sync)
         if epoch is None:  # diverged and rolled back: run the epoch again at the lower rate
             continue
-        total, count, norms, clipped = epoch
-        if count == 0:  # stopped before the epoch's first batch
+        if epoch[1] == 0:  # stopped before the epoch's first batch
             result.stop_reason = state.stop_requested or result.stop_reason
             break
         val_loss = evaluate_loss(model, loss_fn, val, sync=sync) if val is not None and len(val) else None
-        monitor = val_loss if val_loss is not None else total / count
-        state.monitor = monitor if math.isfinite(monitor) else math.inf
-        improved = state.monitor < result.best_loss
-        if improved:
-            result.best_loss, result.best_epoch = state.monitor, state.epoch + 1
-            state.best.save()
-        record = EpochRecord(
-            epoch=state.epoch + 1, train_loss=total / count, val_loss=val_loss, learning_rate=state.optimizer.lr,
-            grad_norm=sum(norms) / len(norms) if norms else 0.0, clipped_fraction=clipped / max(len(norms), 1),
-            seconds=time.perf_counter() - tick, best=improved,
-        )
-        result.history.append(record)
-        state.epoch = record.epoch
-        result.seconds = state.elapsed
+        record = _end_epoch(state, epoch, val_loss, tick)
         for cb in state.callbacks:
             cb.on_epoch_end(state, record)
         guard.remember()
@@ -226,6 +210,37 @@ def fit_loop(
     for cb in state.callbacks:
         cb.on_fit_end(state, result)
     return result
+
+
+def _capped_validation(val: TensorBatches | None, cap: int, result: FitResult) -> TensorBatches | None:
+    """The fixed validation sample of at most ``cap`` windows; its size goes into ``result``."""
+    if val is None:
+        return None
+    available, val = len(val), val.capped(cap) if hasattr(val, "capped") else val
+    result.val_windows, result.val_windows_available = len(val), available
+    return val
+
+
+def _end_epoch(state: LoopState, epoch: tuple[float, int, list[float], int], val_loss: float | None,
+               tick: float) -> EpochRecord:
+    """Record a finished epoch: the monitored loss, the best weights when it improved."""
+    result = state.result
+    total, count, norms, clipped = epoch
+    monitor = val_loss if val_loss is not None else total / count
+    state.monitor = monitor if math.isfinite(monitor) else math.inf
+    improved = state.monitor < result.best_loss
+    if improved:
+        result.best_loss, result.best_epoch = state.monitor, state.epoch + 1
+        state.best.save()
+    record = EpochRecord(
+        epoch=state.epoch + 1, train_loss=total / count, val_loss=val_loss, learning_rate=state.optimizer.lr,
+        grad_norm=sum(norms) / len(norms) if norms else 0.0, clipped_fraction=clipped / max(len(norms), 1),
+        seconds=time.perf_counter() - tick, best=improved,
+    )
+    result.history.append(record)
+    state.epoch = record.epoch
+    result.seconds = state.elapsed
+    return record
 
 
 def _start(model: nn.Module, config: TrainConfig, callbacks: Sequence[Callback], checkpoint: Path | None,
@@ -283,8 +298,9 @@ def _train_epoch(state: LoopState, loss_fn: LossFn, train: TensorBatches, guard:
         if state.stop_requested is not None and (sync is None or agree_each_batch):
             break
     if sync is not None:
-        total, count = sync([total, count])
-    return total, int(count), norms, clipped
+        total, windows = sync([total, count])
+        count = int(windows)
+    return total, count, norms, clipped
 
 
 def _agree(sync: Sync | None, ok: bool) -> bool:
@@ -305,5 +321,6 @@ def evaluate_loss(model: nn.Module, loss_fn: LossFn, batches: TensorBatches, bat
         count += n
     model.train(was_training)
     if sync is not None:
-        total, count = sync([total, count])
+        total, windows = sync([total, count])
+        count = int(windows)
     return total / max(count, 1)

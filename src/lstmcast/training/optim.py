@@ -97,7 +97,7 @@ def _from_torch_adam(state: dict[str, Any]) -> dict[str, Any]:
 
 
 @torch.no_grad()
-def clip_gradients(grads: Sequence[torch.Tensor], max_value: float, mode: str = "norm") -> float:
+def clip_gradients(grads: list[torch.Tensor], max_value: float, mode: str = "norm") -> float:
     """Clip ``grads`` in place; returns their global L2 norm before clipping.
 
     ``mode`` "norm" rescales all gradients together when the norm exceeds ``max_value`` (as
