@@ -164,7 +164,9 @@ class Run:
         return self
 
     def _begin(self, config: ForecastConfig | None, frame: pd.DataFrame | None) -> None:
-        from lstmcast.data.dataset import data_sha256 as sha256_file  # a file or a dataset directory
+        from lstmcast.data.dataset import (
+            data_sha256 as sha256_file,  # a file or a dataset directory
+        )
         from lstmcast.persistence import writing
 
         if self.resumed:

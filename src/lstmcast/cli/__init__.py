@@ -95,7 +95,7 @@ def _add_forecast_commands(sub: argparse._SubParsersAction[argparse.ArgumentPars
                    help="steps to forecast (default: the trained horizon; more rolls the model forward)")
     p.add_argument("--out", help="CSV file to write (default: print)")
     p.add_argument("--device")
-    p.add_argument("--distributed", action="store_true",  # scaleout
+    p.add_argument("--distributed", action="store_true",
                    help="with --data DIR/ under torchrun: each process forecasts its share of the series")
     p.add_argument("--json", action="store_true")
     p.add_argument("--series-col", metavar="COL", help="series id column, if named differently than in training")

@@ -169,7 +169,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from lstmcast.cli.sharded import train_input  # a file, or this process's share of a dataset directory
+    from lstmcast.cli.sharded import (
+        train_input,  # a file, or this process's share of a dataset directory
+    )
     from lstmcast.runs import Run
 
     if args.resume:
