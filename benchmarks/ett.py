@@ -20,8 +20,8 @@ import json
 import sys
 from pathlib import Path
 
+from lstmcast._json import jsonable
 from lstmcast.evaluation import bench
-from lstmcast.forecaster import _jsonable
 
 
 def markdown(result: dict) -> str:
@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.out:
             out = Path(args.out) / f"{args.dataset}-{horizon}{'-quick' if args.quick else ''}.json"
             out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_text(json.dumps(_jsonable(result), indent=2), encoding="utf-8")
+            out.write_text(json.dumps(jsonable(result), indent=2), encoding="utf-8")
     return 0
 
 

@@ -215,7 +215,8 @@ def backtest(
     from lstmcast.data.io import as_pandas
     from lstmcast.data.prepare import resolve_columns
     from lstmcast.defaults import resolve
-    from lstmcast.forecaster import MIN_INPUT, Forecaster
+    from lstmcast.fitting.parts import MIN_INPUT
+    from lstmcast.forecaster import Forecaster
 
     step_given = step
     frame = as_pandas(frame, source)

@@ -11,6 +11,8 @@ Symbols: K members, B batch, H horizon, T targets, P head parameters.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import nn
 
@@ -18,7 +20,7 @@ from torch import nn
 class MedianEnsemble(nn.Module):
     """K networks with the same inputs and head type -> the element-wise median of their outputs."""
 
-    def __init__(self, members: list[nn.Module]) -> None:
+    def __init__(self, members: Sequence[nn.Module]) -> None:
         super().__init__()
         if not members:
             raise ValueError("An ensemble needs at least one member.")
@@ -34,8 +36,8 @@ class MedianEnsemble(nn.Module):
         return self.members[0].config
 
     @property
-    def lstm(self) -> nn.Module:
-        return self.members[0].lstm
+    def encoder(self) -> nn.Module:
+        return self.members[0].encoder
 
     @property
     def attention(self) -> nn.Module | None:
@@ -55,3 +57,8 @@ class MedianEnsemble(nn.Module):
     def loss(self, x: torch.Tensor, future: torch.Tensor | None, target: torch.Tensor) -> torch.Tensor:
         """Members are trained one by one; the ensemble's loss is the mean of theirs (for reports)."""
         return torch.stack([m.loss(x, future, target) for m in self.members]).mean()
+
+
+def members_of(network: nn.Module) -> list[nn.Module]:
+    """The networks of an ensemble, or ``[network]`` for a single one."""
+    return list(network.members) if isinstance(network, MedianEnsemble) else [network]

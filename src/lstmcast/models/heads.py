@@ -5,9 +5,19 @@ Symbols: B batch, H horizon, T targets, P parameters per value, Q quantile level
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+if TYPE_CHECKING:
+    from lstmcast.config import ModelConfig
+
+
+def head_levels(model: ModelConfig) -> tuple[float, ...]:
+    """The quantile levels a model config forecasts (none for the point head)."""
+    return () if model.head == "point" else tuple(model.quantiles)
 
 
 class _Head(nn.Module):
