@@ -49,7 +49,6 @@ from lstmcast.fitting.parts import (
 from lstmcast.fitting.train import FitPlan, Members, RunOptions, fit_members, make_network
 from lstmcast.fitting.validation import (
     conformal_factor,
-    head_of,
     scale_spread,
     validation_scores,
     validation_windows,
@@ -58,7 +57,7 @@ from lstmcast.forecast import Forecast
 from lstmcast.inference import TrainedModel, WindowBatch
 from lstmcast.models.encoders import gated_encoder
 from lstmcast.models.ensemble import MedianEnsemble, members_of
-from lstmcast.models.heads import head_levels
+from lstmcast.models.heads import head_levels, head_of
 from lstmcast.models.network import attention_weights
 from lstmcast.persistence import load_model_dir, save_model_dir
 from lstmcast.training.loop import Callback, FitResult
@@ -84,8 +83,10 @@ class Forecaster:
         config = config or ForecastConfig()
         if not isinstance(config, ForecastConfig):
             raise ConfigError(f"config must be a ForecastConfig; got {type(config).__name__}.")
-        changes = {k: v for k, v in (("data", data), ("model", model), ("train", train)) if v is not None}
-        self.config = dataclasses.replace(config, **changes) if changes else config
+        if data is not None or model is not None or train is not None:
+            config = dataclasses.replace(config, data=data or config.data, model=model or config.model,
+                                         train=train or config.train)
+        self.config = config
 
     # ------------------------------------------------------------------ scikit-learn protocol
     def get_params(self, deep: bool = True) -> dict[str, Any]:
@@ -306,7 +307,7 @@ class Forecaster:
         x = torch.as_tensor(np.ascontiguousarray(w.x[-windows:]), dtype=torch.float32, device=device)
         fut = (torch.as_tensor(np.ascontiguousarray(w.future[-windows:]), dtype=torch.float32, device=device)
                if w.future is not None else None)
-        trace = record_network(network, x, fut)
+        trace = record_network(network, x) if fut is None else record_network(network, x, fut)
         paths = write_trace_plots(trace, out) if out is not None else {}
         attention = attention_weights(network, x, fut)
         if attention is not None and out is not None:

@@ -37,6 +37,7 @@ from lstmcast.data.splits import SplitBounds, check_length
 from lstmcast.data.windows import input_target_windows
 from lstmcast.errors import ConfigError, DataError
 from lstmcast.forecast import Forecast, quantile_column
+from lstmcast.models.heads import head_of
 
 
 @dataclass
@@ -76,6 +77,8 @@ class TrainedModel:
 
     @property
     def input_length(self) -> int:
+        if self.data.input_length is None:
+            raise ConfigError("data.input_length is not resolved: a trained model's config always sets it.")
         return int(self.data.input_length)
 
     @property
@@ -101,9 +104,11 @@ class TrainedModel:
             fb = (torch.as_tensor(np.ascontiguousarray(future[lo : lo + batch_size]), dtype=torch.float32,
                                   device=device) if future is not None else None)
             params = net(xb, fb)  # [B, H, T, P] scaled units
-            means.append(net.head.mean(params).double().cpu().numpy())
-            if levels:
-                quants.append(net.head.quantiles(params, levels).double().cpu().numpy())
+            head = head_of(net)
+            means.append(head.mean(params).double().cpu().numpy())
+            q = head.quantiles(params, levels) if levels else None
+            if q is not None:
+                quants.append(q.double().cpu().numpy())
         off = np.asarray(offset, dtype=np.float64)[:, None, :]  # [N, 1, T]
         sc = np.asarray(scale, dtype=np.float64)[:, None, :]
         mean = np.concatenate(means) * sc + off  # [N, H, T]
@@ -239,7 +244,8 @@ class TrainedModel:
         columns["step"] = np.tile(np.repeat(np.arange(1, steps + 1), n_targets), n)
         columns["mean"] = mean.reshape(-1)
         for q, level in enumerate(self.quantile_levels):
-            columns[quantile_column(level)] = quants[..., q].reshape(-1)
+            if quants is not None:
+                columns[quantile_column(level)] = quants[..., q].reshape(-1)
         if truth is not None:
             columns["actual"] = truth.reshape(-1)
         return Forecast(pd.DataFrame(columns), self.quantile_levels)

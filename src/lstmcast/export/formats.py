@@ -114,6 +114,8 @@ def onnx_model_proto(pipeline: ForecastPipeline, program: torch.export.ExportedP
                                              verbose=False)
     except Exception as exc:
         raise ExportError(f"The ONNX exporter could not translate the forecast pipeline: {exc}") from exc
+    if onnx_program is None:
+        raise ExportError("The ONNX exporter returned no program for the forecast pipeline.")
     model = onnx_program.model  # onnx_ir.Model
     name_values(model.graph, pipeline.input_names, pipeline.output_names)
     with _quiet_known_torch_warnings():

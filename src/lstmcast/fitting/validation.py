@@ -20,7 +20,7 @@ from lstmcast.data.prepare import SeriesData, pad_left
 from lstmcast.fitting.parts import TrainPart, input_length_of
 from lstmcast.forecast import Forecast
 from lstmcast.inference import TrainedModel, WindowBatch, series_windows, stack_windows
-from lstmcast.models.heads import conformal_spread
+from lstmcast.models.heads import conformal_spread, head_of
 
 
 def validation_windows(parts: list[TrainPart], layout: ChannelLayout, data: DataConfig) -> WindowBatch | None:
@@ -69,11 +69,6 @@ def scale_spread(members: Sequence[nn.Module], factor: torch.Tensor) -> None:
         for member in members:
             spread = head_of(member).spread
             spread.mul_(factor.to(spread.device, spread.dtype))
-
-
-def head_of(net: nn.Module) -> Any:
-    """The output head of a network or ensemble (its first member's)."""
-    return net.head
 
 
 def history_block(w: WindowBatch, histories: dict[str, np.ndarray], need: int) -> np.ndarray:

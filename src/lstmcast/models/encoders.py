@@ -53,7 +53,7 @@ class LSTMEncoder(Encoder, nn.LSTM):
     has_gates = True
 
     def __init__(self, input_size: int, config: ModelConfig) -> None:
-        nn.LSTM.__init__(self, **_rnn_options(input_size, config))  # type: ignore[arg-type]
+        nn.LSTM.__init__(self, **_rnn_options(input_size, config))
         if config.forget_bias is not None:
             set_forget_bias(self, config.forget_bias)
 
@@ -70,7 +70,7 @@ class GRUEncoder(Encoder, nn.GRU):
             raise ConfigError(f"model.forget_bias sets an LSTM's forget-gate bias, and model.encoder='gru' has no "
                               f"forget gate; got forget_bias={config.forget_bias!r}. Leave model.forget_bias unset "
                               "or use model.encoder='lstm'.")
-        nn.GRU.__init__(self, **_rnn_options(input_size, config))  # type: ignore[arg-type]
+        nn.GRU.__init__(self, **_rnn_options(input_size, config))
 
 
 ENCODERS: dict[str, Callable[[int, ModelConfig], Encoder]] = {"lstm": LSTMEncoder, "gru": GRUEncoder}

@@ -12,6 +12,7 @@ Symbols: K members, B batch, H horizon, T targets, P head parameters.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -29,7 +30,7 @@ class MedianEnsemble(nn.Module):
     # the first member describes the ensemble to code that reads a network's parts
     @property
     def head(self) -> nn.Module:
-        return self.members[0].head
+        return cast(nn.Module, self.members[0].head)
 
     @property
     def config(self) -> object:  # the members' ModelConfig
@@ -37,11 +38,11 @@ class MedianEnsemble(nn.Module):
 
     @property
     def encoder(self) -> nn.Module:
-        return self.members[0].encoder
+        return cast(nn.Module, self.members[0].encoder)
 
     @property
     def attention(self) -> nn.Module | None:
-        return self.members[0].attention
+        return cast("nn.Module | None", self.members[0].attention)
 
     def forward(self, x: torch.Tensor, future: torch.Tensor | None = None) -> torch.Tensor:
         """[B, L, F] (+ [B, H, Kf]) -> median over members of [B, H, T, P]."""
@@ -56,7 +57,7 @@ class MedianEnsemble(nn.Module):
 
     def loss(self, x: torch.Tensor, future: torch.Tensor | None, target: torch.Tensor) -> torch.Tensor:
         """Members are trained one by one; the ensemble's loss is the mean of theirs (for reports)."""
-        return torch.stack([m.loss(x, future, target) for m in self.members]).mean()
+        return torch.stack([cast(Any, m).loss(x, future, target) for m in self.members]).mean()
 
 
 def members_of(network: nn.Module) -> list[nn.Module]:

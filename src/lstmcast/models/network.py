@@ -77,7 +77,7 @@ class LSTMForecastNet(nn.Module):
         (L' = L steps, or N = L / S segments with patches)."""
         if self.patch_embed is not None:
             batch, length, channels = x.shape
-            size = self.config.patch_length
+            size = self.config.patch_length or 1  # patch_embed exists only for patch_length > 0
             x = x.reshape(batch, length // size, size * channels)  # [B, L, F] -> [B, N, S*F]
             x = torch.relu(self.patch_embed(x))  # [B, N, S*F] -> [B, N, hidden_size]
         outputs = self.encoder.encode(x)  # [B, L', F'] -> [B, L', W]
@@ -146,6 +146,9 @@ class LSTMForecastNet(nn.Module):
             outputs.append(params)
             new_row = self.head.mean(params)  # [B, 1, T]
             if self.n_future:
+                if future is None:
+                    raise ValueError(f"This network reads {self.n_future} known-future channels: pass future "
+                                     f"[B, {self.horizon}, {self.n_future}].")
                 new_row = torch.cat([new_row, future[:, k : k + 1]], dim=-1)  # [B, 1, F]
             window = torch.cat([window[:, 1:], new_row], dim=1)  # slide by one step
         return torch.cat(outputs, dim=1)  # [B, H, T, P]
