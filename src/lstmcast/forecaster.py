@@ -60,6 +60,7 @@ from lstmcast.models.ensemble import MedianEnsemble, members_of
 from lstmcast.models.heads import head_levels, head_of
 from lstmcast.models.network import attention_weights
 from lstmcast.persistence import load_model_dir, save_model_dir
+from lstmcast.scoring.windows import score_windows
 from lstmcast.training.loop import Callback, FitResult
 
 if TYPE_CHECKING:
@@ -263,8 +264,6 @@ class Forecaster:
         trained on them (``lstmcast evaluate --holdout H`` trains on the rest first). Metrics are
         in original units, averaged over windows, steps and targets.
         """
-        from lstmcast.evaluation.scoring import score_windows
-
         model = self.model_
         season = season or season_for(self.meta_.get("frequency"))
         if self.config_.data.uses_fractions or part not in ("test", "val"):

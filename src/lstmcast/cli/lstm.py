@@ -124,7 +124,8 @@ def cmd_gradient_flow(args: argparse.Namespace) -> int:
                                "trained LSTM on (e.g. the file it was trained on).")
         forecaster = Forecaster.load(args.model, device=args.device)
         x, fut = _window_tensors(forecaster, read_table(args.data), args.part, args.windows, str(args.data))
-        network = forecaster.gated_network("gradient-flow")  # an ensemble: its first member; no GRU
+        network = forecaster.network_
+        network = network.members[0] if hasattr(network, "members") else network  # an ensemble: its first member
         norms = network_gradient_norms(network, x, fut)
         norms.insert(0, "seed", 0)
         norms.insert(0, "stage", "trained")

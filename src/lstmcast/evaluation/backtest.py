@@ -41,7 +41,6 @@ from lstmcast.config import ForecastConfig
 from lstmcast.data.io import infer_frequency, prepare_frame
 from lstmcast.data.splits import minimum_length
 from lstmcast.errors import ConfigError, DataError
-from lstmcast.evaluation import metrics as M
 from lstmcast.evaluation.baselines import (
     drift,
     naive,
@@ -49,6 +48,7 @@ from lstmcast.evaluation.baselines import (
     seasonality_from_freq,
     window_mean,
 )
+from lstmcast.scoring import metrics as M
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

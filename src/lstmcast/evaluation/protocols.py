@@ -34,8 +34,8 @@ from numpy.lib.stride_tricks import sliding_window_view
 from numpy.typing import ArrayLike
 
 from lstmcast.errors import DataError
-from lstmcast.evaluation import metrics
-from lstmcast.evaluation.baselines import naive2
+from lstmcast.scoring import metrics
+from lstmcast.scoring.baselines import naive2
 
 __all__ = [
     "ETT_BATCH_SIZE",

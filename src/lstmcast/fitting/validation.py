@@ -21,6 +21,7 @@ from lstmcast.fitting.parts import TrainPart, input_length_of
 from lstmcast.forecast import Forecast
 from lstmcast.inference import TrainedModel, WindowBatch, series_windows, stack_windows
 from lstmcast.models.heads import conformal_spread, head_of
+from lstmcast.scoring.windows import score_windows
 
 
 def validation_windows(parts: list[TrainPart], layout: ChannelLayout, data: DataConfig) -> WindowBatch | None:
@@ -41,8 +42,6 @@ def validation_scores(net: nn.Module, windows: WindowBatch, layout: ChannelLayou
                       season: int) -> tuple[dict[str, Any], Forecast]:
     """The validated model on the validation windows, next to naive and seasonal naive, and
     its forecasts of those windows."""
-    from lstmcast.evaluation.scoring import score_windows
-
     model = TrainedModel(net.eval(), layout, {}, data, frequency, levels)
     mean, quants = model.forecast_windows(windows)
     forecast = model.to_forecast(mean, quants, list(zip(windows.series, windows.times, strict=True)),
