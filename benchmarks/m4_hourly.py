@@ -22,14 +22,17 @@ from pathlib import Path
 from lstmcast._json import jsonable
 from lstmcast.evaluation import bench
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_report import DEFAULT_DATA_DIR, hardware, result_markdown
+
 
 def markdown(result: dict) -> str:
-    return bench.result_markdown(result, "M4 Hourly, 414 series, horizon 48")
+    return result_markdown(result, "M4 Hourly, 414 series, horizon 48")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", default=None, help="default ../shared/data")
+    parser.add_argument("--data-dir", default=str(DEFAULT_DATA_DIR), help=f"default {DEFAULT_DATA_DIR}")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--out", help="JSON file for the result")
@@ -40,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
             print(markdown(json.loads(Path(path).read_text())) + "\n")
         return 0
     result = bench.run_m4_hourly(args.data_dir, quick=args.quick, overrides=args.set)
+    result["hardware"] = hardware(result)
     print(markdown(result))
     if args.out:
         out = Path(args.out)
