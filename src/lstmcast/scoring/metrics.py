@@ -309,7 +309,8 @@ _erf = np.frompyfunc(math.erf, 1, 1)
 
 
 def _normal_cdf(z: np.ndarray) -> np.ndarray:
-    return 0.5 * (1.0 + _erf(z / math.sqrt(2.0)).astype(np.float64))
+    erf = np.asarray(_erf(z / math.sqrt(2.0)), dtype=np.float64)  # object array -> float64
+    return 0.5 * (1.0 + erf)
 
 
 def crps_gaussian(y_true: ArrayLike, mean: ArrayLike, std: ArrayLike) -> float:

@@ -48,8 +48,8 @@ def _freq_string(freq: object) -> str | None:
 def _sub_daily(step: int) -> tuple[int, ...]:
     """Periods of a fixed step of ``step`` ns (< 1 day): the main cycle, then longer ones."""
     counts = {name: cycle // step for name, cycle in _CYCLES if cycle % step == 0 and cycle // step >= 2}
-    primary = next((name for name in ("day", "hour", "minute", "second")
-                    if name in counts and counts[name] <= MAX_PRIMARY_PERIOD), None)
+    primary: str | None = next((name for name in ("day", "hour", "minute", "second")
+                                if name in counts and counts[name] <= MAX_PRIMARY_PERIOD), None)
     if primary is None:
         primary = "week" if counts.get("week", MAX_PRIMARY_PERIOD + 1) <= MAX_PRIMARY_PERIOD else None
     if primary is None:
