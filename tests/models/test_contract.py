@@ -14,6 +14,7 @@ import torch
 from lstmcast import ConfigError, Forecaster
 from lstmcast.config import ModelConfig
 from lstmcast.models import GRUEncoder, LSTMEncoder, LSTMForecastNet
+from lstmcast.models.ensemble import MedianEnsemble
 from tests.conftest import dated_frame, tiny_config
 
 VARIANTS = {
@@ -185,6 +186,8 @@ def test_the_encoder_is_the_configured_module_and_lstm_weights_keep_their_names(
         "lstm.weight_ih_l0", "lstm.weight_hh_l0", "lstm.bias_ih_l0", "lstm.bias_hh_l0"}
     assert {k.split(".")[0] for k in gru.state_dict()} == {"gru", "head"}
     assert LSTMEncoder.onnx_ops == ("LSTM",) and GRUEncoder.onnx_ops == ("GRU",)
+    ensemble = MedianEnsemble([lstm, LSTMForecastNet(2, 1, 0, 3, ModelConfig(hidden_size=4))])
+    assert ensemble.encoder is lstm.encoder and ensemble.lstm is lstm.lstm  # the old name still reads
 
 
 def test_a_model_directory_without_the_encoder_key_loads_as_lstm(frame, tmp_path):

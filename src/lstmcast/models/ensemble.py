@@ -41,6 +41,10 @@ class MedianEnsemble(nn.Module):
         return cast(nn.Module, self.members[0].encoder)
 
     @property
+    def lstm(self) -> nn.Module:  # an LSTM model's encoder under its old name
+        return cast(nn.Module, self.members[0].lstm)
+
+    @property
     def attention(self) -> nn.Module | None:
         return cast("nn.Module | None", self.members[0].attention)
 
