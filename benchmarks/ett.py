@@ -20,12 +20,15 @@ import json
 import sys
 from pathlib import Path
 
+from lstmcast._json import jsonable
 from lstmcast.evaluation import bench
-from lstmcast.forecaster import _jsonable
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_report import DEFAULT_DATA_DIR, hardware, result_markdown
 
 
 def markdown(result: dict) -> str:
-    return bench.result_markdown(result, f"{result['dataset']} multivariate, horizon {result['horizon']}, input {result['input_length']}")
+    return result_markdown(result, f"{result['dataset']} multivariate, horizon {result['horizon']}, input {result['input_length']}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dataset", choices=bench.ETT_DATASETS, default="ETTh1")
     parser.add_argument("--horizons", type=int, nargs="+", default=[96])
     parser.add_argument("--input-length", type=int, default=336)
-    parser.add_argument("--data-dir", default=None, help="default ../shared/data")
+    parser.add_argument("--data-dir", default=str(DEFAULT_DATA_DIR), help=f"default {DEFAULT_DATA_DIR}")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--out", help="directory for one JSON result per horizon")
@@ -46,11 +49,12 @@ def main(argv: list[str] | None = None) -> int:
     for horizon in args.horizons:
         result = bench.run_ett(args.data_dir, args.dataset, horizon, args.input_length, quick=args.quick,
                                overrides=args.set)
+        result["hardware"] = hardware(result)
         print(markdown(result) + "\n", flush=True)
         if args.out:
             out = Path(args.out) / f"{args.dataset}-{horizon}{'-quick' if args.quick else ''}.json"
             out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_text(json.dumps(_jsonable(result), indent=2), encoding="utf-8")
+            out.write_text(json.dumps(jsonable(result), indent=2), encoding="utf-8")
     return 0
 
 

@@ -19,17 +19,20 @@ import json
 import sys
 from pathlib import Path
 
+from lstmcast._json import jsonable
 from lstmcast.evaluation import bench
-from lstmcast.forecaster import _jsonable
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_report import DEFAULT_DATA_DIR, hardware, result_markdown
 
 
 def markdown(result: dict) -> str:
-    return bench.result_markdown(result, "M4 Hourly, 414 series, horizon 48")
+    return result_markdown(result, "M4 Hourly, 414 series, horizon 48")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", default=None, help="default ../shared/data")
+    parser.add_argument("--data-dir", default=str(DEFAULT_DATA_DIR), help=f"default {DEFAULT_DATA_DIR}")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--out", help="JSON file for the result")
@@ -40,11 +43,12 @@ def main(argv: list[str] | None = None) -> int:
             print(markdown(json.loads(Path(path).read_text())) + "\n")
         return 0
     result = bench.run_m4_hourly(args.data_dir, quick=args.quick, overrides=args.set)
+    result["hardware"] = hardware(result)
     print(markdown(result))
     if args.out:
         out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(_jsonable(result), indent=2), encoding="utf-8")
+        out.write_text(json.dumps(jsonable(result), indent=2), encoding="utf-8")
     return 0
 
 

@@ -25,6 +25,7 @@ VARIANTS = {
     "instance norm (last)": {"model.normalization": "last"},
     "standard scaler": {"data.scaler": "standard"},
     "forget bias 1": {"model.forget_bias": 1.0},
+    "GRU encoder": {"model.encoder": "gru"},
 }
 ETT_ONLY = {
     "channel-independent, all 7 targets": {"model.channel_independent": True},

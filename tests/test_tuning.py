@@ -216,7 +216,7 @@ def test_a_pruned_trial_stops_after_its_epoch_and_frees_its_model(monkeypatch):
             networks.append(weakref.ref(self.network_))
             return self
 
-    monkeypatch.setattr(tuning, "Forecaster", Recording)
+    monkeypatch.setattr(tuning.trials, "Forecaster", Recording)
     study = optuna.create_study(pruner=AlwaysPrune())
     space = tuning.parse_space({"model.hidden_size": {"type": "int", "low": 4, "high": 8}})
     tuning.tune(noisy_sine(300, seed=1), tiny_config(train={"max_epochs": 20}), study, space=space, n_trials=2)
@@ -237,7 +237,7 @@ def test_workers_of_one_study_must_share_the_base_config(tmp_path):
 
 def test_sampler_is_seeded_per_trial_number():
     def first_params(seed, n):
-        study = optuna.create_study(sampler=tuning._sampler(seed))
+        study = optuna.create_study(sampler=tuning.storage.trial_seeded_sampler(seed))
         for _ in range(n):
             trial = study.ask()
             trial.suggest_float("x", 0, 1)

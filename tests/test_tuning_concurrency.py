@@ -136,9 +136,9 @@ def test_schema_race_errors_are_retried():
             raise RuntimeError("(sqlite3.IntegrityError) UNIQUE constraint failed: alembic_version.version_num")
         return "storage"
 
-    assert tuning._retry_race(flaky) == "storage" and len(calls) == 3
+    assert tuning.storage.retry_race(flaky) == "storage" and len(calls) == 3
     with pytest.raises(ValueError, match="other"):
-        tuning._retry_race(lambda: (_ for _ in ()).throw(ValueError("other")))
+        tuning.storage.retry_race(lambda: (_ for _ in ()).throw(ValueError("other")))
 
 
 def test_missing_postgres_driver_names_the_extra():

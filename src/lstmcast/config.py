@@ -33,6 +33,7 @@ NORMALIZATIONS = ("none", "last", "mean", "standard")
 FINAL_FITS = ("refit", "none")
 HEADS = ("point", "gaussian", "quantile")
 STRATEGIES = ("direct", "recursive")
+ENCODERS = ("lstm", "gru")  # lstmcast.models.encoders.ENCODERS builds them
 FILLS = ("ffill", "interpolate", "drop")
 CLIP_MODES = ("norm", "value")
 DEVICE_PATTERN = re.compile(r"auto|cpu(:0)?|cuda(:\d{1,3})?|mps(:0)?")
@@ -173,9 +174,11 @@ class ModelConfig:
     conformal: bool = False
     patch_length: int | None = None
     ensemble: int = 3
+    encoder: str = "lstm"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "quantiles", tuple(float(q) for q in self.quantiles))
+        _check_choice("model", "encoder", self.encoder, ENCODERS)
         _check_positive_int("model", "hidden_size", self.hidden_size, maximum=MAX_HIDDEN,
                             why=f" (an LSTM layer of {MAX_HIDDEN} units already holds over 2 billion weights)")
         if self.patch_length is not None:

@@ -22,7 +22,7 @@ from lstmcast.config import ForecastConfig
 
 def season_for(frequency: str | None) -> int:
     """The main seasonal period of data at ``frequency`` (1 when none is known)."""
-    from lstmcast.evaluation.baselines import seasonality_from_freq
+    from lstmcast.scoring.seasonality import seasonality_from_freq
 
     if frequency is None or str(frequency).lstrip("-").isdigit():
         return 1

@@ -42,6 +42,7 @@ class Forecast:
     def __init__(self, frame: pd.DataFrame, quantiles: tuple[float, ...] = ()) -> None:
         self._frame = frame.reset_index(drop=True)
         self.quantiles = tuple(quantiles)
+        self.notes: list[str] = []  # what the forecast had to assume (padding, rolling past H)
 
     def to_frame(self, style: FrameStyle = "lstmcast", model: str = "LSTM") -> pd.DataFrame:
         """The forecast as a DataFrame.

@@ -11,7 +11,7 @@ channels, T targets, Q quantile levels.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +28,7 @@ from lstmcast.data.prepare import (
     SeriesData,
     future_block,
     last_window,
+    pad_left,
     scaler_for,
     series_arrays,
 )
@@ -36,6 +37,7 @@ from lstmcast.data.splits import SplitBounds, check_length
 from lstmcast.data.windows import input_target_windows
 from lstmcast.errors import ConfigError, DataError
 from lstmcast.forecast import Forecast, quantile_column
+from lstmcast.models.heads import head_of
 
 
 @dataclass
@@ -48,7 +50,7 @@ class WindowBatch:
 
     x: np.ndarray
     future: np.ndarray | None
-    truth: np.ndarray | None
+    truth: np.ndarray
     history: np.ndarray
     offset: np.ndarray
     scale: np.ndarray
@@ -75,6 +77,8 @@ class TrainedModel:
 
     @property
     def input_length(self) -> int:
+        if self.data.input_length is None:
+            raise ConfigError("data.input_length is not resolved: a trained model's config always sets it.")
         return int(self.data.input_length)
 
     @property
@@ -100,9 +104,11 @@ class TrainedModel:
             fb = (torch.as_tensor(np.ascontiguousarray(future[lo : lo + batch_size]), dtype=torch.float32,
                                   device=device) if future is not None else None)
             params = net(xb, fb)  # [B, H, T, P] scaled units
-            means.append(net.head.mean(params).double().cpu().numpy())
-            if levels:
-                quants.append(net.head.quantiles(params, levels).double().cpu().numpy())
+            head = head_of(net)
+            means.append(head.mean(params).double().cpu().numpy())
+            q = head.quantiles(params, levels) if levels else None
+            if q is not None:
+                quants.append(q.double().cpu().numpy())
         off = np.asarray(offset, dtype=np.float64)[:, None, :]  # [N, 1, T]
         sc = np.asarray(scale, dtype=np.float64)[:, None, :]
         mean = np.concatenate(means) * sc + off  # [N, H, T]
@@ -238,7 +244,8 @@ class TrainedModel:
         columns["step"] = np.tile(np.repeat(np.arange(1, steps + 1), n_targets), n)
         columns["mean"] = mean.reshape(-1)
         for q, level in enumerate(self.quantile_levels):
-            columns[quantile_column(level)] = quants[..., q].reshape(-1)
+            if quants is not None:
+                columns[quantile_column(level)] = quants[..., q].reshape(-1)
         if truth is not None:
             columns["actual"] = truth.reshape(-1)
         return Forecast(pd.DataFrame(columns), self.quantile_levels)
@@ -248,9 +255,8 @@ class TrainedModel:
                 bounds_fn: Callable[[int], SplitBounds] | None = None) -> WindowBatch:
         """Every stride-1 window whose targets lie in ``part`` (train | val | test | all) of each
         series of ``frame``, split by the config's fractions (or by ``bounds_fn(n_rows)``)."""
-        d, lay = self.data, self.layout
-        L, H, n_targets, n_future = self.input_length, self.horizon, lay.n_targets, lay.n_future
-        xs, fs, ys, hs, offs, scs, keys, origins, times = [], [], [], [], [], [], [], [], []
+        d, L, H = self.data, self.input_length, self.horizon
+        batches = []
         for s in self.prepare(frame, source):
             if bounds_fn is not None:
                 bounds = bounds_fn(len(s.values))
@@ -261,26 +267,74 @@ class TrainedModel:
             starts = bounds.target_starts(part, L, H)
             if not len(starts):
                 continue
-            first = np.asarray(starts)
             scaler = self.scaler(s)
             scaled = scaler.transform(s.values).astype(np.float32)
-            x, fut = input_target_windows(scaled, starts, L, H, scaled.shape[1])  # views [N, L, C], [N, H, C]
-            history, truth = input_target_windows(s.values, starts, L, H, n_targets)  # [N, L, C], [N, H, T]
-            xs.append(x)
-            if n_future:
-                fs.append(fut[..., -n_future:])
-            ys.append(truth)
-            hs.append(history[..., :n_targets])
-            offs.append(np.broadcast_to(scaler.offset_[:n_targets], (len(first), n_targets)))
-            scs.append(np.broadcast_to(scaler.scale_[:n_targets], (len(first), n_targets)))
-            keys += [s.key] * len(first)
-            origins += list(s.index[first - 1])
-            times += [s.index[i : i + H] for i in first]
-        if not xs:
-            raise DataError(f"{source[:1].upper() + source[1:]} has no complete window in its {part} part.")
-        return WindowBatch(np.concatenate(xs), np.concatenate(fs) if n_future else None, np.concatenate(ys),
-                           np.concatenate(hs), np.concatenate(offs), np.concatenate(scs), keys, origins, times)
+            batches.append(series_windows(s.key, s.index, scaled, s.values, scaler, starts, self.layout, L, H))
+        return _require(stack_windows(batches), f"{_capital(source)} has no complete window in its {part} part.")
+
+    def holdout_windows(self, frame: pd.DataFrame, season: int, source: str = "the data") -> WindowBatch:
+        """One window per series: the rows before its last H as input (scaled by the series'
+        training scaler, or -- unseen -- by those rows), the last H as truth, and
+        ``max(L, 2 season)`` rows of history for the baselines (padded on the left)."""
+        L, H = self.input_length, self.horizon
+        need = max(L, 2 * season)
+        batches = []
+        for s in self.prepare(frame, source):
+            if len(s.values) <= H:
+                continue
+            scaler = self.scaler(SeriesData(s.key, s.index[:-H], s.values[:-H]))
+            raw, pad = pad_left(s.values, need + H)  # [pad + n, C]
+            start = len(raw) - H
+            batches.append(series_windows(s.key, s.index, scaler.transform(raw), raw, scaler,
+                                          range(start, start + 1), self.layout, L, H, history_length=need, pad=pad))
+        return _require(stack_windows(batches),
+                        f"{_capital(source)} has no series longer than the horizon ({H} rows) to score.")
 
     def forecast_windows(self, w: WindowBatch) -> tuple[np.ndarray, np.ndarray | None]:
         """mean [N, H, T] (+ quantiles) of a :class:`WindowBatch` in original units."""
         return self.forward_scaled(w.x, w.future, w.offset, w.scale)
+
+
+def series_windows(key: str, index: pd.Index, scaled: np.ndarray, raw: np.ndarray, scaler: Scaler,
+                   starts: range | np.ndarray, layout: ChannelLayout, input_length: int, horizon: int, *,
+                   history_length: int | None = None, pad: int = 0) -> WindowBatch:
+    """The windows of one series whose first target row is in ``starts``: the one place a
+    :class:`WindowBatch` is built (evaluation, hold-out scoring and validation all use it).
+
+    Inputs: ``scaled`` [n', C] (what the network reads) and ``raw`` [n', C] in original units,
+    both with ``pad`` rows of left padding before the first row of ``index`` (n' = pad + n);
+    ``starts`` [N] rows of those arrays. ``history_length`` (default L) rows before each start
+    become the history the baselines read.
+    Outputs: a WindowBatch of N windows (x [N, L, C] views where ``starts`` is a range).
+    """
+    L, H, T = input_length, horizon, layout.n_targets
+    first = np.asarray(starts)
+    x, ahead = input_target_windows(scaled, starts, L, H, scaled.shape[1])  # [N, L, C], [N, H, C]
+    history, truth = input_target_windows(raw, starts, history_length or L, H, T)  # [N, L_h, C], [N, H, T]
+    n = len(first)
+    return WindowBatch(x, ahead[..., layout.n_known :] if layout.n_future else None, truth, history[..., :T],
+                       np.broadcast_to(scaler.offset_[:T], (n, T)), np.broadcast_to(scaler.scale_[:T], (n, T)),
+                       [key] * n, list(index[first - pad - 1]), [index[i - pad : i - pad + H] for i in first])
+
+
+def stack_windows(batches: Sequence[WindowBatch]) -> WindowBatch | None:
+    """The windows of several series as one batch (None when there are none)."""
+    if not batches:
+        return None
+    future = [b.future for b in batches if b.future is not None]
+    return WindowBatch(np.concatenate([b.x for b in batches]), np.concatenate(future) if future else None,
+                       np.concatenate([b.truth for b in batches]), np.concatenate([b.history for b in batches]),
+                       np.concatenate([b.offset for b in batches]), np.concatenate([b.scale for b in batches]),
+                       [k for b in batches for k in b.series], [o for b in batches for o in b.origins],
+                       [t for b in batches for t in b.times])
+
+
+def _require(batch: WindowBatch | None, message: str) -> WindowBatch:
+    if batch is None:
+        raise DataError(message)
+    return batch
+
+
+def _capital(text: str) -> str:
+    """The first letter upper-cased, the rest kept (file paths keep their case)."""
+    return text[:1].upper() + text[1:]

@@ -13,6 +13,7 @@ from hypothesis.extra.numpy import arrays
 
 from lstmcast.data.io import infer_frequency
 from lstmcast.evaluation import baselines as B
+from lstmcast.scoring.baselines import centered_moving_average
 
 
 def _one(values) -> np.ndarray:
@@ -93,9 +94,9 @@ def test_naive2_is_naive_when_not_seasonal():
 def test_centered_moving_average_odd_and_even_match_pandas():
     rng = np.random.default_rng(1)
     x = rng.uniform(1, 5, size=50)
-    got3 = B._centered_moving_average(x, 3)
+    got3 = centered_moving_average(x, 3)
     np.testing.assert_allclose(got3, pd.Series(x).rolling(3, center=True).mean().to_numpy())
-    got4 = B._centered_moving_average(x, 4)
+    got4 = centered_moving_average(x, 4)
     ref4 = np.roll(
         pd.Series(x).rolling(4, center=True).mean().rolling(2, center=True).mean().to_numpy(), -1
     )

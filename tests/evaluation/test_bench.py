@@ -54,11 +54,19 @@ def test_missing_data_dir_says_what_to_do(tmp_path):
         bench.resolve_data_dir(tmp_path, ["ETTh2.csv"])
 
 
-def test_default_data_dir_is_relative_to_the_current_directory(tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
-    assert bench.default_data_dir() == tmp_path / ".." / "shared" / "data"
-    with pytest.raises(DataError, match=r"\.\./shared/data .* does not exist"):
+def test_the_library_assumes_no_data_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # even beside a ../shared/data, nothing is read without being named
+    with pytest.raises(DataError, match=r"Give the benchmark data directory \(CLI: --data-dir DIR\), the one "
+                                        r"holding ETTh1\.csv"):
         bench.run_ett(None, quick=True)
+    with pytest.raises(TypeError):
+        bench.run_m4_hourly()  # the data directory is a required argument
+
+
+def test_cli_bench_needs_an_explicit_data_dir(capsys):
+    assert main(["bench", "ett", "--quick"]) == 2
+    err = capsys.readouterr().err
+    assert "lstmcast bench ett needs --data-dir DIR" in err and "ETTh1.csv" in err and "Traceback" not in err
 
 
 def test_bad_protocol_options_are_refused():

@@ -25,6 +25,7 @@ from lstmcast.export import (
 )
 from lstmcast.export.formats import SUFFIXES, onnx_model_proto, onnx_session
 from lstmcast.export.parity import random_windows
+from lstmcast.models.encoders import encoder_ops
 from tests.export.variants import VARIANTS
 
 onnx = pytest.importorskip("onnx")
@@ -85,7 +86,8 @@ def test_export_matches_eager(fitted, variant, fmt, tmp_path):
 
 def _check_onnx_file(path, f):
     model = onnx.load(str(path))
-    assert "LSTM" in {node.op_type for node in model.graph.node}
+    native = {"lstm": "LSTM", "gru": "GRU"}[f.config_.model.encoder]  # the encoder's own ONNX node, not a Loop
+    assert native in {node.op_type for node in model.graph.node}
     for value in [*model.graph.input, *model.graph.output]:
         assert value.type.tensor_type.shape.dim[0].dim_param, f"{value.name} has a fixed batch dimension"
     session = onnx_session(path)
@@ -217,3 +219,17 @@ def test_export_argument_errors(fitted, tmp_path):
         export_model(f, tmp_path / "m.pt2", "pt2", quantize="int8")
     with pytest.raises(ConfigError, match="is a directory; give a file name"):
         export_model(f, tmp_path, "pt2")
+
+
+def test_check_onnx_graph_demands_the_op_each_encoder_declares(fitted):
+    from lstmcast.export.formats import ExportError, check_onnx_graph
+
+    gru = ForecastPipeline(fitted("gru_stacked_bidirectional_quantile")[0])
+    proto = onnx_model_proto(gru)
+    assert encoder_ops(gru.network) == {"GRU"}
+    check_onnx_graph(proto, gru)  # the GRU node is there
+    for node in proto.graph.node:
+        if node.op_type == "GRU":
+            node.op_type = "Loop"  # as if the exporter had decomposed the recurrence
+    with pytest.raises(ExportError, match=r"no native GRU node \(the encoder was decomposed into \['Loop'"):
+        check_onnx_graph(proto, gru)

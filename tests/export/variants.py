@@ -61,6 +61,8 @@ VARIANTS: dict[str, tuple[dict, dict, dict]] = {
     "defaults_dated": ({"input_length": None, "time_col": "date"}, {"head": "quantile", "normalization": "standard",
                                                                     "patch_length": None, "ensemble": 3}, {"dated": True}),
     "ensemble_of_three": ({}, {"ensemble": 3, "head": "quantile", "normalization": "standard"}, {}),
+    "gru_stacked_bidirectional_quantile": ({}, {"encoder": "gru", "num_layers": 2, "bidirectional": True,
+                                                "head": "quantile", "normalization": "standard"}, {}),
 }
 
 

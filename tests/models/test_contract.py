@@ -13,7 +13,8 @@ import torch
 
 from lstmcast import ConfigError, Forecaster
 from lstmcast.config import ModelConfig
-from lstmcast.models import LSTMForecastNet
+from lstmcast.models import GRUEncoder, LSTMEncoder, LSTMForecastNet
+from lstmcast.models.ensemble import MedianEnsemble
 from tests.conftest import dated_frame, tiny_config
 
 VARIANTS = {
@@ -37,6 +38,9 @@ VARIANTS = {
     "patches": {"model": {"patch_length": 6}},
     "forget-bias": {"model": {"forget_bias": 1.0}},
     "standard-scaler": {"data": {"scaler": "standard"}},
+    "gru": {"model": {"encoder": "gru"}},
+    "gru+bi+attention+stacked": {"model": {"encoder": "gru", "bidirectional": True, "attention": True,
+                                           "attention_heads": 2, "num_layers": 2}},
 }
 
 
@@ -89,7 +93,7 @@ def test_variant_contract(name, frame, future, tmp_path):
         assert torch.equal(a, b), k
 
 
-@pytest.mark.parametrize("name", ["plain", "bi+attention+stacked", "quantile", "recursive", "channel-independent",
+@pytest.mark.parametrize("name", ["plain", "bi+attention+stacked", "gru", "quantile", "recursive", "channel-independent",
                                   "patches", "covariates"])
 def test_variant_learns(name, frame):
     config = config_for(name, max_epochs=8, learning_rate=0.01)
@@ -107,6 +111,7 @@ INVALID = [
     ({"model": {"patch_length": 5}}, "must divide data.input_length=24"),
     ({"data": {"scaler": "robust"}}, "data.scaler must be one of minmax, standard, none"),
     ({"data": {"features": ("y",)}}, "listed twice"),
+    ({"model": {"encoder": "transformer"}}, "model.encoder must be one of lstm, gru; got 'transformer'"),
 ]
 
 
@@ -170,3 +175,53 @@ def test_inspect_returns_and_plots_attention_weights(frame, tmp_path):
     np.testing.assert_allclose(result.attention.sum(axis=1), 1.0, rtol=1e-5)  # a softmax over positions
     assert (tmp_path / "attention.png").stat().st_size > 1000
     assert Forecaster(config_for("plain")).fit(frame).inspect(frame).attention is None
+
+
+def test_the_encoder_is_the_configured_module_and_lstm_weights_keep_their_names():
+    lstm = LSTMForecastNet(2, 1, 0, 3, ModelConfig(hidden_size=4))
+    gru = LSTMForecastNet(2, 1, 0, 3, ModelConfig(hidden_size=4, encoder="gru"))
+    assert isinstance(lstm.encoder, torch.nn.LSTM) and isinstance(gru.encoder, torch.nn.GRU)
+    # model directories saved before the encoder seam hold lstm.* weights: the names are unchanged
+    assert {k for k in lstm.state_dict() if k.startswith("lstm.")} == {
+        "lstm.weight_ih_l0", "lstm.weight_hh_l0", "lstm.bias_ih_l0", "lstm.bias_hh_l0"}
+    assert {k.split(".")[0] for k in gru.state_dict()} == {"gru", "head"}
+    assert LSTMEncoder.onnx_ops == ("LSTM",) and GRUEncoder.onnx_ops == ("GRU",)
+    ensemble = MedianEnsemble([lstm, LSTMForecastNet(2, 1, 0, 3, ModelConfig(hidden_size=4))])
+    assert ensemble.encoder is lstm.encoder and ensemble.lstm is lstm.lstm  # the old name still reads
+
+
+def test_a_model_directory_without_the_encoder_key_loads_as_lstm(frame, tmp_path):
+    import hashlib
+    import json
+
+    forecaster = Forecaster(config_for("plain")).fit(frame)
+    path = forecaster.save(tmp_path / "m")
+    raw = json.loads((path / "config.json").read_text())
+    del raw["model"]["encoder"]  # as written before model.encoder existed
+    (path / "config.json").write_text(json.dumps(raw))
+    meta = json.loads((path / "meta.json").read_text())
+    meta["sha256"]["config.json"] = hashlib.sha256((path / "config.json").read_bytes()).hexdigest()
+    (path / "meta.json").write_text(json.dumps(meta))
+    loaded = Forecaster.load(path)
+    assert loaded.config_.model.encoder == "lstm"
+    pd.testing.assert_frame_equal(loaded.predict(frame).to_frame(), forecaster.predict(frame).to_frame())
+
+
+def test_gate_introspection_refuses_a_gru_model_by_name(frame):
+    forecaster = Forecaster(config_for("gru")).fit(frame)
+    with pytest.raises(ConfigError, match=r"inspect records LSTM gates .*\(model.encoder='gru'\), which has none"):
+        forecaster.inspect(frame)
+    with pytest.raises(ConfigError, match="model.encoder='gru' has no forget gate"):
+        LSTMForecastNet(2, 1, 0, 3, ModelConfig(hidden_size=4, encoder="gru", forget_bias=1.0))
+
+
+def test_gradient_flow_on_a_gru_model_says_why_it_cannot(frame, tmp_path, capsys):
+    from lstmcast.cli import main
+
+    forecaster = Forecaster(config_for("gru")).fit(frame)
+    forecaster.save(tmp_path / "model")
+    frame.to_csv(tmp_path / "data.csv", index=False)
+    code = main(["gradient-flow", "--model", str(tmp_path / "model"), "--data", str(tmp_path / "data.csv")])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "gradient-flow records LSTM gates" in err and "model.encoder='gru'" in err and "Traceback" not in err

@@ -178,8 +178,8 @@ def _add_backtest_commands(sub: argparse._SubParsersAction[argparse.ArgumentPars
     ett.add_argument("--input-length", type=int, default=336, metavar="L", help="input window (default 336)")
     m4 = bench_sub.add_parser("m4-hourly", help="M4 Hourly: 414 series, horizon 48, sMAPE/MASE/OWA")
     for q in (ett, m4):
-        q.add_argument("--data-dir", default="../shared/data",
-                       help="directory of the benchmark files (default ../shared/data)")
+        q.add_argument("--data-dir", metavar="DIR",
+                       help="directory of the benchmark files (required; see shared/data/README.md)")
         q.add_argument("--quick", action="store_true", help="a tiny model on a slice, in seconds (for CI)")
         q.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config key (repeatable)")
         q.add_argument("--seed", type=int, help="random seed (train.seed)")

@@ -268,16 +268,3 @@ def write_csv_atomic(frame: Any, path: Path) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
-
-# The names these helpers had before they were public; other command modules may still import them.
-# Remove once nothing does (scripts/check_private_names.py lists the modules that still do).
-_stderr = to_stderr
-_emit_json = emit_json
-_fmt = format_value
-_print_scores = print_scores
-_build_config = build_config
-_add_data_options = add_data_options
-_add_run_options = add_run_options
-_plot_writers = plot_writers
-_align_columns = align_columns
-_print_rows = print_rows

@@ -78,6 +78,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_bench(args: argparse.Namespace) -> int:
     from lstmcast.evaluation import bench
 
+    if not args.data_dir:
+        files = "ETTh1.csv / ETTh2.csv" if args.benchmark == "ett" else "m4_hourly_train.csv and m4_hourly_test.csv"
+        raise CommandError(f"lstmcast bench {args.benchmark} needs --data-dir DIR: the directory holding the "
+                           f"unmodified benchmark files ({files}; see shared/data/README.md).")
     overrides = list(args.set or [])
     if args.seed is not None:
         overrides.append(f"train.seed={args.seed}")
@@ -85,7 +89,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
         from lstmcast.config import parse_duration
 
         overrides.append(f"train.time_budget={parse_duration(args.time_budget)}")
-    callbacks = [Progress(not args.quiet)]
+    callbacks: list[Any] = [Progress(not args.quiet)]  # a fit-loop Callback
     if args.benchmark == "ett":
         result = bench.run_ett(args.data_dir, args.dataset, args.horizon, args.input_length, quick=args.quick,
                                overrides=overrides, callbacks=callbacks)

@@ -75,11 +75,8 @@ def _trained_norms(args: argparse.Namespace) -> tuple[Any, None]:
         raise CommandError("gradient-flow --model DIR also needs --data FILE: the windows to measure the "
                            "trained LSTM on (e.g. the file it was trained on).")
     forecaster = Forecaster.load(args.model, device=args.device)
+    network: nn.Module = forecaster.gated_network("gradient-flow")  # an ensemble's first member; no GRU
     x, fut = _window_tensors(forecaster, read_table(args.data), args.part, args.windows, str(args.data))
-    network: nn.Module = forecaster.network_
-    members = getattr(network, "members", None)
-    if members is not None:  # an ensemble: its first member
-        network = members[0]
     norms = network_gradient_norms(network, x, fut)
     norms.insert(0, "seed", 0)
     norms.insert(0, "stage", "trained")

@@ -57,26 +57,16 @@ def _retrained_trial(out: Path) -> int | None:
 
 
 def cmd_tune(args: argparse.Namespace) -> int:
+    import warnings
+
     from lstmcast.config import parse_duration
     from lstmcast.errors import require
-    from lstmcast.forecaster import Forecaster
 
     optuna = require("optuna", "tune")
     from lstmcast import tuning
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    if bool(args.demo) == bool(args.data):
-        raise CommandError("Give the series to tune on: either --data FILE or --demo (the noisy sine of `lstmcast demo`).")
-    if args.trials < 1:
-        raise CommandError(f"--trials must be at least 1; got {args.trials}.")
-    if args.demo:
-        frame, base = demo_inputs(args.data_seed)
-        source = "the demo series"
-    else:
-        from lstmcast.data.io import read_table
-
-        frame, base, source = read_table(args.data), None, str(args.data)
-    config = build_config(args, base)
+    frame, config, source = _tune_inputs(args)
     out = Path(args.out)
     space = tuning.load_space(args.space, base=config) if args.space else tuning.DEFAULT_SPACE
     timeout = parse_duration(args.timeout) if args.timeout else None
@@ -89,36 +79,14 @@ def cmd_tune(args: argparse.Namespace) -> int:
               "validation loss (scaled units). Searching:")
         for param in space:
             print(f"  {param.describe()}")
-    import warnings
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # the notes are printed below
         result = tuning.tune(frame, config, study, space=space, n_trials=args.trials, timeout=timeout,
                              source=source, on_trial=_TrialTable().row if live else None)
     for note in result.notes:
         to_stderr(f"lstmcast tune: note: {note}")
-    extra: dict[str, Any] = {}
     with tuning.output_lock(out):
-        previous = _retrained_trial(out)
-        if result.best_config is not None and not args.no_retrain and not result.complete:
-            extra["retrain_skipped"] = (f"{result.running} trial(s) of the study still run in other workers, so "
-                                        "the best trial may change; the worker that finishes last retrains")
-            if live:
-                print(f"Not retraining: {extra['retrain_skipped']}.")
-        elif result.best_config is not None and not args.no_retrain and previous == result.best_number:
-            extra["retrained"] = _read_summary(out).get("retrained")
-            if live:
-                print(f"The model in {out / 'model'} is already trial {result.best_number}, the best; not retraining.")
-        elif result.best_config is not None and not args.no_retrain:
-            if live:
-                print(f"Retraining the best configuration (trial {result.best_number}) -> {out / 'model'}")
-            forecaster = Forecaster(result.best_config).fit(frame, source=source)
-            scores = forecaster.evaluate(frame, source=source)
-            writers = plot_writers(forecaster, forecaster.historical_forecasts(frame, source=source))
-            forecaster.save(out / "model", extras=writers, metrics=scores)
-            extra["retrained"] = {"trial": result.best_number, "validation_loss": forecaster.history_.best_loss,
-                                  "model": str(out / "model"), "test_metrics": scores["metrics"],
-                                  "baselines": scores["baselines"]}
+        extra = _retrain(result, args, out, frame, source, live)
         paths = tuning.write_results(study, result, out, extra)
     if result.best_config is None:
         raise CommandError(
@@ -128,7 +96,61 @@ def cmd_tune(args: argparse.Namespace) -> int:
     payload = {"command": "tune", **result.summary(), **extra, "paths": paths}
     if args.json:
         emit_json(payload)
-        return 0
+    else:
+        _print_result(result, payload, extra, paths)
+    return 0
+
+
+def _tune_inputs(args: argparse.Namespace) -> tuple[Any, Any, str]:
+    """(frame, base config, source) of ``--data FILE`` or ``--demo``."""
+    if bool(args.demo) == bool(args.data):
+        raise CommandError("Give the series to tune on: either --data FILE or --demo (the noisy sine of `lstmcast demo`).")
+    if args.trials < 1:
+        raise CommandError(f"--trials must be at least 1; got {args.trials}.")
+    if args.demo:
+        frame, base = demo_inputs(args.data_seed)
+        source = "the demo series"
+    else:
+        from lstmcast.data.io import read_table
+
+        frame, base, source = read_table(args.data), None, str(args.data)
+    return frame, build_config(args, base), source
+
+
+def _retrain(result: Any, args: argparse.Namespace, out: Path, frame: Any, source: str, live: bool) -> dict[str, Any]:
+    """Retrain the best configuration into OUT/model when the study is complete and the model
+    there is not already that trial's; what was done, for the summary."""
+    from lstmcast.forecaster import Forecaster
+
+    extra: dict[str, Any] = {}
+    if result.best_config is None or args.no_retrain:
+        return extra
+    if not result.complete:
+        extra["retrain_skipped"] = (f"{result.running} trial(s) of the study still run in other workers, so "
+                                    "the best trial may change; the worker that finishes last retrains")
+        if live:
+            print(f"Not retraining: {extra['retrain_skipped']}.")
+        return extra
+    if _retrained_trial(out) == result.best_number:
+        extra["retrained"] = _read_summary(out).get("retrained")
+        if live:
+            print(f"The model in {out / 'model'} is already trial {result.best_number}, the best; not retraining.")
+        return extra
+    if live:
+        print(f"Retraining the best configuration (trial {result.best_number}) -> {out / 'model'}")
+    forecaster = Forecaster(result.best_config).fit(frame, source=source)
+    scores = forecaster.evaluate(frame, source=source)
+    writers = plot_writers(forecaster, forecaster.historical_forecasts(frame, source=source))
+    forecaster.save(out / "model", extras=writers, metrics=scores)
+    history = forecaster.history_
+    extra["retrained"] = {"trial": result.best_number,
+                          "validation_loss": history.best_loss if history is not None else None,
+                          "model": str(out / "model"), "test_metrics": scores["metrics"],
+                          "baselines": scores["baselines"]}
+    return extra
+
+
+def _print_result(result: Any, payload: dict[str, Any], extra: dict[str, Any], paths: dict[str, str]) -> None:
     states = ", ".join(f"{n} {k.lower()}" for k, n in result.states.items())
     print(f"{result.n_trials} trials in the study ({states}); {result.trials_here} run here in {result.seconds:.1f}s.")
     print(f"best: trial {result.best_number}, validation loss {result.best_value:.5g}: "
@@ -144,4 +166,3 @@ def cmd_tune(args: argparse.Namespace) -> int:
               + ", ".join(f"{k}={format_value(v)}" for k, v in extra["retrained"]["test_metrics"].items()))
     for name, path in paths.items():
         print(f"{name}: {path}")
-    return 0

@@ -27,7 +27,6 @@ the mean of the model's input window (the last ``input_length`` rows).
 from __future__ import annotations
 
 import dataclasses
-import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -38,17 +37,28 @@ import numpy as np
 import pandas as pd
 
 from lstmcast.config import ForecastConfig
-from lstmcast.data.io import infer_frequency, prepare_frame
+from lstmcast.data.io import as_pandas, infer_frequency
+from lstmcast.data.prepare import SINGLE, resolve_columns
 from lstmcast.data.splits import minimum_length
-from lstmcast.errors import ConfigError, DataError
-from lstmcast.evaluation import metrics as M
-from lstmcast.evaluation.baselines import (
-    drift,
-    naive,
-    seasonal_naive,
-    seasonality_from_freq,
-    window_mean,
+from lstmcast.defaults import resolve
+from lstmcast.errors import DataError
+from lstmcast.evaluation.folds import (
+    BACKTEST_BASELINES,
+    MODEL,
+    FoldSeries,
+    actual_rows,
+    backtest_season,
+    by_series,
+    check_counts,
+    first_rows,
+    fold_baselines,
+    forecast_rows,
+    overall_scores,
+    score_fold,
+    tidy_series,
 )
+from lstmcast.fitting.parts import MIN_INPUT
+from lstmcast.forecaster import Forecaster
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -57,12 +67,7 @@ if TYPE_CHECKING:
 
 __all__ = ["BACKTEST_BASELINES", "BacktestResult", "backtest", "fold_origins", "plot_backtest", "write_backtest"]
 
-BACKTEST_BASELINES: tuple[str, ...] = ("naive", "seasonal_naive", "drift", "window_mean")
-"""Baselines scored next to the model in every fold."""
-
 METRICS: tuple[str, ...] = ("mae", "rmse", "smape", "mase")
-MODEL = "lstm"
-_SINGLE = "__single__"
 
 
 @dataclass
@@ -113,77 +118,23 @@ class BacktestResult:
         }
 
 
-@dataclass
-class _Series:
-    key: str
-    frame: pd.DataFrame  # tidy rows of this series, indexed by time
-    values: np.ndarray  # [n, T] targets in original units
-
-
 def fold_origins(n_rows: int, folds: int, step: int, horizon: int) -> list[int]:
     """Row positions of the K forecast origins of a series of ``n_rows`` rows: ``o_k = n - H -
     (K - 1 - k) * S`` for k = 0..K-1 (the first forecast row of each fold), earliest first."""
     return [n_rows - horizon - (folds - 1 - k) * step for k in range(folds)]
 
 
-def _check_counts(folds: Any, step: Any) -> None:
-    for name, value in (("folds", folds), ("step", step)):
-        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-            raise ConfigError(f"Backtest {name} must be a positive integer; got {value!r}.")
+@dataclass
+class _Plan:
+    """What every fold of one backtest shares."""
 
-
-def _tidy_series(config: ForecastConfig, frame: pd.DataFrame, source: str) -> list[_Series]:
-    d = config.data
-    tidy = prepare_frame(frame, list(d.input_columns), time_col=d.time_col, series_col=d.series_col,
-                         fill=d.fill, fill_gaps=d.fill_gaps, source=source)
-    groups = [(_SINGLE, tidy)] if d.series_col is None else list(tidy.groupby(d.series_col, sort=False, observed=True))
-    return [_Series(str(key), group, group[list(d.targets)].to_numpy(np.float64)) for key, group in groups]
-
-
-def _rows(series: Sequence[_Series], stops: dict[str, int]) -> pd.DataFrame:
-    """The first ``stops[key]`` rows of every series, as one frame the Forecaster accepts."""
-    parts = [s.frame.iloc[: stops[s.key]] for s in series]
-    return parts[0] if len(parts) == 1 else pd.concat(parts)
-
-
-def _season(series: Sequence[_Series], season: int | None) -> int:
-    if season is not None:
-        if isinstance(season, bool) or not isinstance(season, int | np.integer) or season < 1:
-            raise ConfigError(f"season must be a positive integer (1 for none); got {season!r}.")
-        return int(season)
-    try:
-        return int(seasonality_from_freq(infer_frequency(series[0].frame.index)))
-    except (TypeError, ValueError):
-        return 1
-
-
-def _mase(truth: np.ndarray, pred: np.ndarray, insample: np.ndarray, season: int) -> float:
-    """MASE of one (series, target): truth/pred [H], insample [n]; NaN when the scale is 0."""
-    m = season if len(insample) > 2 * season else 1
-    try:
-        return M.mase(truth, pred, insample, season=m)
-    except ValueError:
-        return math.nan
-
-
-def _score(truth: np.ndarray, pred: np.ndarray, insample: list[np.ndarray], season: int) -> dict[str, float]:
-    """truth/pred [S, H, T] of one fold (S series), insample S x [n_s, T] -> metrics."""
-    mases = [_mase(truth[i, :, t], pred[i, :, t], insample[i][:, t], season)
-             for i in range(truth.shape[0]) for t in range(truth.shape[2])]
-    return {"mae": M.mae(truth, pred), "rmse": M.rmse(truth, pred), "smape": M.smape(truth, pred),
-            "mase": float(np.mean(mases))}
-
-
-def _baselines(history: np.ndarray, horizon: int, season: int, input_length: int) -> dict[str, np.ndarray]:
-    """history [n, T] of one series up to its origin -> name: forecast [H, T]."""
-    x = history[None]  # [1, n, T]
-    seasonal = seasonal_naive(x, horizon, season) if len(history) >= season else naive(x, horizon)
-    return {
-        "naive": naive(x, horizon)[0],
-        "seasonal_naive": seasonal[0],
-        "drift": drift(x, horizon)[0] if len(history) >= 2 else naive(x, horizon)[0],
-        "window_mean": window_mean(x[:, -input_length:], horizon)[0],
-    }
+    config: ForecastConfig  # targets resolved; the folds train with test_fraction 0
+    series: list[FoldSeries]
+    origins: dict[str, list[int]]  # series -> the K origin rows, earliest first
+    horizon: int
+    step: int
+    season: int
+    input_length: int
 
 
 def backtest(
@@ -212,31 +163,62 @@ def backtest(
     Raises:
         DataError: if a series is too short for K folds S steps apart plus a training part.
     """
-    from lstmcast.data.io import as_pandas
-    from lstmcast.data.prepare import resolve_columns
-    from lstmcast.defaults import resolve
-    from lstmcast.forecaster import MIN_INPUT, Forecaster
+    plan = _plan(config, as_pandas(frame, source), folds, step, season, source)
+    d, H, series = plan.config.data, plan.horizon, plan.series
+    started = time.perf_counter()
+    rows: list[dict[str, Any]] = []
+    frames: list[pd.DataFrame] = []
+    training: list[dict[str, Any]] = []
+    fold_scores: dict[str, list[dict[str, float]]] = {}
+    forecaster: Forecaster | None = None
+    through: Any = None
+    for k in range(folds):
+        stops = {s.key: plan.origins[s.key][k] for s in series}
+        if refit or forecaster is None:
+            forecaster, record = _fit_fold(plan, stops, k, folds if not refit else k + 1, callbacks, source)
+            training.append(record)
+            through = series[0].frame.index[stops[series[0].key] - 1]
+        preds, truth = _forecast_fold(plan, forecaster, stops, source)
+        histories = [s.values[: stops[s.key]] for s in series]
+        origin = series[0].frame.index[stops[series[0].key]]
+        for method, pred in preds.items():
+            scores = score_fold(truth, pred, histories, plan.season)
+            fold_scores.setdefault(method, []).append(scores)
+            rows.append({"fold": k, "origin": origin, "trained_through": through, "method": method, **scores})
+        frames.append(forecast_rows(k, series, stops, H, list(d.targets), preds, truth, d.series_col))
+    overall = {method: overall_scores(scores) for method, scores in fold_scores.items()}
+    settings = {
+        "folds": folds, "step": plan.step, "step_default": step is None, "refit": refit, "horizon": H,
+        "input_length": plan.input_length, "season": plan.season, "targets": list(d.targets),
+        "n_series": len(series), "seconds": round(time.perf_counter() - started, 3),
+    }
+    actuals = actual_rows(series, {s.key: max(plan.origins[s.key][0] - 4 * H, 0) for s in series},
+                          list(d.targets), d.series_col)
+    return BacktestResult(pd.DataFrame(rows), overall, pd.concat(frames, ignore_index=True), actuals,
+                          training, settings)
 
-    step_given = step
-    frame = as_pandas(frame, source)
+
+def _plan(config: ForecastConfig, frame: pd.DataFrame, folds: int, step: int | None, season: int | None,
+          source: str) -> _Plan:
+    """Resolve the config on ``frame``, place the K origins of every series and check that each
+    leaves enough rows to train on before its first origin."""
     # one numeric column -> it is the target, unique_id/ds/y recognised, as in fit()
     config = dataclasses.replace(config, data=resolve_columns(frame, config.data))
     d = config.data
     H = d.horizon
     step = H if step is None else step
-    _check_counts(folds, step)
-    series = _tidy_series(config, frame, source)
-    season = _season(series, season)
-    L = resolve(config, infer_frequency(series[0].frame.index),
-                [len(s.frame) - H - (folds - 1) * step for s in series]).data.input_length
-    # the fold's H steps are its test part: train on [0, o_k) (train / validation only)
-    fold_config = dataclasses.replace(config, data=dataclasses.replace(d, test_fraction=0.0))
+    check_counts(folds, step)
+    series = tidy_series(config, frame, source)
+    season = backtest_season(series, season)
+    length = resolve(config, infer_frequency(series[0].frame.index),
+                     [len(s.frame) - H - (folds - 1) * step for s in series]).data.input_length
+    L = int(length or 1)  # resolve always sets it
     need = minimum_length(L, H, d.val_fraction, 0.0) if d.val_fraction > 0 else H + MIN_INPUT
     origins: dict[str, list[int]] = {}
     for s in series:
         origins[s.key] = fold_origins(len(s.frame), folds, step, H)
         if origins[s.key][0] < need:
-            what = "The data" if s.key == _SINGLE else f"Series {s.key!r}"
+            what = "The data" if s.key == SINGLE else f"Series {s.key!r}"
             most = max((len(s.frame) - H - need) // step + 1, 0)
             raise DataError(
                 f"{what} has {len(s.frame)} rows: {folds} folds {step} steps apart with horizon {H} "
@@ -244,109 +226,43 @@ def backtest(
                 f"least {need} rows (input_length={L}, horizon={H}, val_fraction={d.val_fraction}). "
                 f"Use at most {most} folds, a smaller --step, or a shorter input_length."
             )
+    # the fold's H steps are its test part: train on [0, o_k) (train / validation only)
+    fold_config = dataclasses.replace(config, data=dataclasses.replace(d, test_fraction=0.0))
+    return _Plan(fold_config, series, origins, H, step, season, L)
 
-    started = time.perf_counter()
-    rows: list[dict[str, Any]] = []
-    frames: list[pd.DataFrame] = []
-    training: list[dict[str, Any]] = []
-    fold_scores: dict[str, list[dict[str, float]]] = {}
-    forecaster = None
-    for k in range(folds):
-        stops = {s.key: origins[s.key][k] for s in series}
-        if refit or forecaster is None:
-            train_frame = _rows(series, stops)
-            forecaster = Forecaster(fold_config).fit(train_frame, callbacks=callbacks, source=source)
-            history = forecaster.history_
-            training.append({
-                "folds": list(range(k, k + 1 if refit else folds)),
-                "rows": {s.key: stops[s.key] for s in series} if d.series_col else stops[_SINGLE],
-                "trained_through": {s.key: s.frame.index[stops[s.key] - 1] for s in series}
-                if d.series_col else series[0].frame.index[stops[_SINGLE] - 1],
-                "epochs": len(history.history), "best_epoch": history.best_epoch,
-                "stop_reason": history.stop_reason, "seconds": round(history.seconds, 3),
-            })
-            fitted_through = {s.key: s.frame.index[stops[s.key] - 1] for s in series}
-        # one forecast per series from its rows [0, o_k), scored on [o_k, o_k + H)
-        fc = forecaster.predict(_rows(series, stops), source=source).to_frame()
-        mean = _by_series(fc, [s.key for s in series], H, len(d.targets), d.series_col is not None)  # [S, H, T]
-        truth = np.stack([s.values[stops[s.key] : stops[s.key] + H] for s in series])
-        histories = [s.values[: stops[s.key]] for s in series]
-        preds = {MODEL: mean}
-        base = [_baselines(h, H, season, L) for h in histories]
-        for name in BACKTEST_BASELINES:
-            preds[name] = np.stack([b[name] for b in base])
-        origin = series[0].frame.index[stops[series[0].key]]
-        through = fitted_through[series[0].key]
-        for method, pred in preds.items():
-            scores = _score(truth, pred, histories, season)
-            fold_scores.setdefault(method, []).append(scores)
-            rows.append({"fold": k, "origin": origin, "trained_through": through, "method": method, **scores})
-        frames.append(_forecast_rows(k, series, stops, H, list(d.targets), preds, truth, d.series_col))
 
-    overall = {method: _overall(scores) for method, scores in fold_scores.items()}
-    settings = {
-        "folds": folds, "step": step, "step_default": step_given is None, "refit": refit, "horizon": H,
-        "input_length": L, "season": season, "targets": list(d.targets), "n_series": len(series),
-        "seconds": round(time.perf_counter() - started, 3),
+def _fit_fold(plan: _Plan, stops: dict[str, int], first: int, last: int, callbacks: Sequence[Callback],
+              source: str) -> tuple[Forecaster, dict[str, Any]]:
+    """A model trained on rows [0, stops) of every series, and its training record (folds
+    ``first .. last - 1`` use it)."""
+    series, many = plan.series, plan.config.data.series_col is not None
+    forecaster = Forecaster(plan.config).fit(first_rows(series, stops), callbacks=callbacks, source=source)
+    history = forecaster.history_
+    if history is None:  # pragma: no cover - fit always records its history
+        raise RuntimeError("the fold's fit recorded no history")
+    record = {
+        "folds": list(range(first, last)),
+        "rows": {s.key: stops[s.key] for s in series} if many else stops[SINGLE],
+        "trained_through": {s.key: s.frame.index[stops[s.key] - 1] for s in series}
+        if many else series[0].frame.index[stops[SINGLE] - 1],
+        "epochs": len(history.history), "best_epoch": history.best_epoch,
+        "stop_reason": history.stop_reason, "seconds": round(history.seconds, 3),
     }
-    actuals = _actual_rows(series, {s.key: max(origins[s.key][0] - 4 * H, 0) for s in series},
-                           list(d.targets), d.series_col)
-    return BacktestResult(pd.DataFrame(rows), overall, pd.concat(frames, ignore_index=True), actuals,
-                          training, settings)
+    return forecaster, record
 
 
-def _by_series(forecast: pd.DataFrame, keys: list[str], horizon: int, n_targets: int, many: bool) -> np.ndarray:
-    """The ``mean`` column of a forecast frame as [S, H, T] in the order of ``keys``."""
-    if not many:
-        return forecast["mean"].to_numpy(np.float64).reshape(1, horizon, n_targets)
-    groups = {str(k): g for k, g in forecast.groupby("series", sort=False)}
-    return np.stack([groups[k]["mean"].to_numpy(np.float64).reshape(horizon, n_targets) for k in keys])
-
-
-def _overall(scores: list[dict[str, float]]) -> dict[str, float]:
-    """Over folds of equal size: MAE, sMAPE, MASE are means of the fold values; RMSE pools the
-    squared errors (root of the mean fold MSE)."""
-    return {
-        "mae": float(np.mean([s["mae"] for s in scores])),
-        "rmse": float(np.sqrt(np.mean([s["rmse"] ** 2 for s in scores]))),
-        "smape": float(np.mean([s["smape"] for s in scores])),
-        "mase": float(np.nanmean([s["mase"] for s in scores])) if any(
-            math.isfinite(s["mase"]) for s in scores) else math.nan,
-    }
-
-
-def _forecast_rows(fold: int, series: Sequence[_Series], stops: dict[str, int], horizon: int,
-                   targets: list[str], preds: dict[str, np.ndarray], truth: np.ndarray,
-                   series_col: str | None) -> pd.DataFrame:
-    """Long table of one fold: rows (series, time, target), columns mean, baselines, actual."""
-    parts = []
-    for i, s in enumerate(series):
-        o = stops[s.key]
-        times = s.frame.index[o : o + horizon]
-        for t, target in enumerate(targets):
-            part = {"fold": fold, "origin": s.frame.index[o], "time": times, "step": np.arange(1, horizon + 1),
-                    "target": target}
-            if series_col is not None:
-                part = {"series": s.key, **part}
-            part["mean"] = preds[MODEL][i, :, t]
-            for name in BACKTEST_BASELINES:
-                part[name] = preds[name][i, :, t]
-            part["actual"] = truth[i, :, t]
-            parts.append(pd.DataFrame(part))
-    return pd.concat(parts, ignore_index=True)
-
-
-def _actual_rows(series: Sequence[_Series], starts: dict[str, int], targets: list[str],
-                 series_col: str | None) -> pd.DataFrame:
-    parts = []
-    for s in series:
-        times = s.frame.index[starts[s.key]:]
-        for t, target in enumerate(targets):
-            part: dict[str, Any] = {"time": times, "target": target, "actual": s.values[starts[s.key]:, t]}
-            if series_col is not None:
-                part = {"series": s.key, **part}
-            parts.append(pd.DataFrame(part))
-    return pd.concat(parts, ignore_index=True)
+def _forecast_fold(plan: _Plan, forecaster: Forecaster, stops: dict[str, int],
+                   source: str) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The model's and each baseline's forecast [S, H, T] from rows [0, o_k) of every series,
+    and the truth [S, H, T] of rows [o_k, o_k + H)."""
+    d, H, series = plan.config.data, plan.horizon, plan.series
+    fc = forecaster.predict(first_rows(series, stops), source=source).to_frame()
+    preds = {MODEL: by_series(fc, [s.key for s in series], H, len(d.targets), d.series_col is not None)}
+    truth = np.stack([s.values[stops[s.key] : stops[s.key] + H] for s in series])
+    base = [fold_baselines(s.values[: stops[s.key]], H, plan.season, plan.input_length) for s in series]
+    for name in BACKTEST_BASELINES:
+        preds[name] = np.stack([b[name] for b in base])
+    return preds, truth
 
 
 def plot_backtest(result: BacktestResult, path: str | Path | None = None, *, series: str | None = None,

@@ -1,8 +1,12 @@
 """The standard benchmark protocols run end to end with an lstmcast model.
 
-    result = run_ett("../shared/data", dataset="ETTh1", horizon=96)   # ~10 min on 2 CPU cores
-    result = run_m4_hourly("../shared/data")
-    result = run_ett(data_dir, quick=True)                             # seconds: a slice, tiny model
+    result = run_ett("data", dataset="ETTh1", horizon=96)   # the directory of ETTh1.csv; ~10 min on 2 cores
+    result = run_m4_hourly("data")                          # m4_hourly_train.csv, m4_hourly_test.csv
+    result = run_ett(data_dir, quick=True)                  # seconds: a slice, tiny model
+
+The data directory is always given (``lstmcast bench ... --data-dir DIR``); the scripts that
+publish the tables of docs/benchmarks.md (``benchmarks/ett.py``, ``benchmarks/m4_hourly.py``)
+add the hardware description and the markdown.
 
 Each run trains one model exactly under the published protocol (see
 :mod:`lstmcast.evaluation.protocols`), scores it, reproduces the protocol's baselines on the same
@@ -29,7 +33,7 @@ from __future__ import annotations
 import os
 import platform
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -49,9 +53,9 @@ __all__ = [
     "ETT_DATASETS",
     "PUBLISHED_ETT",
     "PUBLISHED_M4_HOURLY",
-    "default_data_dir",
+    "describe_config",
+    "environment",
     "ett_config",
-    "hardware",
     "m4_hourly_config",
     "resolve_data_dir",
     "result_table",
@@ -92,20 +96,17 @@ M4_VALIDATION = P.M4_HOURLY_HORIZON  # the last 48 points of each training serie
 # =========================================================================== data directory
 
 
-def default_data_dir() -> Path:
-    """``../shared/data`` relative to the current directory (the project root)."""
-    return Path.cwd() / ".." / "shared" / "data"
-
-
 def resolve_data_dir(data_dir: str | os.PathLike[str] | None, files: Sequence[str]) -> Path:
     """The benchmark directory, checked to hold ``files``; a DataError saying what to do if not."""
-    path = Path(data_dir) if data_dir is not None else default_data_dir()
+    if data_dir is None:
+        raise DataError(f"Give the benchmark data directory (CLI: --data-dir DIR), the one holding "
+                        f"{', '.join(files)} (see shared/data/README.md).")
+    path = Path(data_dir)
     where = f"{path} (resolved: {path.resolve()})"
     if not path.is_dir():
         raise DataError(
-            f"Benchmark data directory {where} does not exist. Run from the project root next to "
-            "shared/data, or pass --data-dir DIR with the unmodified benchmark files "
-            f"({', '.join(files)}; see shared/data/README.md)."
+            f"Benchmark data directory {where} does not exist. Pass --data-dir DIR with the unmodified "
+            f"benchmark files ({', '.join(files)}; see shared/data/README.md)."
         )
     missing = [name for name in files if not (path / name).is_file()]
     if missing:
@@ -116,20 +117,14 @@ def resolve_data_dir(data_dir: str | os.PathLike[str] | None, files: Sequence[st
     return path
 
 
-def hardware() -> dict[str, Any]:
-    """What the figures were measured on: CPU model and count, torch threads, versions."""
+def environment() -> dict[str, Any]:
+    """What a run was measured on, from the standard library and torch alone: processor, core
+    count, torch threads, versions, device (the published tables add the CPU model name)."""
     import torch
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            names = [line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")]
-        cpu = names[0] if names else cpu
-    except OSError:
-        pass
-    return {"cpu": cpu, "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-            "torch": torch.__version__, "python": platform.python_version(),
-            "device": "cuda" if torch.cuda.is_available() else "cpu"}
+    return {"cpu": platform.processor() or platform.machine(), "cpu_count": os.cpu_count(),
+            "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
+            "python": platform.python_version(), "device": "cuda" if torch.cuda.is_available() else "cpu"}
 
 
 def _check_choice(name: str, value: Any, choices: Sequence[Any]) -> None:
@@ -138,7 +133,9 @@ def _check_choice(name: str, value: Any, choices: Sequence[Any]) -> None:
 
 
 def _apply(config: ForecastConfig, overrides: Sequence[str] | dict[str, Any]) -> ForecastConfig:
-    return config.with_overrides(overrides) if overrides else config
+    if not overrides:
+        return config
+    return config.with_overrides(overrides if isinstance(overrides, dict) else list(overrides))
 
 
 # =========================================================================== ETT
@@ -165,7 +162,7 @@ def ett_config(horizon: int = 96, input_length: int = 336, quick: bool = False) 
 
 
 def run_ett(
-    data_dir: str | os.PathLike[str] | None = None,
+    data_dir: str | os.PathLike[str],
     dataset: str = "ETTh1",
     horizon: int = 96,
     input_length: int = 336,
@@ -174,7 +171,8 @@ def run_ett(
     overrides: Sequence[str] | dict[str, Any] = (),
     callbacks: Sequence[Callback] = (),
 ) -> dict[str, Any]:
-    """Train and score one model under the ETT long-horizon protocol (multivariate, 7 channels).
+    """Train and score one model under the ETT long-horizon protocol (multivariate, 7 channels);
+    ``data_dir`` holds ``{dataset}.csv``.
 
     Returns ``{"benchmark", "dataset", "horizon", "input_length", "quick", "model": {"mse",
     "mae", ...}, "baselines": {"repeat": {...}}, "baselines_full": {...}, "published": {...},
@@ -190,33 +188,20 @@ def run_ett(
     if config.data.horizon != horizon or config.data.input_length != input_length:
         raise ConfigError("Set the horizon and input length with --horizon / --input-length, not --set.")
     raw = P.load_ett(path)
-    scaled = P.scale_ett(raw)[: P.ett_splits()["test"].stop]  # [14400, 7], the protocol's z-score
-    frame = pd.DataFrame(scaled, index=raw.index[: len(scaled)], columns=list(P.ETT_CHANNELS))
-    frame = frame.reset_index()  # the date column
-    train_end, val_end = P.ett_splits()["train"].stop, P.ett_splits()["val"].stop
-    first_row = 0
-    if quick:  # train on the last ETT_QUICK_TRAIN_WINDOWS training windows only
-        first_row = train_end - horizon + 1 - ETT_QUICK_TRAIN_WINDOWS - input_length
-        frame = frame.iloc[first_row:].reset_index(drop=True)
-
-    def bounds(n: int) -> SplitBounds:
-        return SplitBounds(n, train_end - first_row, val_end - first_row)
-
+    frame, bounds = _ett_frame(raw, horizon, input_length, quick)
     started = time.perf_counter()
     forecaster = Forecaster(config).fit(frame, callbacks=callbacks, bounds_fn=bounds, source=str(path))
     train_seconds = time.perf_counter() - started
     w = forecaster.windows(frame, "test", source=str(path), bounds_fn=bounds)
-    inputs, targets = P.ett_windows(P.scale_ett(raw), "test", input_length, horizon)  # [N, L, 7], [N, H, 7]
-    count = len(targets) if not quick else ETT_QUICK_TEST_WINDOWS
-    inputs, targets = inputs[:count], targets[:count]
+    full_inputs, full_targets = P.ett_windows(P.scale_ett(raw), "test", input_length, horizon)  # [N, L, 7], [N, H, 7]
+    count = len(full_targets) if not quick else ETT_QUICK_TEST_WINDOWS
+    inputs, targets = full_inputs[:count], full_targets[:count]
     if not (np.array_equal(w.truth[:count], targets) and np.array_equal(w.history[:count], inputs)):
         raise RuntimeError("The forecaster's test windows differ from the protocol's; this is a bug.")
-    mean, _ = forecaster.model_.forward_scaled(w.x[:count], None, w.offset[:count], w.scale[:count])  # [N, H, 7]
     started_eval = time.perf_counter()
+    mean, _ = forecaster.model_.forward_scaled(w.x[:count], None, w.offset[:count], w.scale[:count])  # [N, H, 7]
     scores = P.score_ett(mean, targets)
     predict_seconds = time.perf_counter() - started_eval
-    full_inputs, full_targets = P.ett_windows(P.scale_ett(raw), "test", input_length, horizon)
-    history = forecaster.history_
     return {
         "benchmark": "ett",
         "dataset": dataset,
@@ -229,13 +214,33 @@ def run_ett(
                            "n_test_windows": len(full_targets)},
         "published": {name: dict(zip(("mse", "mae"), figures[horizon], strict=True))
                       for name, figures in PUBLISHED_ETT[dataset].items()},
-        "training": _training(forecaster, history, train_seconds, predict_seconds),
+        "training": _training(forecaster, train_seconds, predict_seconds),
         "config": config.to_dict(),
-        "hardware": hardware(),
+        "hardware": environment(),
     }
 
 
-def _training(forecaster: Any, history: Any, seconds: float, predict_seconds: float) -> dict[str, Any]:
+def _ett_frame(raw: pd.DataFrame, horizon: int, input_length: int,
+               quick: bool) -> tuple[pd.DataFrame, Callable[[int], SplitBounds]]:
+    """The protocol's z-scored rows as a frame with its date column, and the row bounds of its
+    train / validation / test parts (``quick``: only the last training windows)."""
+    scaled = P.scale_ett(raw)[: P.ett_splits()["test"].stop]  # [14400, 7], the protocol's z-score
+    frame = pd.DataFrame(scaled, index=raw.index[: len(scaled)], columns=list(P.ETT_CHANNELS))
+    frame = frame.reset_index()  # the date column
+    train_end, val_end = P.ett_splits()["train"].stop, P.ett_splits()["val"].stop
+    first_row = 0
+    if quick:  # train on the last ETT_QUICK_TRAIN_WINDOWS training windows only
+        first_row = train_end - horizon + 1 - ETT_QUICK_TRAIN_WINDOWS - input_length
+        frame = frame.iloc[first_row:].reset_index(drop=True)
+
+    def bounds(n: int) -> SplitBounds:
+        return SplitBounds(n, train_end - first_row, val_end - first_row)
+
+    return frame, bounds
+
+
+def _training(forecaster: Any, seconds: float, predict_seconds: float) -> dict[str, Any]:
+    history = forecaster.history_
     return {
         "seconds": round(seconds, 1),
         "epochs": len(history.history),
@@ -269,13 +274,14 @@ def m4_hourly_config(quick: bool = False) -> ForecastConfig:
 
 
 def run_m4_hourly(
-    data_dir: str | os.PathLike[str] | None = None,
+    data_dir: str | os.PathLike[str],
     *,
     quick: bool = False,
     overrides: Sequence[str] | dict[str, Any] = (),
     callbacks: Sequence[Callback] = (),
 ) -> dict[str, Any]:
-    """Train one global model on M4 Hourly and score it with sMAPE / MASE / OWA.
+    """Train one global model on M4 Hourly and score it with sMAPE / MASE / OWA; ``data_dir``
+    holds ``m4_hourly_train.csv`` and ``m4_hourly_test.csv``.
 
     Returns ``{"benchmark", "quick", "model": {"smape", "mase", "owa"}, "baselines":
     {"naive", "seasonal_naive", "naive2"}, "published": {...}, "training", "config",
@@ -288,7 +294,7 @@ def run_m4_hourly(
     series = P.load_m4_hourly(root / files[0], root / files[1])
     config = _apply(m4_hourly_config(quick), overrides)
     d = config.data
-    H, L = P.M4_HOURLY_HORIZON, d.input_length
+    H, L = P.M4_HOURLY_HORIZON, int(d.input_length or 0)
     if d.horizon != H or d.series_col != "series" or d.targets != ("value",):
         raise ConfigError(
             f"M4 Hourly fixes data.horizon={H}, data.series_col='series' and data.targets=['value']; "
@@ -314,16 +320,15 @@ def run_m4_hourly(
         preds = [B.forecast_baseline(name, s.train[None, :, None], H, P.M4_HOURLY_SEASON)[0, :, 0]
                  for s in series]
         baselines[name] = {k: v for k, v in P.score_m4(preds, series).items() if k in ("smape", "mase", "owa")}
-    history = forecaster.history_
     return {
         "benchmark": "m4-hourly",
         "quick": quick,
         "model": {k: scores[k] for k in ("smape", "mase", "owa")},
         "baselines": baselines,
         "published": PUBLISHED_M4_HOURLY,
-        "training": _training(forecaster, history, train_seconds, predict_seconds),
+        "training": _training(forecaster, train_seconds, predict_seconds),
         "config": config.to_dict(),
-        "hardware": hardware(),
+        "hardware": environment(),
         "n_series": len(series),
     }
 
@@ -373,19 +378,3 @@ def describe_config(config: dict[str, Any]) -> str:
     parts.append(f"batch {t['batch_size']}, lr {t['learning_rate']:g}, <= {t['max_epochs']} epochs, "
                  f"patience {t['patience']}")
     return ", ".join(parts)
-
-
-def result_markdown(result: dict[str, Any], title: str) -> str:
-    """A bench result as a markdown table, a title line (``title``: settings) and the training line."""
-    header, rows = result_table(result)
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(["---"] * len(header)) + "|"]
-    for row in rows:
-        cells = [row[0]] + [f"{v:.3f}" if isinstance(v, float) else "" if v is None else str(v) for v in row[1:]]
-        lines.append("| " + " | ".join(cells) + " |")
-    t, hw = result["training"], result["hardware"]
-    lines.append("")
-    lines.append(f"{title}{' (quick)' if result['quick'] else ''}: {describe_config(result['config'])}.")
-    lines.append(f"Training {t['seconds']:.0f} s wall ({t['epochs']} epochs, best {t['best_epoch']}, "
-                 f"{t['stop_reason']}), {t['parameters']:,} parameters, {t['threads']} torch threads; "
-                 f"{hw['cpu']}, {hw['cpu_count']} cores, torch {hw['torch']}.")
-    return "\n".join(lines)

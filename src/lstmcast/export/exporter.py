@@ -86,16 +86,7 @@ def export_model(model: Any, out: str | Path, fmt: str = "onnx", *, quantize: st
     from lstmcast.forecaster import Forecaster
 
     started = time.perf_counter()
-    if fmt not in FORMATS:
-        raise ConfigError(f"Export format must be one of {', '.join(FORMATS)}; got {fmt!r}.")
-    if quantize is not None and quantize not in QUANTIZE:
-        raise ConfigError(f"quantize must be one of {', '.join(QUANTIZE)} or None; got {quantize!r}.")
-    if quantize and fmt != "onnx":
-        raise ConfigError(
-            f"--quantize {quantize} is offered for --format onnx only (ONNX Runtime's dynamic quantization). "
-            "torch.ao.quantization.quantize_dynamic, the torch route, is deprecated in torch 2.13 and was "
-            "2.5x slower than float at batch 1 for these models."
-        )
+    _check_options(fmt, quantize)
     forecaster = model if isinstance(model, Forecaster) else Forecaster.load(model, device="cpu")
     pipeline = ForecastPipeline(forecaster, series=series, scaling=scaling)
     out = Path(out)
@@ -103,20 +94,10 @@ def export_model(model: Any, out: str | Path, fmt: str = "onnx", *, quantize: st
         raise ConfigError(f"--out {out} is a directory; give a file name such as {out / ('model' + _suffix(fmt))}.")
     out.parent.mkdir(parents=True, exist_ok=True)
     stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    notes: list[str] = []
     int8: dict[str, Any] | None = None
     try:
         staged = stage / out.name
-        if fmt == "pt2":
-            write_pt2(pipeline, staged)
-        elif fmt == "onnx":
-            program = to_exported_program(pipeline)
-            target = stage / "float.onnx" if quantize else staged
-            write_onnx(pipeline, target, program)
-            if quantize:
-                quantize_onnx(target, staged)
-        else:
-            notes += write_torchscript(pipeline, staged)
+        notes = _write_format(pipeline, fmt, quantize, stage, staged)
         runner = load_runner(staged, fmt, pipeline.input_names)
         tolerance = INT8_TOLERANCE if quantize else FLOAT_TOLERANCE
         report = check_parity(runner, forecaster, pipeline, tolerance=tolerance, frame=frame)
@@ -143,6 +124,35 @@ def export_model(model: Any, out: str | Path, fmt: str = "onnx", *, quantize: st
         shutil.rmtree(stage, ignore_errors=True)
     return ExportResult(out, sidecar_path(out), fmt, quantize, report, out.stat().st_size,
                         time.perf_counter() - started, notes, int8)
+
+
+def _check_options(fmt: str, quantize: str | None) -> None:
+    if fmt not in FORMATS:
+        raise ConfigError(f"Export format must be one of {', '.join(FORMATS)}; got {fmt!r}.")
+    if quantize is not None and quantize not in QUANTIZE:
+        raise ConfigError(f"quantize must be one of {', '.join(QUANTIZE)} or None; got {quantize!r}.")
+    if quantize and fmt != "onnx":
+        raise ConfigError(
+            f"--quantize {quantize} is offered for --format onnx only (ONNX Runtime's dynamic quantization). "
+            "torch.ao.quantization.quantize_dynamic, the torch route, is deprecated in torch 2.13 and was "
+            "2.5x slower than float at batch 1 for these models."
+        )
+
+
+def _write_format(pipeline: ForecastPipeline, fmt: str, quantize: str | None, stage: Path, staged: Path) -> list[str]:
+    """Write the pipeline as ``fmt`` to ``staged`` (int8: the float ONNX file first, in ``stage``);
+    returns the writer's notes."""
+    if fmt == "pt2":
+        write_pt2(pipeline, staged)
+        return []
+    if fmt == "onnx":
+        program = to_exported_program(pipeline)
+        target = stage / "float.onnx" if quantize else staged
+        write_onnx(pipeline, target, program)
+        if quantize:
+            quantize_onnx(target, staged)
+        return []
+    return list(write_torchscript(pipeline, staged))
 
 
 def _suffix(fmt: str) -> str:

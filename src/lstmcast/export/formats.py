@@ -8,8 +8,9 @@ pipeline's output order, so the parity check treats all formats alike.
   saved with ``torch.export.save``. Loading needs torch only (``torch.export.load(path).module()``).
 - ``onnx``: the dynamo-based exporter, fed the same ``ExportedProgram``. Converting the program
   (rather than handing the module and ``dynamic_shapes`` to ``torch.onnx.export``) keeps every
-  ``nn.LSTM`` a native ONNX ``LSTM`` node: given ``dynamic_shapes``, the exporter may swap
-  in a while-loop decomposition of the LSTM.
+  recurrent encoder a native ONNX node (``LSTM``, ``GRU``: the ops each encoder of
+  :mod:`lstmcast.models.encoders` declares): given ``dynamic_shapes``, the exporter may swap in a
+  while-loop decomposition.
 - ``torchscript``: ``torch.jit.trace``. TorchScript is deprecated in torch 2.13 (``torch.jit.trace``
   warns); it is kept for runtimes that still load ``.pt`` TorchScript files. Prefer pt2 or onnx.
 """
@@ -28,6 +29,7 @@ import torch
 
 from lstmcast.errors import LstmcastError, require
 from lstmcast.export.pipeline import ForecastPipeline
+from lstmcast.models.encoders import encoder_ops
 
 FORMATS = ("pt2", "onnx", "torchscript")
 SUFFIXES = {"pt2": ".pt2", "onnx": ".onnx", "torchscript": ".pt"}
@@ -102,7 +104,7 @@ def write_onnx(pipeline: ForecastPipeline, path: Path,
 
 
 def onnx_model_proto(pipeline: ForecastPipeline, program: torch.export.ExportedProgram | None = None) -> Any:
-    """The pipeline as an ``onnx.ModelProto``, with checks that the LSTM stayed native and the
+    """The pipeline as an ``onnx.ModelProto``, with checks that the encoder stayed native and the
     batch dimension stayed symbolic on every input and output."""
     require("onnxscript", "onnx")
     program = program or to_exported_program(pipeline)
@@ -112,6 +114,8 @@ def onnx_model_proto(pipeline: ForecastPipeline, program: torch.export.ExportedP
                                              verbose=False)
     except Exception as exc:
         raise ExportError(f"The ONNX exporter could not translate the forecast pipeline: {exc}") from exc
+    if onnx_program is None:
+        raise ExportError("The ONNX exporter returned no program for the forecast pipeline.")
     model = onnx_program.model  # onnx_ir.Model
     name_values(model.graph, pipeline.input_names, pipeline.output_names)
     with _quiet_known_torch_warnings():
@@ -152,11 +156,14 @@ def fold_weights(model: Any) -> Any:
 
 def check_onnx_graph(proto: Any, pipeline: ForecastPipeline | None = None) -> None:
     """Raise ExportError unless every graph input and output has a symbolic batch dimension and
-    the graph holds native LSTM nodes."""
+    the graph holds the native node of every op the network's encoders declare (``LSTM``
+    without a pipeline)."""
     ops = {node.op_type for node in proto.graph.node}
-    if "LSTM" not in ops:
+    wanted = encoder_ops(pipeline.network) if pipeline is not None else {"LSTM"}
+    missing = sorted(wanted - ops)
+    if missing:
         raise ExportError(
-            "The ONNX graph has no native LSTM node (the LSTM was decomposed into "
+            f"The ONNX graph has no native {' / '.join(missing)} node (the encoder was decomposed into "
             f"{sorted(ops & {'Loop', 'Scan', 'MatMul'})}); ONNX Runtime would run it far slower. "
             "This is an exporter regression: report it with your torch and onnxscript versions."
         )

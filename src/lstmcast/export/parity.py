@@ -136,7 +136,7 @@ class WindowSet:
 
 
 def _row_scalers(forecaster: Any, pipeline: ForecastPipeline, keys: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    if pipeline.scaling == "baked":
+    if pipeline.scaling == "baked" and pipeline.series is not None:
         keys = [str(pipeline.series)] * len(keys)
     known = as_trained_model(forecaster).scalers
     scalers = [known[k] for k in keys]

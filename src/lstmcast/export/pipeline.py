@@ -27,7 +27,7 @@ from torch import nn
 
 from lstmcast.errors import ConfigError, DataError
 from lstmcast.inference import TrainedModel
-from lstmcast.models.heads import GaussianHead
+from lstmcast.models.heads import GaussianHead, head_of
 
 SCALING_MODES = ("baked", "inputs")
 EXAMPLE_BATCH = 2  # not 0 or 1: torch.export specializes those sizes
@@ -47,6 +47,10 @@ class ForecastPipeline(nn.Module):
 
     The forecaster is not changed: the pipeline holds a CPU copy of its network in eval mode.
     """
+
+    offset: torch.Tensor  # [C] buffers of scaling="baked"
+    scale: torch.Tensor
+    z: torch.Tensor  # [Q] standard-normal quantiles of a Gaussian head
 
     def __init__(self, forecaster: Any, series: str | None = None, scaling: str | None = None) -> None:
         super().__init__()
@@ -130,10 +134,11 @@ class ForecastPipeline(nn.Module):
         generator = torch.Generator().manual_seed(0)
         out = []
         for name, shape in self.input_shapes(batch).items():
+            size = [int(d) for d in shape]
             if name == "scale":
-                out.append(torch.rand(*shape, generator=generator) + 0.5)
+                out.append(torch.rand(*size, generator=generator) + 0.5)
             else:
-                out.append(torch.randn(*shape, generator=generator))
+                out.append(torch.randn(*size, generator=generator))
         return tuple(out)
 
     # -- the graph -----------------------------------------------------------------------
@@ -148,15 +153,17 @@ class ForecastPipeline(nn.Module):
         if future is not None:
             future = (future - offset[..., self.n_known :]) / scale[..., self.n_known :]  # [B, H, Kf]
         params = self.network(x, future)  # [B, H, T, P] scaled units
-        params = self.network.head.denormalize(
+        head = head_of(self.network)
+        params = head.denormalize(
             params, offset[..., : self.n_targets], scale[..., : self.n_targets])  # [B|1, 1, T] over H
-        mean = self.network.head.mean(params)  # [B, H, T]
+        mean = head.mean(params)  # [B, H, T]
         if not self.quantile_levels:
             return (mean,)
         if self.gaussian:
-            quantiles = params[..., :1] + params[..., 1:2] * self.z  # [B, H, T, Q]
-        else:
-            quantiles = self.network.head.quantiles(params, self.quantile_levels)  # [B, H, T, Q]
+            return mean, params[..., :1] + params[..., 1:2] * self.z  # [B, H, T, Q]
+        quantiles = head.quantiles(params, self.quantile_levels)  # [B, H, T, Q]
+        if quantiles is None:
+            raise ConfigError("This model's head gives no quantiles; export it without quantile levels.")
         return mean, quantiles
 
     def scaler_rows(self, forecaster: Any, keys: list[str]) -> tuple[np.ndarray, np.ndarray]:

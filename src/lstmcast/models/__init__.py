@@ -1,6 +1,8 @@
-"""Plain nn.Modules: the LSTM forecasting network and its output heads."""
+"""Plain nn.Modules: the forecasting network, its recurrent encoders and its output heads."""
 
+from lstmcast.models.encoders import ENCODERS, GRUEncoder, LSTMEncoder
 from lstmcast.models.heads import GaussianHead, PointHead, QuantileHead, make_head
 from lstmcast.models.network import LSTMForecastNet
 
-__all__ = ["GaussianHead", "LSTMForecastNet", "PointHead", "QuantileHead", "make_head"]
+__all__ = ["ENCODERS", "GRUEncoder", "GaussianHead", "LSTMEncoder", "LSTMForecastNet", "PointHead", "QuantileHead",
+           "make_head"]

@@ -11,6 +11,9 @@ Symbols: K members, B batch, H horizon, T targets, P head parameters.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any, cast
+
 import torch
 from torch import nn
 
@@ -18,7 +21,7 @@ from torch import nn
 class MedianEnsemble(nn.Module):
     """K networks with the same inputs and head type -> the element-wise median of their outputs."""
 
-    def __init__(self, members: list[nn.Module]) -> None:
+    def __init__(self, members: Sequence[nn.Module]) -> None:
         super().__init__()
         if not members:
             raise ValueError("An ensemble needs at least one member.")
@@ -27,19 +30,23 @@ class MedianEnsemble(nn.Module):
     # the first member describes the ensemble to code that reads a network's parts
     @property
     def head(self) -> nn.Module:
-        return self.members[0].head
+        return cast(nn.Module, self.members[0].head)
 
     @property
     def config(self) -> object:  # the members' ModelConfig
         return self.members[0].config
 
     @property
-    def lstm(self) -> nn.Module:
-        return self.members[0].lstm
+    def encoder(self) -> nn.Module:
+        return cast(nn.Module, self.members[0].encoder)
+
+    @property
+    def lstm(self) -> nn.Module:  # an LSTM model's encoder under its old name
+        return cast(nn.Module, self.members[0].lstm)
 
     @property
     def attention(self) -> nn.Module | None:
-        return self.members[0].attention
+        return cast("nn.Module | None", self.members[0].attention)
 
     def forward(self, x: torch.Tensor, future: torch.Tensor | None = None) -> torch.Tensor:
         """[B, L, F] (+ [B, H, Kf]) -> median over members of [B, H, T, P]."""
@@ -54,4 +61,9 @@ class MedianEnsemble(nn.Module):
 
     def loss(self, x: torch.Tensor, future: torch.Tensor | None, target: torch.Tensor) -> torch.Tensor:
         """Members are trained one by one; the ensemble's loss is the mean of theirs (for reports)."""
-        return torch.stack([m.loss(x, future, target) for m in self.members]).mean()
+        return torch.stack([cast(Any, m).loss(x, future, target) for m in self.members]).mean()
+
+
+def members_of(network: nn.Module) -> list[nn.Module]:
+    """The networks of an ensemble, or ``[network]`` for a single one."""
+    return list(network.members) if isinstance(network, MedianEnsemble) else [network]

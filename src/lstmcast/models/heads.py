@@ -5,13 +5,26 @@ Symbols: B batch, H horizon, T targets, P parameters per value, Q quantile level
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 from torch import nn
 from torch.nn import functional as F
 
+if TYPE_CHECKING:
+    from lstmcast.config import ModelConfig
 
-class _Head(nn.Module):
+
+def head_levels(model: ModelConfig) -> tuple[float, ...]:
+    """The quantile levels a model config forecasts (none for the point head)."""
+    return () if model.head == "point" else tuple(model.quantiles)
+
+
+class Head(nn.Module):
+    """The base of every head: a linear projection of the summary to H x T x P parameters."""
+
     n_params: int = 1
+    spread: torch.Tensor  # calibration factors (a buffer) of the probabilistic heads
 
     def __init__(self, in_features: int, horizon: int, n_targets: int) -> None:
         super().__init__()
@@ -34,8 +47,15 @@ class _Head(nn.Module):
         """[B, H, T, P] -> [B, H, T]."""
         return params[..., 0]
 
+    def loss(self, params: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
 
-class PointHead(_Head):
+    def quantiles(self, params: torch.Tensor, levels: tuple[float, ...]) -> torch.Tensor | None:
+        """[B, H, T, P] -> [B, H, T, Q] at ``levels`` (None for a point head)."""
+        return None
+
+
+class PointHead(Head):
     """One value per step, trained with MSE (the tutorial's head)."""
 
     kind = "point"
@@ -47,7 +67,7 @@ class PointHead(_Head):
         return None
 
 
-class GaussianHead(_Head):
+class GaussianHead(Head):
     """Mean and standard deviation per step (softplus keeps the variance positive), Gaussian NLL.
 
     ``spread`` [H, T] multiplies the standard deviation: ones after training, set by split-conformal
@@ -80,7 +100,7 @@ class GaussianHead(_Head):
         return params[..., :1] + params[..., 1:2] * z
 
 
-class QuantileHead(_Head):
+class QuantileHead(Head):
     """Q quantiles per step trained with the pinball loss; non-crossing by construction
     (the lowest quantile plus cumulative softplus increments)."""
 
@@ -89,6 +109,7 @@ class QuantileHead(_Head):
     def __init__(self, in_features: int, horizon: int, n_targets: int, levels: tuple[float, ...]) -> None:
         self.n_params = len(levels)
         super().__init__(in_features, horizon, n_targets)
+        self.levels: torch.Tensor
         self.register_buffer("levels", torch.tensor(levels, dtype=torch.float32), persistent=False)
         # [H, T, Q] factors on each quantile's distance from the centre; ones until calibrated
         self.register_buffer("spread", torch.ones(horizon, n_targets, len(levels)))
@@ -114,8 +135,16 @@ class QuantileHead(_Head):
         return params
 
 
+def head_of(network: nn.Module) -> Head:
+    """The output head of a network (or of an ensemble: its first member's)."""
+    head = network.head
+    if not isinstance(head, Head):
+        raise TypeError(f"{type(network).__name__}.head is a {type(head).__name__}, not an output head.")
+    return head
+
+
 def make_head(kind: str, in_features: int, horizon: int, n_targets: int,
-              quantiles: tuple[float, ...]) -> _Head:
+              quantiles: tuple[float, ...]) -> Head:
     if kind == "point":
         return PointHead(in_features, horizon, n_targets)
     if kind == "gaussian":
@@ -125,7 +154,7 @@ def make_head(kind: str, in_features: int, horizon: int, n_targets: int,
     raise ValueError(f"Unknown head {kind!r}; expected point, gaussian or quantile.")
 
 
-def conformal_spread(head: _Head, center: torch.Tensor, quantiles: torch.Tensor, truth: torch.Tensor,
+def conformal_spread(head: Head, center: torch.Tensor, quantiles: torch.Tensor, truth: torch.Tensor,
                      levels: tuple[float, ...]) -> torch.Tensor:
     """Split-conformal spread factors from held-out windows (Romano et al. 2019, with a
     normalised score): for each central interval, the smallest factor on its half-widths that

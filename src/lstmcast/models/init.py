@@ -15,6 +15,8 @@ return it.
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 from torch import nn
 
@@ -41,7 +43,7 @@ def _bias_pairs(lstm: nn.Module, caller: str) -> list[tuple[torch.Tensor, torch.
     suffixes = [""] + (["_reverse"] if lstm.bidirectional else [])
     return [
         (getattr(lstm, f"bias_ih_l{layer}{suffix}"), getattr(lstm, f"bias_hh_l{layer}{suffix}"))
-        for layer in range(lstm.num_layers)
+        for layer in range(cast(int, lstm.num_layers))
         for suffix in suffixes
     ]
 

@@ -1,4 +1,4 @@
-"""The forecasting network: LSTM encoder -> summary (last state | attention) -> head.
+"""The forecasting network: recurrent encoder -> summary (last state | attention) -> head.
 
 Symbols: B batch, L input_length, F input channels, T targets, Kf known-future covariates,
 H horizon, D directions (1 or 2), W = D * hidden_size, P head parameters per value,
@@ -7,12 +7,13 @@ S patch_length and N = L / S segments (when the LSTM reads patches).
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
 from lstmcast.config import ModelConfig
+from lstmcast.models.encoders import Encoder, make_encoder
 from lstmcast.models.heads import make_head
-from lstmcast.models.init import set_forget_bias
 
 _WINDOW_EPS = 1e-4  # variance floor of a window in scaled units: a flat window is not blown up
 
@@ -49,12 +50,10 @@ class LSTMForecastNet(nn.Module):
         width = directions * config.hidden_size
         self.patch_embed = (nn.Linear(config.patch_length * lstm_inputs, config.hidden_size)
                             if config.patch_length else None)
-        self.lstm = nn.LSTM(
-            input_size=config.hidden_size if config.patch_length else lstm_inputs,
-            hidden_size=config.hidden_size, num_layers=config.num_layers,
-            dropout=config.dropout if config.num_layers > 1 else 0.0,
-            bidirectional=config.bidirectional, batch_first=True,
-        )
+        encoder = make_encoder(config.hidden_size if config.patch_length else lstm_inputs, config)
+        # registered under its kind ("lstm", "gru"): an LSTM model's weights keep their names (lstm.*)
+        self.encoder_name = encoder.kind
+        self.add_module(self.encoder_name, encoder)
         self.attention = (
             nn.MultiheadAttention(width, config.attention_heads, dropout=config.dropout, batch_first=True)
             if config.attention else None
@@ -63,8 +62,14 @@ class LSTMForecastNet(nn.Module):
         future_width = 0 if self.recursive else n_future * horizon
         self.dropout = nn.Dropout(config.dropout)
         self.head = make_head(config.head, summary + future_width, step_horizon, head_targets, config.quantiles)
-        if config.forget_bias is not None:
-            set_forget_bias(self.lstm, config.forget_bias)
+
+    @property
+    def encoder(self) -> Encoder:
+        """The recurrent encoder (:mod:`lstmcast.models.encoders`), chosen by ``model.encoder``."""
+        module = self._modules[self.encoder_name]
+        if not isinstance(module, Encoder):  # pragma: no cover - set in __init__
+            raise TypeError(f"the network's {self.encoder_name!r} module is not an encoder")
+        return module
 
     # -- pieces ------------------------------------------------------------------------
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
@@ -72,10 +77,10 @@ class LSTMForecastNet(nn.Module):
         (L' = L steps, or N = L / S segments with patches)."""
         if self.patch_embed is not None:
             batch, length, channels = x.shape
-            size = self.config.patch_length
+            size = self.config.patch_length or 1  # patch_embed exists only for patch_length > 0
             x = x.reshape(batch, length // size, size * channels)  # [B, L, F] -> [B, N, S*F]
             x = torch.relu(self.patch_embed(x))  # [B, N, S*F] -> [B, N, hidden_size]
-        outputs, _ = self.lstm(x)  # [B, L', F'] -> [B, L', W]
+        outputs = self.encoder.encode(x)  # [B, L', F'] -> [B, L', W]
         hidden = self.config.hidden_size
         if self.config.bidirectional:
             # forward direction's last step and backward direction's first step are the final states
@@ -141,6 +146,9 @@ class LSTMForecastNet(nn.Module):
             outputs.append(params)
             new_row = self.head.mean(params)  # [B, 1, T]
             if self.n_future:
+                if future is None:
+                    raise ValueError(f"This network reads {self.n_future} known-future channels: pass future "
+                                     f"[B, {self.horizon}, {self.n_future}].")
                 new_row = torch.cat([new_row, future[:, k : k + 1]], dim=-1)  # [B, 1, F]
             window = torch.cat([window[:, 1:], new_row], dim=1)  # slide by one step
         return torch.cat(outputs, dim=1)  # [B, H, T, P]
@@ -150,3 +158,19 @@ class LSTMForecastNet(nn.Module):
         if self.recursive:
             return self.head.loss(self.step(x), target[:, :1])
         return self.head.loss(self.step(x, future), target)
+
+
+def attention_weights(network: nn.Module, x: torch.Tensor, future: torch.Tensor | None) -> np.ndarray | None:
+    """Weights [B, L'] the attention layer of ``network`` puts on each LSTM output (None without
+    attention), recorded with a forward hook on x [B, L, F] (+ future [B, H, Kf])."""
+    layer = network.attention
+    if not isinstance(layer, nn.Module):
+        return None
+    captured: list[torch.Tensor] = []
+    handle = layer.register_forward_hook(lambda _m, _i, out: captured.append(out[1]))
+    try:
+        with torch.no_grad():
+            network(x, future)
+    finally:
+        handle.remove()
+    return torch.cat(captured).squeeze(1).cpu().numpy()  # [B, 1, L'] -> [B, L']
