@@ -38,6 +38,7 @@ from lstmcast.data.windows import input_target_windows
 from lstmcast.errors import ConfigError, DataError
 from lstmcast.forecast import Forecast, quantile_column
 from lstmcast.models.heads import head_of
+from lstmcast.training.threads import cpu_threads, inference_threads
 
 
 @dataclass
@@ -98,23 +99,32 @@ class TrainedModel:
         scaling; the inverse scaling runs in float64 (a series around 1e6 with a range of 0.5
         keeps its shape)."""
         net, device, levels = self.network, self.device, self.quantile_levels
-        means, quants = [], []
-        for lo in range(0, len(x), batch_size):
-            xb = torch.as_tensor(np.ascontiguousarray(x[lo : lo + batch_size]), dtype=torch.float32, device=device)
-            fb = (torch.as_tensor(np.ascontiguousarray(future[lo : lo + batch_size]), dtype=torch.float32,
-                                  device=device) if future is not None else None)
-            params = net(xb, fb)  # [B, H, T, P] scaled units
-            head = head_of(net)
-            means.append(head.mean(params).double().cpu().numpy())
-            q = head.quantiles(params, levels) if levels else None
-            if q is not None:
-                quants.append(q.double().cpu().numpy())
+        means: list[np.ndarray] = []
+        quants: list[np.ndarray] = []
+        threads = inference_threads(net, min(len(x), batch_size)) if device.type == "cpu" else torch.get_num_threads()
+        with cpu_threads(threads):
+            for lo in range(0, len(x), batch_size):
+                self._forward_batch(x[lo : lo + batch_size], None if future is None else future[lo : lo + batch_size],
+                                    means, quants)
         off = np.asarray(offset, dtype=np.float64)[:, None, :]  # [N, 1, T]
         sc = np.asarray(scale, dtype=np.float64)[:, None, :]
         mean = np.concatenate(means) * sc + off  # [N, H, T]
         if not levels:
             return mean, None
         return mean, np.concatenate(quants) * sc[..., None] + off[..., None]  # [N, H, T, Q]
+
+    def _forward_batch(self, x: np.ndarray, future: np.ndarray | None, means: list[np.ndarray],
+                       quants: list[np.ndarray]) -> None:
+        net, device, levels = self.network, self.device, self.quantile_levels
+        xb = torch.as_tensor(np.ascontiguousarray(x), dtype=torch.float32, device=device)
+        fb = (torch.as_tensor(np.ascontiguousarray(future), dtype=torch.float32, device=device)
+              if future is not None else None)
+        params = net(xb, fb)  # [B, H, T, P] scaled units
+        head = head_of(net)
+        means.append(head.mean(params).double().cpu().numpy())
+        q = head.quantiles(params, levels) if levels else None
+        if q is not None:
+            quants.append(q.double().cpu().numpy())
 
     def predict_windows(self, window: np.ndarray, future: np.ndarray | None, offset: np.ndarray,
                         scale: np.ndarray) -> list[np.ndarray]:
