@@ -209,9 +209,10 @@ def test_inference_uses_one_thread_for_small_batches_and_restores_the_count(monk
 
     # Forecaster.predict runs its forward pass on one thread for one series (44 ms -> 1.9 ms under load)
     from lstmcast import Forecaster
-    from tests.conftest import dated_frame, tiny_config
+    from lstmcast.data.synthetic import noisy_sine
+    from tests.conftest import tiny_config
 
-    frame = dated_frame(80)
+    frame = noisy_sine(120, seed=0)
     forecaster = Forecaster(tiny_config()).fit(frame)
     counts = []
     real = forecaster.model_.network.forward
