@@ -193,3 +193,17 @@ def test_one_column_in_two_roles_is_refused():
         prepare_frame(frame, ["y"], series_col="y")
     with pytest.raises(DataError, match="'y' .* is both the time column"):
         prepare_frame(frame, ["y"], time_col="y")
+
+
+@pytest.mark.parametrize("freq, tz, unit", [("h", None, "us"), ("30min", "Europe/Berlin", "us"),
+                                            ("h", None, "s"), ("15min", "Australia/Sydney", "ns"),
+                                            ("D", None, "us"), ("MS", None, "us")])
+def test_future_index_fast_path_dates_like_date_range(freq, tz, unit):
+    from lstmcast.data.io import future_index
+
+    # across DST changes too (Berlin 2024-03-31, Sydney 2024-10-06 are inside these ranges)
+    start = {"Europe/Berlin": "2024-03-30", "Australia/Sydney": "2024-10-05"}.get(tz, "2024-01-01")
+    index = pd.date_range(start, periods=120, freq=freq, tz=tz, unit=unit, name="time")
+    got = future_index(index, freq, 7)
+    want = pd.date_range(index[-1], periods=8, freq=freq)[1:]
+    assert got.equals(want) and got.dtype == want.dtype and got.name == "time"

@@ -179,6 +179,9 @@ def _numeric(column: pd.Series, name: str, source: str, frame: pd.DataFrame, tim
 
 def _check_regular(out: pd.DataFrame, columns: list[str], series_col: str | None, fill: str | None,
                    fill_gaps: bool, source: str, notes: list[str]) -> pd.DataFrame:
+    steps = _steps_within_series(out, series_col)
+    if steps is not None and len(steps) and bool((steps == steps[0]).all()):
+        return out  # one fixed step in every series: regular (calendar steps take the pass below)
     groups = [("", None, out)] if series_col is None else [
         (f" series {key!r}", key, g) for key, g in out.groupby(series_col, sort=False, observed=True)]
     filled, total, changed = [], 0, False
@@ -252,7 +255,29 @@ def _handle_missing(out: pd.DataFrame, columns: list[str], fill: str | None, sou
     return out
 
 
+def _steps_within_series(out: pd.DataFrame, series_col: str | None) -> np.ndarray | None:
+    """Every step between consecutive rows of the same series (in the rows' order), as integers;
+    None when the time index is not numeric or datetime-like. One pass for any number of series."""
+    index = out.index
+    if isinstance(index, pd.DatetimeIndex):
+        values = index.asi8
+    elif pd.api.types.is_integer_dtype(index.dtype):
+        values = np.asarray(index, dtype=np.int64)
+    else:
+        return None
+    if series_col is None:
+        return np.diff(values)
+    codes = pd.factorize(out[series_col], sort=False)[0]
+    order = np.argsort(codes, kind="stable")
+    codes, values = codes[order], values[order]
+    same = codes[1:] == codes[:-1]
+    return np.diff(values)[same]
+
+
 def _check_order(out: pd.DataFrame, series_col: str | None, source: str) -> None:
+    steps = _steps_within_series(out, series_col)
+    if steps is not None and bool((steps > 0).all()):
+        return  # sorted, no duplicates, in every series (the per-series pass below names a problem)
     groups = [("", out.index)] if series_col is None else [
         (f" for series {key!r}", out.index[idx]) for key, idx in out.groupby(series_col, sort=False, observed=True).indices.items()
     ]

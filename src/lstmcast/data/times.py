@@ -256,6 +256,12 @@ def future_index(index: pd.Index, freq: str | None, steps: int) -> pd.Index:
     if isinstance(index, pd.DatetimeIndex):
         if freq is None:
             raise DataError("Cannot infer the time step of the data to date the forecast; give regular timestamps.")
+        tick = _tick_in_unit(freq, index)
+        if tick is not None and len(index) >= 2 and bool((np.diff(index.asi8) == tick).all()):
+            # at the model's fixed step already (the common case): no frequency inference per series
+            ahead = (index.asi8[-1] + tick * np.arange(1, steps + 1)).astype(f"datetime64[{index.unit}]")
+            times = pd.DatetimeIndex(ahead, name=index.name)  # (no freq: pandas would infer it again)
+            return times if index.tz is None else times.tz_localize("UTC").tz_convert(index.tz)
         if len(index) >= 2:
             mine = infer_frequency(index)
             if not same_step(mine, freq):
@@ -264,7 +270,7 @@ def future_index(index: pd.Index, freq: str | None, steps: int) -> pd.Index:
                     f"a step of {_step_text(freq)}; its forecast would be dated and shaped at the wrong step. "
                     f"Give data at the model's step (resample to '{freq}'), or train a model on this data."
                 )
-        return pd.date_range(last, periods=steps + 1, freq=freq)[1:]
+        return pd.date_range(last, periods=steps + 1, freq=freq, name=index.name)[1:]
     if freq not in (None, "") and not str(freq).lstrip("-").isdigit():
         raise DataError(
             f"The model was trained on timestamped data (frequency {freq!r}), but this data has no "
@@ -272,3 +278,16 @@ def future_index(index: pd.Index, freq: str | None, steps: int) -> pd.Index:
         )
     step = int(freq) if freq not in (None, "") else 1
     return pd.Index(last + step * np.arange(1, steps + 1), name=index.name)
+
+
+def _tick_in_unit(freq: str, index: pd.DatetimeIndex) -> int | None:
+    """A fixed step shorter than a day (hours, minutes, ...) in ``index``'s time unit; None for
+    calendar steps (days, months, ...), whose length depends on the date and the time zone."""
+    try:
+        offset = pd.tseries.frequencies.to_offset(freq)
+    except ValueError:
+        return None
+    if not isinstance(offset, pd.offsets.Tick) or offset.nanos >= 86_400 * 10**9:
+        return None
+    per = {"ns": 1, "us": 10**3, "ms": 10**6, "s": 10**9}[index.unit]
+    return int(offset.nanos) // per if offset.nanos % per == 0 else None
