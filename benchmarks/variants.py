@@ -14,24 +14,27 @@ import argparse
 import time
 from pathlib import Path
 
-VARIANTS = {
-    "plain (tutorial)": {},
-    "stacked 2 layers": {"model.num_layers": 2, "model.dropout": 0.1},
-    "bidirectional": {"model.bidirectional": True},
-    "attention": {"model.attention": True},
-    "gaussian head": {"model.head": "gaussian", "model.conformal": True},
-    "quantile head": {"model.head": "quantile", "model.conformal": True},
-    "recursive": {"model.strategy": "recursive"},
-    "instance norm (last)": {"model.normalization": "last"},
-    "standard scaler": {"data.scaler": "standard"},
-    "forget bias 1": {"model.forget_bias": 1.0},
-    "GRU encoder": {"model.encoder": "gru"},
-}
+from lstmcast.models.variants import VARIANTS
+
+# settings for ETTh1 beyond the shared list (lstmcast.models.variants): patches of a day
 ETT_ONLY = {
-    "channel-independent, all 7 targets": {"model.channel_independent": True},
     "patches of 24 + instance norm": {"model.patch_length": 24, "model.normalization": "last"},
-    "calendar features": {"data.calendar_features": True},
 }
+
+
+def overrides_for(name: str, targets: list[str], features: list[str], dated: bool) -> dict | None:
+    """The shared variant's overrides on a task with these columns; None when the task lacks what
+    it needs (future covariates on both tasks; several targets or a time column on the demo)."""
+    variant = VARIANTS[name]
+    if "future" in variant.needs or ("targets" in variant.needs and len(targets) < 2) \
+            or ("time" in variant.needs and not dated) or ("past" in variant.needs and not features):
+        return None
+    overrides = dict(variant.overrides)
+    if "no-past" in variant.needs:
+        overrides["data.features"] = []
+    if "targets" in variant.needs:
+        overrides["data.targets"] = targets
+    return overrides
 
 
 def run(frame, base, overrides, name, rows):
@@ -66,8 +69,10 @@ def demo():
     frame = noisy_sine(1000, 0.1, seed=0)
     base = ForecastConfig(DataConfig(targets=("value",), input_length=20))
     rows = []
-    for name, overrides in VARIANTS.items():
-        scores = run(frame, base, overrides, name, rows)
+    for name in VARIANTS:
+        overrides = overrides_for(name, ["value"], [], dated=False)
+        if overrides is not None:
+            scores = run(frame, base, overrides, name, rows)
     reference = {"naive": scores["baselines"]["naive"], "noise floor": {"rmse": 0.1, "mae": 0.0798}}
     table("Demo task: noisy sine, L=20, H=1, test = last 200 points", rows, reference)
 
@@ -83,13 +88,10 @@ def ett(data_dir: Path):
                                      horizon=24, val_fraction=0.2, test_fraction=0.2),
                           train=TrainConfig(max_epochs=15, batch_size=64, patience=4))
     rows = []
-    for name, overrides in {**VARIANTS, **ETT_ONLY}.items():
-        overrides = dict(overrides)
-        if name.startswith("recursive") or name.startswith("channel-independent"):
-            overrides["data.features"] = []
-        if name.startswith("channel-independent"):
-            overrides["data.targets"] = ["OT", *features]
-        scores = run(frame, base, overrides, name, rows)
+    every = {name: overrides_for(name, ["OT", *features], list(features), dated=True) for name in VARIANTS}
+    for name, overrides in {**every, **ETT_ONLY}.items():
+        if overrides is not None:
+            scores = run(frame, base, overrides, name, rows)
     table("ETTh1: target OT (+6 covariates), L=96, H=24, test = last 20% (rows 11520..14399)", rows,
           scores["baselines"])
 

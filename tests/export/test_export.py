@@ -233,3 +233,29 @@ def test_check_onnx_graph_demands_the_op_each_encoder_declares(fitted):
             node.op_type = "Loop"  # as if the exporter had decomposed the recurrence
     with pytest.raises(ExportError, match=r"no native GRU node \(the encoder was decomposed into \['Loop'"):
         check_onnx_graph(proto, gru)
+
+
+def test_every_shared_model_variant_reaches_an_export():
+    """The export suite's combined variants (one fit each) cover every option of the shared list
+    lstmcast.models.variants.VARIANTS, and what each needs of the data."""
+    from lstmcast.models.variants import VARIANTS as MODEL_VARIANTS
+    from tests.export.variants import export_config
+
+    configs = [(export_config(data, model).to_dict(), frame_options) for data, model, frame_options in VARIANTS.values()]
+    needs = {"targets": lambda c, _: len(c["data"]["targets"]) > 1, "past": lambda c, _: bool(c["data"]["features"]),
+             "future": lambda c, _: bool(c["data"]["future_features"]), "time": lambda _, o: bool(o.get("dated")),
+             "no-past": lambda c, _: not c["data"]["features"]}
+    missing = []
+    for name, variant in MODEL_VARIANTS.items():
+        def covers(config, options, variant=variant):
+            for dotted, value in variant.overrides.items():
+                section, key = dotted.split(".")
+                got = config[section][key]
+                if (list(got) if isinstance(got, list | tuple) else got) != (
+                        list(value) if isinstance(value, list | tuple) else value):
+                    return False
+            return all(needs[n](config, options) for n in variant.needs)
+
+        if not any(covers(c, o) for c, o in configs):
+            missing.append(name)
+    assert not missing, f"shared model variants no export variant covers: {missing}"

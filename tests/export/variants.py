@@ -35,7 +35,7 @@ def sine_frame(n: int = 300, seed: int = 0, dated: bool = False, series: tuple[s
     return pd.concat(parts, ignore_index=True)
 
 
-def _config(data: dict, model: dict) -> ForecastConfig:
+def export_config(data: dict, model: dict) -> ForecastConfig:
     base = dict(targets=("value",), input_length=16, horizon=3)
     base.update(data)
     model = {"hidden_size": 8, "head": "point", "normalization": "none", "patch_length": 0, "ensemble": 1, **model}
@@ -44,10 +44,11 @@ def _config(data: dict, model: dict) -> ForecastConfig:
 
 # name -> (data options, model options, frame options)
 VARIANTS: dict[str, tuple[dict, dict, dict]] = {
-    "point_stacked_last": ({}, {"num_layers": 2, "normalization": "last"}, {}),
+    # (each also carries options of lstmcast.models.variants that no other combination has)
+    "point_stacked_last": ({}, {"num_layers": 2, "normalization": "last", "forget_bias": 1.0}, {}),
     "gaussian_bidirectional_mean": ({}, {"head": "gaussian", "bidirectional": True, "normalization": "mean"}, {}),
     "quantile_attention_bidirectional": ({}, {"head": "quantile", "attention": True, "attention_heads": 2,
-                                              "bidirectional": True}, {}),
+                                              "bidirectional": True, "num_layers": 2}, {}),
     "recursive_future": ({"future_features": ("promo",)}, {"strategy": "recursive", "normalization": "last"}, {}),
     "many_series_covariates_calendar": (
         {"series_col": "store", "features": ("temp",), "future_features": ("promo",), "time_col": "date",
@@ -62,6 +63,7 @@ VARIANTS: dict[str, tuple[dict, dict, dict]] = {
                                                                     "patch_length": None, "ensemble": 3}, {"dated": True}),
     "ensemble_of_three": ({}, {"ensemble": 3, "head": "quantile", "normalization": "standard"}, {}),
     "gru_stacked_bidirectional_quantile": ({}, {"encoder": "gru", "num_layers": 2, "bidirectional": True,
+                                                "attention": True, "attention_heads": 2,
                                                 "head": "quantile", "normalization": "standard"}, {}),
 }
 
@@ -70,7 +72,7 @@ def fit_variant(name: str) -> tuple[Forecaster, pd.DataFrame, pd.DataFrame | Non
     """(fitted forecaster, its data, the future covariates predict needs after the data or None)."""
     data, model, frame_options = VARIANTS[name]
     frame = sine_frame(**frame_options)
-    forecaster = Forecaster(_config(data, model)).fit(frame)
+    forecaster = Forecaster(export_config(data, model)).fit(frame)
     future = None
     if data.get("future_features"):
         future = future_frame(frame, forecaster)

@@ -15,41 +15,26 @@ from lstmcast import ConfigError, Forecaster
 from lstmcast.config import ModelConfig
 from lstmcast.models import GRUEncoder, LSTMEncoder, LSTMForecastNet
 from lstmcast.models.ensemble import MedianEnsemble
+from lstmcast.models.variants import VARIANTS as MODEL_VARIANTS
 from tests.conftest import dated_frame, tiny_config
 
-VARIANTS = {
-    "plain": {},
-    "stacked": {"model": {"num_layers": 2, "dropout": 0.1}},
-    "bidirectional": {"model": {"bidirectional": True}},
-    "attention": {"model": {"attention": True, "attention_heads": 2}},
-    "bi+attention+stacked": {"model": {"bidirectional": True, "attention": True, "attention_heads": 2, "num_layers": 2}},
-    "gaussian": {"model": {"head": "gaussian"}},
-    "quantile": {"model": {"head": "quantile", "quantiles": (0.1, 0.5, 0.9)}},
-    "quantile+conformal": {"model": {"head": "quantile", "conformal": True}},
-    "recursive": {"data": {"features": ()}, "model": {"strategy": "recursive"}},
-    "revin-last": {"model": {"normalization": "last"}},
-    "revin-mean+gaussian": {"model": {"normalization": "mean", "head": "gaussian"}},
-    "revin-standard+quantile": {"model": {"normalization": "standard", "head": "quantile"}},
-    "ensemble-3": {"model": {"ensemble": 3, "head": "quantile", "normalization": "standard"}},
-    "channel-independent": {"data": {"targets": ("y", "x1"), "features": ()}, "model": {"channel_independent": True}},
-    "covariates": {"data": {"features": ("x1",), "future_features": ("x2",)}},
-    "calendar": {"data": {"calendar_features": True}},
-    "recursive+future": {"data": {"features": (), "future_features": ("x2",)}, "model": {"strategy": "recursive"}},
-    "patches": {"model": {"patch_length": 6}},
-    "forget-bias": {"model": {"forget_bias": 1.0}},
-    "standard-scaler": {"data": {"scaler": "standard"}},
-    "gru": {"model": {"encoder": "gru"}},
-    "gru+bi+attention+stacked": {"model": {"encoder": "gru", "bidirectional": True, "attention": True,
-                                           "attention_heads": 2, "num_layers": 2}},
-}
+VARIANTS = list(MODEL_VARIANTS)
 
 
 def config_for(name: str, **train):
-    spec = VARIANTS[name]
-    data = {"targets": ("y",), "input_length": 24, "horizon": 3, "features": ("x1",)}
-    data.update(spec.get("data", {}))
-    model = dict(spec.get("model", {}))
-    return tiny_config(data=data, model=model, train={"max_epochs": 2, **train})
+    """The shared variant ``name`` on this suite's frame: target y, past covariate x1, future x2."""
+    variant = MODEL_VARIANTS[name]
+    data: dict = {"targets": ("y",), "input_length": 24, "horizon": 3, "features": ("x1",)}
+    if "no-past" in variant.needs:
+        data["features"] = ()
+    if "future" in variant.needs:
+        data["future_features"] = ("x2",)
+    if "targets" in variant.needs:
+        data["targets"] = ("y", "x1")
+    if "time" in variant.needs:
+        data["time_col"] = "date"
+    base = tiny_config(data=data, train={"max_epochs": 2, **train})
+    return base.with_overrides(variant.overrides)
 
 
 @pytest.fixture(scope="module")
