@@ -1,7 +1,9 @@
-"""JSON helpers shared by the model directory, the CLI, tuning and backtests."""
+"""File helpers shared by the model directory, runs, the CLI, tuning and backtests: plain JSON
+values, atomic writes and file digests."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -49,3 +51,12 @@ def write_text_atomic(path: str | Path, text: str) -> Path:
 
 def write_json_atomic(path: str | Path, payload: Any, indent: int = 2) -> Path:
     return write_text_atomic(path, json.dumps(jsonable(payload), indent=indent))
+
+
+def sha256_file(path: str | Path) -> str:
+    """Hex SHA-256 of a file's bytes, read in 1 MiB chunks (model checksums, run records, exports)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -28,9 +28,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from lstmcast._json import jsonable
+from lstmcast._json import jsonable, sha256_file
 from lstmcast.config import ForecastConfig
-from lstmcast.data.io import sha256_file
 from lstmcast.data.scaling import Scaler
 from lstmcast.errors import ConfigError, DataError, ModelFileError, OutputError
 

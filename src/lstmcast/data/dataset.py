@@ -213,7 +213,7 @@ def dataset_sha256(path: str | Path) -> str:
 
 def data_sha256(path: str | Path) -> str:
     """The SHA-256 of a data file, or :func:`dataset_sha256` of a dataset directory."""
-    from lstmcast.data.io import sha256_file
+    from lstmcast._json import sha256_file
 
     return dataset_sha256(path) if is_dataset(path) else sha256_file(Path(path))
 

@@ -15,12 +15,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from lstmcast._json import sha256_file
 from lstmcast.data.reading import (
     CSV_SUFFIXES,
     DECIMAL_COMMA,
     PARQUET_SUFFIXES,
     read_table,
-    sha256_file,
 )
 from lstmcast.data.times import (
     TIME_CANDIDATES,

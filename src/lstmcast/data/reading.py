@@ -148,14 +148,3 @@ def _extra_field_row(path: Path) -> str:
             if len(row) > len(header):
                 return f"line {number} has {len(row)} fields, the header {len(header)}: {','.join(row)[:80]!r}"
     return "the header has fewer fields than the rows"
-
-
-def sha256_file(path: Path) -> str:
-    """Hex SHA-256 of a file's bytes (run manifests, tamper checks)."""
-    import hashlib
-
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()

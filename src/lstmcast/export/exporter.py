@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from lstmcast._json import sha256_file
 from lstmcast._version import __version__
 from lstmcast.errors import ConfigError
 from lstmcast.export.formats import (
@@ -161,8 +162,7 @@ def _suffix(fmt: str) -> str:
     return SUFFIXES.get(fmt, "")
 
 
-def sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+sha256 = sha256_file  # the exported file's digest in its sidecar
 
 
 def weights_digest(network: torch.nn.Module) -> str:
