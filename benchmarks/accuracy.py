@@ -273,7 +273,9 @@ def lstm_forecasts(task: Task, overrides: Sequence[str], seed: int) -> tuple[For
         for s in members:
             out[s.id].append(means[s.id])
     seconds = time.process_time() - started
+    resolved = model.config_
     info = {"seed": seed, "fit_seconds": round(fit_seconds, 3), "seconds": round(seconds, 3),
+            "input_length": resolved.data.input_length, "patch_length": resolved.model.patch_length,
             "config": cfg.to_dict()}
     return {k: np.stack(v) for k, v in out.items()}, info
 
@@ -335,7 +337,8 @@ def run_task(task: Task, *, seeds: Sequence[int], overrides: Sequence[str], lstm
             scores["lstmcast"] = {m: float(np.median([r["scores"][m] for r in runs])) for m in runs[0]["scores"]}
             seconds["lstmcast"] = float(np.median([r["seconds"] for r in runs]))
             notes["lstmcast"] = (f"median of seeds {','.join(str(r['seed']) for r in runs)}"
-                                 + (f"; --set {' '.join(overrides)}" if overrides else "; defaults"))
+                                 + (f"; --set {' '.join(overrides)}" if overrides else "; defaults")
+                                 + f"; window {runs[0]['input_length']}, patch {runs[0]['patch_length']}")
     return {"dataset": task.name, "title": task.title, "horizon": task.horizon, "seasons": list(task.seasons),
             "n_series": len(task.series), "n_windows": sum(len(s.origins) for s in task.series),
             "protocol": task.notes, "scores": scores, "seconds": seconds, "notes": notes,
