@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import sys
 import time
@@ -36,6 +35,8 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from accuracy_data import DATASETS, Task, load_task, subsample
+from accuracy_stats import stat_forecasts, statsforecast_version
+from accuracy_table import markdown
 
 from lstmcast.errors import LstmcastError
 from lstmcast.evaluation import baselines as B
@@ -43,13 +44,7 @@ from lstmcast.evaluation import metrics as M
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data"
-CACHE_DIR = Path(__file__).resolve().parent / "results" / "baselines"
-CACHE_VERSION = 1
 
-METHODS = ("lstmcast", "naive", "snaive", "snaive_long", "naive2", "ets", "theta")
-LABELS = {"lstmcast": "lstmcast", "naive": "Naive", "snaive": "sNaive", "snaive_long": "sNaive (long)",
-          "naive2": "Naive2", "ets": "AutoETS", "theta": "AutoTheta"}
-METRIC_LABELS = {"smape": "sMAPE", "mase": "MASE", "owa": "OWA", "mae": "MAE", "mse": "MSE"}
 
 # Published values the --quick slice must reproduce exactly (to the published decimals).
 QUICK_CHECKS: tuple[tuple[str, str, str, float, int], ...] = (
@@ -134,89 +129,6 @@ def naive2_forecasts(task: Task) -> Forecasts:
     return _NAIVE2[key]
 
 
-# --------------------------------------------------------------------------- statsforecast
-
-
-def _statsforecast_version() -> str | None:
-    try:
-        import statsforecast
-    except ImportError:
-        return None
-    return str(statsforecast.__version__)
-
-
-def _stat_model(name: str, season: int) -> Any:
-    from statsforecast.models import AutoETS, AutoTheta
-
-    return AutoETS(season_length=season) if name == "ets" else AutoTheta(season_length=season)
-
-
-def _stat_series(name: str, task: Task, values: np.ndarray, train_end: int, origins: Sequence[int]) -> np.ndarray:
-    """One model fitted on ``values[:train_end]``, forecasting from each origin with the fitted
-    parameters (``forward``: the state is filtered through the history up to the origin)."""
-    model = _stat_model(name, task.season)
-    if len(origins) == 1 and origins[0] == train_end:
-        return np.asarray(model.forecast(y=values[:train_end], h=task.horizon)["mean"])[None]
-    model.fit(values[:train_end])
-    return np.stack([np.asarray(model.forward(y=values[:o], h=task.horizon)["mean"]) for o in origins])
-
-
-def _cache_path(task: Task) -> Path:
-    return CACHE_DIR / f"{task.name}.json"
-
-
-def _read_cache(task: Task, version: str | None) -> dict[str, Any]:
-    path = _cache_path(task)
-    if not path.is_file():
-        return {}
-    cache = json.loads(path.read_text(encoding="utf-8"))
-    key = (cache.get("cache_version"), cache.get("sha256"), cache.get("horizon"), cache.get("season"))
-    if key != (CACHE_VERSION, task.sha256, task.horizon, task.season):
-        return {}
-    if version is not None and cache.get("statsforecast") != version:
-        return {}  # recompute with the installed version
-    return cache
-
-
-def _write_cache(task: Task, cache: dict[str, Any]) -> None:
-    path = _cache_path(task)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(cache, separators=(",", ":")), encoding="utf-8")
-    os.replace(tmp, path)
-
-
-def stat_forecasts(task: Task, name: str, refresh: bool = False) -> tuple[Forecasts | None, float, str]:
-    """AutoETS / AutoTheta forecasts of every series of ``task`` (cached), their CPU seconds
-    (as measured when they were computed) and a note ("cached", or why they are missing)."""
-    version = _statsforecast_version()
-    cache = {} if refresh else _read_cache(task, version)
-    method = cache.get("methods", {}).get(name, {})
-    stored, seconds = method.get("forecasts", {}), method.get("seconds", {})
-    missing = [s for s in task.series if s.id not in stored]
-    note = f"cached (statsforecast {cache.get('statsforecast')})" if cache and not missing else ""
-    if missing:
-        if version is None:
-            return None, math.nan, "statsforecast not installed: pip install --no-deps -r requirements/bench.txt"
-        cache = cache or {"cache_version": CACHE_VERSION, "dataset": task.name, "sha256": task.sha256,
-                          "horizon": task.horizon, "season": task.season, "statsforecast": version,
-                          "methods": {}}
-        cache["methods"][name] = {"forecasts": stored, "seconds": seconds}
-        saved = time.monotonic()
-        for s in missing:
-            started = time.process_time()
-            stored[s.id] = [[float(f"{v:.10g}") for v in row]
-                            for row in _stat_series(name, task, s.values, s.train_end, s.origins)]
-            seconds[s.id] = round(time.process_time() - started, 4)
-            if time.monotonic() - saved > 60:  # a long run keeps what it has done so far
-                _write_cache(task, cache)
-                saved = time.monotonic()
-        _write_cache(task, cache)
-        note = f"statsforecast {version}"
-    forecasts = {s.id: np.asarray(stored[s.id], dtype=np.float64) for s in task.series}
-    return forecasts, float(sum(seconds[s.id] for s in task.series)), note
-
-
 # --------------------------------------------------------------------------- lstmcast
 
 
@@ -273,12 +185,38 @@ def lstm_forecasts(task: Task, overrides: Sequence[str], seed: int) -> tuple[For
         for s in members:
             out[s.id].append(means[s.id])
     seconds = time.process_time() - started
+    resolved = model.config_
     info = {"seed": seed, "fit_seconds": round(fit_seconds, 3), "seconds": round(seconds, 3),
+            "input_length": resolved.data.input_length, "patch_length": resolved.model.patch_length,
             "config": cfg.to_dict()}
     return {k: np.stack(v) for k, v in out.items()}, info
 
 
 # --------------------------------------------------------------------------- one dataset
+
+
+def _lstm_runs(task: Task, seeds: Sequence[int], overrides: Sequence[str], scores: dict[str, dict[str, float]],
+               seconds: dict[str, float], notes: dict[str, str]) -> list[dict[str, Any]]:
+    """lstmcast over ``seeds``: the per-seed runs; the median scores and seconds, and a note
+    (the seeds, the overrides, the resolved window and patch), go into the given dicts."""
+    runs: list[dict[str, Any]] = []
+    for seed in seeds:
+        try:
+            forecasts, info = lstm_forecasts(task, overrides, seed)
+            info["scores"] = score(task, forecasts)
+        except (LstmcastError, ValueError) as exc:  # refused data, or unscorable forecasts
+            notes["lstmcast"] = f"{type(exc).__name__}: {exc}"
+            return []
+        print(f"{task.name}: lstmcast seed {seed}: {info['scores']} in {info['seconds']:.1f} CPU s",
+              file=sys.stderr, flush=True)
+        runs.append(info)
+    if runs:
+        scores["lstmcast"] = {m: float(np.median([r["scores"][m] for r in runs])) for m in runs[0]["scores"]}
+        seconds["lstmcast"] = float(np.median([r["seconds"] for r in runs]))
+        notes["lstmcast"] = (f"median of seeds {','.join(str(r['seed']) for r in runs)}"
+                             + (f"; --set {' '.join(overrides)}" if overrides else "; defaults")
+                             + f"; window {runs[0]['input_length']}, patch {runs[0]['patch_length']}")
+    return runs
 
 
 def run_task(task: Task, *, seeds: Sequence[int], overrides: Sequence[str], lstm: bool, stats: bool,
@@ -318,72 +256,12 @@ def run_task(task: Task, *, seeds: Sequence[int], overrides: Sequence[str], lstm
             if forecasts is not None:
                 scores[name] = score(task, forecasts)
                 seconds[name] = secs
-    runs = []
-    if lstm:
-        for seed in seeds:
-            try:
-                forecasts, info = lstm_forecasts(task, overrides, seed)
-                info["scores"] = score(task, forecasts)
-            except (LstmcastError, ValueError) as exc:  # refused data, or unscorable forecasts
-                notes["lstmcast"] = f"{type(exc).__name__}: {exc}"
-                runs = []
-                break
-            print(f"{task.name}: lstmcast seed {seed}: {info['scores']} in {info['seconds']:.1f} CPU s",
-                  file=sys.stderr, flush=True)
-            runs.append(info)
-        if runs:
-            scores["lstmcast"] = {m: float(np.median([r["scores"][m] for r in runs])) for m in runs[0]["scores"]}
-            seconds["lstmcast"] = float(np.median([r["seconds"] for r in runs]))
-            notes["lstmcast"] = (f"median of seeds {','.join(str(r['seed']) for r in runs)}"
-                                 + (f"; --set {' '.join(overrides)}" if overrides else "; defaults"))
+    runs = _lstm_runs(task, seeds, overrides, scores, seconds, notes) if lstm else []
     return {"dataset": task.name, "title": task.title, "horizon": task.horizon, "seasons": list(task.seasons),
             "n_series": len(task.series), "n_windows": sum(len(s.origins) for s in task.series),
             "protocol": task.notes, "scores": scores, "seconds": seconds, "notes": notes,
             "lstmcast_runs": [{k: v for k, v in r.items() if k != "config"} for r in runs],
             "lstmcast_config": runs[0]["config"] if runs else None, "published": task.published}
-
-
-# --------------------------------------------------------------------------- table
-
-
-def _fmt(value: float | None, metric: str) -> str:
-    if value is None or not math.isfinite(value):
-        return "—"
-    if metric == "mse" and abs(value) >= 1e4:
-        return f"{value:.4g}"
-    return f"{value:.3f}" if abs(value) < 100 else f"{value:.1f}"
-
-
-def markdown(results: Sequence[dict[str, Any]], command: str) -> str:
-    """One table: a row per (dataset, metric) and a CPU-seconds row per dataset; notes below."""
-    header = ["dataset", "metric", *(LABELS[m] for m in METHODS), "published (same protocol)"]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    footnotes: list[str] = []
-    footnotes_ets: list[str] = []
-    for r in results:
-        periods = "/".join(str(m) for m in r["seasons"]) or "1"
-        label = f"{r['title']} (h={r['horizon']}, m={periods}, {r['n_series']} series"
-        label += f", {r['n_windows']} windows)" if r["n_windows"] != r["n_series"] else ")"
-        metrics = [m for m in ("smape", "mase", "owa", "mae", "mse") if any(m in s for s in r["scores"].values())
-                   or m in r["published"]]
-        for metric in metrics:
-            cells = [_fmt(r["scores"][m].get(metric), metric) if m in r["scores"]
-                     else ("n/a" if m in r["notes"] else "—") for m in METHODS]
-            published = ", ".join(f"{k} {v:g}" for k, v in r["published"].get(metric, {}).items()) or "—"
-            lines.append(f"| {label} | {METRIC_LABELS[metric]} | " + " | ".join(cells) + f" | {published} |")
-            label = ""
-        secs = [f"{r['seconds'][m]:.1f}" if m in r["seconds"] else "—" for m in METHODS]
-        lines.append(f"| {r['title']} | CPU s | " + " | ".join(secs) + " | |")
-        for m in METHODS:
-            note = r["notes"].get(m, "")
-            if note and (m not in r["scores"] or m == "lstmcast" or "season" in note):
-                footnotes.append(f"- {r['title']}, {LABELS[m]}: {note}")
-        if "ets" in r["notes"] and not footnotes_ets:
-            footnotes_ets.append(r["notes"]["ets"].split(";")[0])
-    sources = [f"AutoETS / AutoTheta: {footnotes_ets[0]}."] if footnotes_ets else []
-    lines += ["", "CPU s: process time of one process on one torch thread (lstmcast: median over seeds, "
-              "fit + predict; AutoETS / AutoTheta: as measured when computed, then cached)."]
-    return "\n".join([*lines, *sources, "", *footnotes, "", f"Command: `{command}`"])
 
 
 # --------------------------------------------------------------------------- quick slice
@@ -478,7 +356,7 @@ def main(argv: list[str] | None = None) -> int:
     print(markdown(results, command))
     if args.json:
         _write_json(args.json, {"command": command, "results": results,
-                                "statsforecast": _statsforecast_version()})
+                                "statsforecast": statsforecast_version()})
     return 0
 
 

@@ -209,3 +209,26 @@ def test_evaluate_holdout_misuse_names_the_fix(tmp_path, capsys, extra, message)
     assert main(["evaluate", "--data", str(path), "--target", "y", *extra, "--quiet"]) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(("freq", "horizon", "lengths", "window", "patch"), [
+    ("h", 48, [1008, 700, 960], 336, 24),     # hourly: two weeks of hours, patches of a day
+    ("h", 24, [11520], 336, 24),
+    ("h", 48, [300, 250, 400], 96, 24),       # two weeks do not fit: the daily window, 2 x horizon
+    ("h", 24, [60], 36, 0),                   # not even two days: capped at the median length - H
+    ("30min", 336, [3696], 672, 48),          # half-hourly, a week ahead: 2 x horizon, patches of a day
+    ("30min", 48, [6000], 96, 48),            # two weeks (672) exceed LONG_SEASON_WINDOW: two days
+    ("D", 14, [1000], 28, 7),                 # daily: two years exceed LONG_SEASON_WINDOW: two weeks
+    ("D", 14, [400], 28, 7),
+    ("D", 300, [2000], 602, 7),               # a long horizon: 2 x horizon, rounded to whole weeks
+    ("MS", 12, [132], 24, 12),                # monthly: one season only, as before
+    ("QS", 8, [30], 16, 4),
+    ("YS", 6, [20], 12, 0),                   # no season
+])
+def test_derived_window_covers_the_longest_season_the_history_allows(freq, horizon, lengths, window, patch):
+    from lstmcast.defaults import resolve
+
+    config = ForecastConfig(DataConfig(targets=("y",), horizon=horizon))
+    resolved = resolve(config, freq, lengths)
+    assert (resolved.data.input_length, resolved.model.patch_length) == (window, patch)
+    assert config.data.input_length is None and config.model.patch_length is None  # never changed

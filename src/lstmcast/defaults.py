@@ -1,14 +1,20 @@
 """Settings derived from the data at fit time, when the config leaves them open (``None``).
 
-* ``data.input_length``: ``max(2 * horizon, 2 * season)`` -- at least two seasonal periods and
-  twice the horizon -- capped so that the median series still has one full window (shorter
-  series are padded, see :mod:`lstmcast.data.prepare`).
-* ``model.patch_length``: one seasonal period when the window holds at least two (the LSTM then
-  reads one embedding per period, SegRNN-style), else no patches; the window is rounded up to a
-  whole number of patches.
+* ``data.input_length``: two cycles of the longest seasonal period the frequency carries that
+  the history allows, within :data:`LONG_SEASON_WINDOW` steps (hourly data: two weeks, 2 x 168
+  steps; half-hourly and daily data keep their main season: 2 x 48, 2 x 7), and at least twice
+  the horizon: ``max(2 * horizon, 2 * season)``. The history allows
+  a season when the median series holds its two cycles plus the horizon; otherwise the next
+  shorter season is tried, down to the main one, whose window is then capped so that the
+  median series still has one full window (shorter series are padded, see
+  :mod:`lstmcast.data.prepare`).
+* ``model.patch_length``: the main (shortest) seasonal period when the window holds at least
+  two of them (the LSTM then reads one embedding per period, SegRNN-style), else no patches;
+  the window is rounded up to a whole number of patches.
 
-The season comes from the data's frequency (:func:`season_for`). The choices are measured in the
-README's accuracy table (``benchmarks/accuracy.py``), over data sets of several frequencies.
+The seasonal periods come from the data's frequency (:func:`seasons_for`). The choices are
+measured in the README's accuracy table (``benchmarks/accuracy.py``), over data sets of several
+frequencies.
 """
 
 from __future__ import annotations
@@ -20,16 +26,45 @@ from collections.abc import Sequence
 from lstmcast.config import ForecastConfig
 
 
-def season_for(frequency: str | None) -> int:
-    """The main seasonal period of data at ``frequency`` (1 when none is known)."""
-    from lstmcast.scoring.seasonality import seasonality_from_freq
+def seasons_for(frequency: str | None) -> tuple[int, ...]:
+    """Every seasonal period of data at ``frequency``, the main one first (``()`` when none)."""
+    from lstmcast.scoring.seasonality import seasonal_periods
 
     if frequency is None or str(frequency).lstrip("-").isdigit():
-        return 1
+        return ()
     try:
-        return max(1, int(seasonality_from_freq(str(frequency))))
+        return tuple(int(p) for p in seasonal_periods(str(frequency)) if int(p) > 1)
     except (TypeError, ValueError):
-        return 1
+        return ()
+
+
+def season_for(frequency: str | None) -> int:
+    """The main seasonal period of data at ``frequency`` (1 when none is known)."""
+    seasons = seasons_for(frequency)
+    return seasons[0] if seasons else 1
+
+
+# A longer season sets the window only when its two cycles fit in this many steps: the lookbacks
+# measured here (hourly 2 x 168 = 336) and used by the long-horizon literature (PatchTST: 336-512).
+# Beyond it (daily data: 2 x 365; 15-minute data: 2 x 672) the window would be unmeasured and
+# would leave a few years of history with a fraction of its training windows.
+LONG_SEASON_WINDOW = 512
+
+
+def window_length(horizon: int, seasons: Sequence[int], lengths: Sequence[int]) -> int:
+    """The derived ``data.input_length``: ``max(2 * horizon, 2 * season)`` for the longest of
+    ``seasons`` whose two cycles fit in :data:`LONG_SEASON_WINDOW` steps and which the median of
+    ``lengths`` holds with the horizon; else the main season's window, capped at the median
+    length minus the horizon."""
+    typical = sorted(lengths)[len(lengths) // 2] if lengths else None
+    room = None if typical is None else typical - horizon
+    for season in sorted(seasons, reverse=True)[:-1]:  # the longer seasons, longest first
+        if 2 * season > LONG_SEASON_WINDOW:
+            continue
+        if room is None or 2 * season <= room:
+            return max(2 * horizon, 2 * season)
+    length = max(2 * horizon, 2 * (min(seasons) if seasons else 1))
+    return length if room is None else max(1, min(length, room))
 
 
 def resolve(config: ForecastConfig, frequency: str | None, lengths: Sequence[int]) -> ForecastConfig:
@@ -38,10 +73,7 @@ def resolve(config: ForecastConfig, frequency: str | None, lengths: Sequence[int
     season = season_for(frequency)
     length = d.input_length
     if length is None:
-        length = max(2 * d.horizon, 2 * season)
-        if lengths:  # the median series keeps at least one full window
-            typical = sorted(lengths)[len(lengths) // 2]
-            length = max(1, min(length, typical - d.horizon))
+        length = window_length(d.horizon, seasons_for(frequency), lengths)
     patch = m.patch_length
     if patch is None:
         patch = season if season > 1 and length >= 2 * season else 0
