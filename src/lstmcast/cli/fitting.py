@@ -346,11 +346,23 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     from lstmcast.evaluation.backtest import METRICS, backtest, write_backtest
 
     config = build_config(args)
-    frame = read_table(args.data)
-    progress: list[Any] = [Progress(not args.quiet)]  # a duck-typed fit-loop callback
-    result = backtest(config, frame, folds=args.folds, step=args.step, refit=args.refit, season=args.season,
-                      callbacks=progress, source=str(args.data))
-    paths = write_backtest(result, args.out)
+    if Path(args.data).is_dir():  # a dataset directory: one shard per process under torchrun
+        from lstmcast.cli.sharded import backtest_dataset
+
+        done = backtest_dataset(args, config)
+        if done is None:  # a process other than rank 0: rank 0 writes and prints
+            return 0
+        result, paths = done
+    else:
+        if getattr(args, "distributed", False):
+            raise CommandError(f"backtest --distributed shares the series of a Parquet dataset directory out "
+                               f"between processes; {args.data} is a file. Give --data DIR/ (partitioned by "
+                               "series), or drop --distributed.")
+        frame = read_table(args.data)
+        progress: list[Any] = [Progress(not args.quiet)]  # a duck-typed fit-loop callback
+        result = backtest(config, frame, folds=args.folds, step=args.step, refit=args.refit, season=args.season,
+                          callbacks=progress, source=str(args.data))
+        paths = write_backtest(result, args.out)
     summary = result.to_dict()
     if args.json:
         emit_json({"command": "backtest", **summary, "paths": paths})
