@@ -86,17 +86,20 @@ def test_misuse_exits_2_with_the_fix(tmp_path, capsys, monkeypatch):
     assert code == 2 and "model.conformal=true" in err and "series-sharded" in err
 
 
+def torchrun(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+           "-m", "lstmcast.cli", "backtest", "--distributed", *args]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO)])}
+    return subprocess.run(cmd, capture_output=True, text=True, cwd=cwd, timeout=300, env=env)
+
+
 @pytest.mark.slow
 def test_two_processes_backtest_every_series(tmp_path):
     """2 ranks (torchrun, gloo), 4 series each: every fold's model trained with DDP, rank 0 scores
     all 8 series; the scores agree with one process statistically (other global batches)."""
     frame = panel()
     root = write_hive(frame, tmp_path / "ds")
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-           "-m", "lstmcast.cli", "backtest", "--distributed", "--data", str(root), "--out", str(tmp_path / "b2"),
-           *FLAGS]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO)])}
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp_path, timeout=300, env=env)
+    proc = torchrun(["--data", str(root), "--out", str(tmp_path / "b2"), *FLAGS], tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads(proc.stdout)  # one JSON object: only rank 0 prints
     assert report["n_series"] == 8 and report["shards"] == {"processes": 2, "series": [4, 4]}
@@ -118,3 +121,21 @@ def test_two_processes_backtest_every_series(tmp_path):
         rows = fc[fc["fold"] == k]
         assert fold["lstm"]["mae"] == pytest.approx(np.abs(rows["mean"] - rows["actual"]).mean(), rel=1e-9)
     assert report["metrics"]["mase"] == pytest.approx(alone["metrics"]["mase"], rel=0.5)
+
+
+@pytest.mark.slow
+def test_a_short_series_of_one_process_stops_every_process_with_its_name(tmp_path):
+    frame = panel()
+    frame = frame[(frame["unique_id"] != "s5") | (frame.groupby("unique_id").cumcount() < 12)]
+    proc = torchrun(["--data", str(write_hive(frame, tmp_path / "ds")), "--out", str(tmp_path / "b"), *FLAGS],
+                    tmp_path)
+    assert proc.returncode != 0 and not (tmp_path / "b").exists()
+    # both processes name the series and the fix, the one holding it and the other one
+    assert proc.stderr.count("error: Series 's5' has 12 rows") == 2, proc.stderr[-3000:]
+    assert "Use at most" in proc.stderr
+    twice = panel()
+    twice = pd.concat([twice, twice[twice["unique_id"] == "s2"].iloc[:3]], ignore_index=True)
+    proc = torchrun(["--data", str(write_hive(twice, tmp_path / "dup")), "--out", str(tmp_path / "b"), *FLAGS],
+                    tmp_path)
+    assert proc.returncode != 0 and proc.stderr.count("error: ") == 2, proc.stderr[-3000:]
+    assert "s2" in proc.stderr and "duplicate" in proc.stderr.lower()

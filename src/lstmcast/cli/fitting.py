@@ -370,7 +370,9 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     s = result.settings
     rows = [[name, *(values[m] for m in METRICS)] for name, values in result.overall.items()]
     print_rows(f"Backtest of {args.data}: {s['folds']} folds, step {s['step']}, horizon {s['horizon']}, "
-                f"{'refit per fold' if s['refit'] else 'one model, no refit'}",
+                f"{'refit per fold' if s['refit'] else 'one model, no refit'}"
+                + (f", {s['n_series']} series over {s['shards']['processes']} processes (each fit data-parallel)"
+                   if "shards" in s else ""),
                 ["model", *(m.upper() for m in METRICS)], rows, caption="original units, mean over folds")
     methods = list(result.overall)
     fold_rows = [[entry["fold"], entry["origin"], *(entry[m]["mase"] for m in methods)] for entry in summary["per_fold"]]

@@ -28,10 +28,10 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -41,7 +41,7 @@ from lstmcast.data.io import as_pandas, infer_frequency
 from lstmcast.data.prepare import SINGLE, resolve_columns
 from lstmcast.data.splits import minimum_length
 from lstmcast.defaults import resolve
-from lstmcast.errors import DataError
+from lstmcast.errors import ConfigError, DataError
 from lstmcast.evaluation.folds import (
     BACKTEST_BASELINES,
     MODEL,
@@ -70,6 +70,7 @@ if TYPE_CHECKING:
 __all__ = ["BACKTEST_BASELINES", "BacktestResult", "backtest", "fold_origins", "plot_backtest", "write_backtest"]
 
 METRICS: tuple[str, ...] = ("mae", "rmse", "smape", "mase")
+_T = TypeVar("_T")
 
 
 @dataclass
@@ -249,13 +250,17 @@ def _plan(config: ForecastConfig, frame: pd.DataFrame, folds: int, step: int | N
           source: str, distributed: DistributedContext | None = None) -> _Plan:
     """Resolve the config on ``frame``, place the K origins of every series and check that each
     leaves enough rows to train on before its first origin."""
-    # one numeric column -> it is the target, unique_id/ds/y recognised, as in fit()
-    config = dataclasses.replace(config, data=resolve_columns(frame, config.data))
+    step = config.data.horizon if step is None else step
+    check_counts(folds, step)
+
+    def read() -> tuple[ForecastConfig, list[FoldSeries]]:
+        # one numeric column -> it is the target, unique_id/ds/y recognised, as in fit()
+        resolved = dataclasses.replace(config, data=resolve_columns(frame, config.data))
+        return resolved, tidy_series(resolved, frame, source)
+
+    config, series = _agreed(distributed, read)  # a bad series stops every process, not only its own
     d = config.data
     H = d.horizon
-    step = H if step is None else step
-    check_counts(folds, step)
-    series = tidy_series(config, frame, source)
     season = backtest_season(series, season)
     lengths = [len(s.frame) - H - (folds - 1) * step for s in series]
     if distributed is not None:  # every process's series: one input length everywhere
@@ -283,6 +288,24 @@ def _plan(config: ForecastConfig, frame: pd.DataFrame, folds: int, step: int | N
     # the fold's H steps are its test part: train on [0, o_k) (train / validation only)
     fold_config = dataclasses.replace(config, data=dataclasses.replace(d, test_fraction=0.0))
     return _Plan(fold_config, series, origins, H, step, season, L)
+
+
+def _agreed(distributed: DistributedContext | None, work: Callable[[], _T]) -> _T:
+    """``work()``; in a job, every process raises the first failing process's error (a data or
+    config error of one process's series would otherwise leave the others waiting for it)."""
+    if distributed is None:
+        return work()
+    value: _T | None = None
+    problem: tuple[str, str] | None = None
+    try:
+        value = work()
+    except (ConfigError, DataError) as exc:
+        problem = (type(exc).__name__, str(exc))
+    failed = [p for p in distributed.gather(problem) if p is not None]
+    if failed:
+        kind, message = failed[0]
+        raise (ConfigError if kind == "ConfigError" else DataError)(message)
+    return value  # type: ignore[return-value]  # set: no process failed
 
 
 def _fit_fold(plan: _Plan, stops: dict[str, int], first: int, last: int, callbacks: Sequence[Callback],
