@@ -167,6 +167,9 @@ def _add_backtest_commands(sub: argparse._SubParsersAction[argparse.ArgumentPars
     p.add_argument("--out", default="runs/backtest", help="directory for backtest.png, folds.csv, forecasts.csv, "
                    "backtest.json (default runs/backtest)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--distributed", action="store_true",
+                   help="under torchrun with --data DIR/: each process reads its share of the series, each "
+                        "fold's model is trained data-parallel (DDP); rank 0 scores every series and writes")
     p.set_defaults(func=cmd_backtest)
 
     p = sub.add_parser("bench", help="run a standard benchmark protocol (ETTh1/ETTh2, M4 Hourly) and print our "

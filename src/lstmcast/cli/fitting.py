@@ -346,11 +346,23 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     from lstmcast.evaluation.backtest import METRICS, backtest, write_backtest
 
     config = build_config(args)
-    frame = read_table(args.data)
-    progress: list[Any] = [Progress(not args.quiet)]  # a duck-typed fit-loop callback
-    result = backtest(config, frame, folds=args.folds, step=args.step, refit=args.refit, season=args.season,
-                      callbacks=progress, source=str(args.data))
-    paths = write_backtest(result, args.out)
+    if Path(args.data).is_dir():  # a dataset directory: one shard per process under torchrun
+        from lstmcast.cli.sharded import backtest_dataset
+
+        done = backtest_dataset(args, config)
+        if done is None:  # a process other than rank 0: rank 0 writes and prints
+            return 0
+        result, paths = done
+    else:
+        if getattr(args, "distributed", False):
+            raise CommandError(f"backtest --distributed shares the series of a Parquet dataset directory out "
+                               f"between processes; {args.data} is a file. Give --data DIR/ (partitioned by "
+                               "series), or drop --distributed.")
+        frame = read_table(args.data)
+        progress: list[Any] = [Progress(not args.quiet)]  # a duck-typed fit-loop callback
+        result = backtest(config, frame, folds=args.folds, step=args.step, refit=args.refit, season=args.season,
+                          callbacks=progress, source=str(args.data))
+        paths = write_backtest(result, args.out)
     summary = result.to_dict()
     if args.json:
         emit_json({"command": "backtest", **summary, "paths": paths})
@@ -358,7 +370,9 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     s = result.settings
     rows = [[name, *(values[m] for m in METRICS)] for name, values in result.overall.items()]
     print_rows(f"Backtest of {args.data}: {s['folds']} folds, step {s['step']}, horizon {s['horizon']}, "
-                f"{'refit per fold' if s['refit'] else 'one model, no refit'}",
+                f"{'refit per fold' if s['refit'] else 'one model, no refit'}"
+                + (f", {s['n_series']} series over {s['shards']['processes']} processes (each fit data-parallel)"
+                   if "shards" in s else ""),
                 ["model", *(m.upper() for m in METRICS)], rows, caption="original units, mean over folds")
     methods = list(result.overall)
     fold_rows = [[entry["fold"], entry["origin"], *(entry[m]["mase"] for m in methods)] for entry in summary["per_fold"]]

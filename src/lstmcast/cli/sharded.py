@@ -1,4 +1,4 @@
-"""The command line's side of Parquet dataset directories (train / predict --data DIR/).
+"""The command line's side of Parquet dataset directories (train / predict / backtest --data DIR/).
 
 Under torchrun with ``--distributed`` each process reads only its share of the series
 (:mod:`lstmcast.data.dataset`); alone, a process reads every series of the directory.
@@ -11,10 +11,10 @@ import dataclasses
 import os
 from typing import Any
 
-from lstmcast.cli.common import CommandError, align_columns, emit_json
+from lstmcast.cli.common import CommandError, Progress, align_columns, emit_json
 from lstmcast.data.dataset import data_sha256
 
-__all__ = ["cmd_predict_dataset", "data_sha256", "train_input"]
+__all__ = ["backtest_dataset", "cmd_predict_dataset", "data_sha256", "train_input"]
 
 
 def train_input(args: argparse.Namespace, config: Any) -> tuple[Any, Any]:
@@ -72,3 +72,35 @@ def cmd_predict_dataset(args: argparse.Namespace) -> int:
     else:
         print(table.to_csv(index=False), end="")
     return 0
+
+
+def backtest_dataset(args: argparse.Namespace, config: Any) -> tuple[Any, dict[str, str]] | None:
+    """backtest --data DIR/: alone, every series of the directory, as from one file. With
+    ``--distributed`` (one process of a torchrun job) this process's share of the series: each
+    fold's model is trained data-parallel on every process's series, each process forecasts its
+    own, and the scores cover every series. Returns the result and the paths rank 0 (or the one
+    process) wrote; None on the other processes."""
+    from lstmcast.data.dataset import load_shard
+    from lstmcast.evaluation.backtest import backtest, write_backtest
+
+    ctx = None
+    if getattr(args, "distributed", False):
+        from lstmcast.training.distributed import init_distributed
+        from lstmcast.training.sharded import check_sharded_config
+
+        check_sharded_config(config)
+        ctx = init_distributed(config.train.device)
+        ctx.sharded = True  # each process holds only its own series
+    try:
+        frame, data = load_shard(args.data, config.data, *((ctx.rank, ctx.world_size) if ctx else (0, 1)))
+        config = dataclasses.replace(config, data=data)
+        progress = [Progress(not args.quiet and (ctx is None or ctx.is_main))]
+        result = backtest(config, frame, folds=args.folds, step=args.step, refit=args.refit, season=args.season,
+                          callbacks=progress, source=str(args.data), distributed=ctx)
+        paths = write_backtest(result, args.out) if ctx is None or ctx.is_main else None
+        if ctx is not None:
+            ctx.barrier()  # the outputs are there when any process returns
+    finally:
+        if ctx is not None:
+            ctx.close()
+    return None if paths is None else (result, paths)

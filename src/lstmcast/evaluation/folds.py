@@ -78,8 +78,18 @@ def series_mase(truth: np.ndarray, pred: np.ndarray, insample: np.ndarray, seaso
 
 def score_fold(truth: np.ndarray, pred: np.ndarray, insample: list[np.ndarray], season: int) -> dict[str, float]:
     """truth/pred [S, H, T] of one fold (S series), insample S x [n_s, T] -> metrics."""
-    mases = [series_mase(truth[i, :, t], pred[i, :, t], insample[i][:, t], season)
-             for i in range(truth.shape[0]) for t in range(truth.shape[2])]
+    return scores_of(truth, pred, fold_mases(truth, pred, insample, season))
+
+
+def fold_mases(truth: np.ndarray, pred: np.ndarray, insample: list[np.ndarray], season: int) -> list[float]:
+    """The MASE of every (series, target) of one fold, series-major: what a process holding
+    only some series' histories sends for :func:`scores_of` over every series."""
+    return [series_mase(truth[i, :, t], pred[i, :, t], insample[i][:, t], season)
+            for i in range(truth.shape[0]) for t in range(truth.shape[2])]
+
+
+def scores_of(truth: np.ndarray, pred: np.ndarray, mases: list[float]) -> dict[str, float]:
+    """The metrics of one fold from truth/pred [S, H, T] and the S x T MASEs of :func:`fold_mases`."""
     return {"mae": M.mae(truth, pred), "rmse": M.rmse(truth, pred), "smape": M.smape(truth, pred),
             "mase": float(np.mean(mases))}
 
