@@ -46,7 +46,7 @@ def killed_run(out: Path, frame: pd.DataFrame, cfg=None, data: Path | None = Non
     with pytest.raises(Killed), Run(out, data=data) as run:
         Forecaster(cfg or config()).fit(frame, run=run, callbacks=[KillAt(3)])
     assert (run.dir / "checkpoint.pt").is_file() and (run.dir / "run.json").is_file()
-    assert not list(run.dir.glob("checkpoint.pt.tmp*"))
+    assert not list(run.dir.glob("*checkpoint.pt.tmp*"))
 
 
 def test_python_run_resumes_bit_exactly_and_finishes(tmp_path, frame):

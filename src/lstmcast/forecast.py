@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -128,12 +127,11 @@ class Forecast:
 
     def to_csv(self, path: str | Path) -> Path:
         """Write atomically (temp file + rename)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-        self._frame.to_csv(tmp, index=False)
-        os.replace(tmp, path)
-        return path
+        from lstmcast._json import atomic_path
+
+        with atomic_path(path) as tmp:
+            self._frame.to_csv(tmp, index=False)
+        return Path(path)
 
     def values(self, column: str = "mean") -> np.ndarray:
         return self._frame[column].to_numpy()

@@ -188,7 +188,7 @@ class Run:
                 self._check_frame(frame)
             with writing(self.dir, "the run directory", "the checkpoint there is unchanged"):
                 self._acquire()
-                for tmp in self.dir.glob("checkpoint.pt.tmp*") if self._lock is not None else ():
+                for tmp in self.dir.glob("*checkpoint.pt.tmp*") if self._lock is not None else ():
                     tmp.unlink(missing_ok=True)  # half-written by a killed process: we hold the lock now
             return
         if config is None:
@@ -267,7 +267,7 @@ class Run:
         (never half-written checkpoint files), and release the lock. A run that does not hold the
         lock (another process does) leaves the directory alone."""
         if self._lock is not None:
-            for tmp in self.dir.glob("checkpoint.pt.tmp*"):
+            for tmp in self.dir.glob("*checkpoint.pt.tmp*"):
                 tmp.unlink(missing_ok=True)
             if not self.checkpoint.is_file():
                 shutil.rmtree(self.dir, ignore_errors=True)

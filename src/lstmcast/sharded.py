@@ -16,12 +16,12 @@ dataset and trains as ``Forecaster.fit`` does.
 from __future__ import annotations
 
 import dataclasses
-import os
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lstmcast._json import atomic_path
 from lstmcast.config import ForecastConfig
 from lstmcast.data.dataset import load_shard, open_dataset
 from lstmcast.errors import ConfigError
@@ -117,20 +117,11 @@ def predict_dataset(model: str | Path | Forecaster, path: str | Path, out: str |
 
 def concat_csv(parts: Sequence[Path], out: Path) -> Path:
     """Concatenate CSV files with the same header into ``out``, atomically (temp file + rename)."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")
-    try:
-        with open(tmp, "w", encoding="utf-8", newline="") as sink:
-            for number, part in enumerate(parts):
-                with open(part, encoding="utf-8", newline="") as source:
-                    header = source.readline()
-                    if number == 0:
-                        sink.write(header)
-                    shutil.copyfileobj(source, sink)
-            sink.flush()
-            os.fsync(sink.fileno())
-        os.replace(tmp, out)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_path(out) as tmp, open(tmp, "w", encoding="utf-8", newline="") as sink:
+        for number, part in enumerate(parts):
+            with open(part, encoding="utf-8", newline="") as source:
+                header = source.readline()
+                if number == 0:
+                    sink.write(header)
+                shutil.copyfileobj(source, sink)
     return out

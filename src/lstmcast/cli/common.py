@@ -254,17 +254,7 @@ def records(frame: Any) -> list[dict[str, Any]]:
 
 def write_csv_atomic(frame: Any, path: Path) -> None:
     """Write a CSV through a temporary file in the same folder and a rename."""
-    import os
-    import tempfile
+    from lstmcast._json import atomic_path
 
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(handle)
-    umask = os.umask(0)
-    os.umask(umask)
-    try:
-        os.chmod(temporary, 0o666 & ~umask)  # mkstemp's 0600 would make the result private
-        frame.to_csv(temporary, index=False)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp:
+        frame.to_csv(tmp, index=False)

@@ -4,7 +4,6 @@ atomic PNG write."""
 
 from __future__ import annotations
 
-import os
 import zlib
 from pathlib import Path
 from typing import Literal
@@ -12,6 +11,8 @@ from typing import Literal
 from matplotlib.axis import Axis
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure, SubFigure
+
+from lstmcast._json import atomic_path
 
 #: One colour per model name, the same in every figure (Tableau colours; red for the plain RNN,
 #: blues to greens for the LSTMs as their memory time scale at initialisation grows).
@@ -61,11 +62,5 @@ def save_png(figure: Figure | SubFigure, path: str | Path | None) -> None:
     if path is None:
         return
     figure = figure.figure  # the root figure (a Figure is its own root)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        figure.savefig(temporary, format="png", dpi=figure.dpi)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
+    with atomic_path(path) as tmp:
+        figure.savefig(tmp, format="png", dpi=figure.dpi)

@@ -3,12 +3,13 @@ each function."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+
+from lstmcast._json import atomic_path
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -19,15 +20,9 @@ def save_png(fig: Figure | SubFigure, path: str | Path) -> Path:
     """Write the PNG atomically (a temporary file, then a rename). An Axes in a subfigure writes
     its whole figure."""
     root = fig.figure  # the root figure (a Figure is its own root)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    try:
+    with atomic_path(path) as tmp:
         root.savefig(tmp, dpi=100, bbox_inches="tight", format="png")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    return Path(path)
 
 
 def log_axis(ax: Axes) -> None:

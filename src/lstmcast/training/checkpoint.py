@@ -8,12 +8,12 @@ weights so far, the history and the elapsed time: resuming continues the exact r
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
 
+from lstmcast._json import atomic_path
 from lstmcast.errors import ModelFileError
 
 if TYPE_CHECKING:
@@ -22,11 +22,8 @@ if TYPE_CHECKING:
 
 def save_checkpoint(state: LoopState, path: Path) -> None:
     """Write the loop state atomically (temp file + rename); loadable with weights_only=True."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
-    torch.save(state.to_checkpoint(), tmp)
-    os.replace(tmp, path)
+    with atomic_path(path, durable=False) as tmp:  # every epoch: no fsync on the hot path
+        torch.save(state.to_checkpoint(), tmp)
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:

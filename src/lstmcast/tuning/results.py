@@ -6,21 +6,19 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import os
-import tempfile
 import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lstmcast._json import jsonable
+from lstmcast._json import atomic_path, jsonable, write_text_atomic
 from lstmcast.errors import require
 from lstmcast.tuning.trials import TuneResult
 
 if TYPE_CHECKING:
     import optuna
 
-__all__ = ["output_lock", "replacing", "write_plots", "write_results", "write_text_atomic"]
+__all__ = ["output_lock", "write_plots", "write_results", "write_text_atomic"]
 
 
 def write_results(study: optuna.study.Study, result: TuneResult, out_dir: str | Path,
@@ -42,7 +40,7 @@ def write_results(study: optuna.study.Study, result: TuneResult, out_dir: str | 
         paths["config"] = str(out / "config.toml")
     frame = study.trials_dataframe(attrs=("number", "value", "state", "datetime_start", "datetime_complete",
                                           "duration", "params", "user_attrs"))
-    with replacing(out / "trials.csv") as tmp:
+    with atomic_path(out / "trials.csv") as tmp:
         frame.to_csv(tmp, index=False)
     paths["trials"] = str(out / "trials.csv")
     plots, notes = write_plots(study, out)
@@ -116,23 +114,3 @@ def output_lock(out_dir: str | Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-@contextlib.contextmanager
-def replacing(path: Path) -> Iterator[str]:
-    """A temporary name next to ``path``, renamed onto it when the block ends without an error."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        yield tmp
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes owner-only files; these are ordinary outputs
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` whole and rename it into place."""
-    with replacing(path) as tmp:
-        Path(tmp).write_text(text, encoding="utf-8")
