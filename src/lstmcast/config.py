@@ -175,6 +175,7 @@ class ModelConfig:
     patch_length: int | None = None
     ensemble: int = 3
     encoder: str = "lstm"
+    seasonal_skip: int = 0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "quantiles", tuple(float(q) for q in self.quantiles))
@@ -184,6 +185,10 @@ class ModelConfig:
         if self.patch_length is not None:
             _check_positive_int("model", "patch_length", self.patch_length, minimum=0, maximum=MAX_STEPS)
         _check_positive_int("model", "ensemble", self.ensemble, maximum=MAX_LAYERS)
+        _check_positive_int("model", "seasonal_skip", self.seasonal_skip, minimum=0, maximum=MAX_STEPS)
+        if self.seasonal_skip and self.strategy == "recursive":
+            raise ConfigError("model.seasonal_skip forecasts the residual of a direct model over the seasonal naive; "
+                              "it does not apply to model.strategy='recursive'. Set one of them back.")
         _check_choice("model", "normalization", self.normalization, NORMALIZATIONS)
         _check_positive_int("model", "num_layers", self.num_layers, maximum=MAX_LAYERS)
         _check_positive_int("model", "attention_heads", self.attention_heads, maximum=MAX_HIDDEN)

@@ -81,5 +81,10 @@ def resolve(config: ForecastConfig, frequency: str | None, lengths: Sequence[int
             length = math.ceil(length / patch) * patch
     if d.input_length is not None and patch and d.input_length % patch:
         patch = 0  # a window the user fixed that no whole number of periods divides: no patches
+    if m.seasonal_skip > length:
+        from lstmcast.errors import ConfigError
+
+        raise ConfigError(f"model.seasonal_skip={m.seasonal_skip} needs a window of at least that many steps; "
+                          f"data.input_length is {length}. Lengthen the window or shorten the period.")
     return dataclasses.replace(config, data=dataclasses.replace(d, input_length=int(length)),
                                model=dataclasses.replace(m, patch_length=int(patch)))

@@ -210,3 +210,25 @@ def test_gradient_flow_on_a_gru_model_says_why_it_cannot(frame, tmp_path, capsys
     err = capsys.readouterr().err
     assert code == 2
     assert "gradient-flow records LSTM gates" in err and "model.encoder='gru'" in err and "Traceback" not in err
+
+
+def test_seasonal_skip_forecasts_the_residual_over_the_seasonal_naive():
+    # with the head's weights at zero the network's correction is 0: the output is the seasonal naive
+    for normalization in ("none", "standard"):
+        net = LSTMForecastNet(1, 1, 0, 5, ModelConfig(hidden_size=4, head="point", seasonal_skip=3,
+                                                      normalization=normalization))
+        for p in net.head.parameters():
+            torch.nn.init.zeros_(p)
+        x = torch.arange(20.0).reshape(2, 10, 1)
+        out = net(x)[..., 0, 0]  # [B, H]
+        expected = torch.tensor([[7.0, 8, 9, 7, 8], [17.0, 18, 19, 17, 18]])
+        assert torch.allclose(out, expected), (normalization, out)
+
+
+@pytest.mark.parametrize(("model", "data", "message"), [
+    ({"seasonal_skip": 3, "strategy": "recursive"}, {"features": ()}, "does not apply to model.strategy='recursive'"),
+    ({"seasonal_skip": 30}, {}, "model.seasonal_skip=30 needs a window of at least that many steps; data.input_length is 24"),
+])
+def test_seasonal_skip_misuse_is_named(frame, model, data, message):
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        Forecaster(tiny_config(data={"targets": ("y",), "input_length": 24, "horizon": 3, **data}, model=model)).fit(frame)

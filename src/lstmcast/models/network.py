@@ -119,19 +119,34 @@ class LSTMForecastNet(nn.Module):
             return mean, std
         return None
 
+    def _seasonal_naive(self, x: torch.Tensor) -> torch.Tensor:
+        """The seasonal naive forecast of the window's targets at period S = ``seasonal_skip``:
+        step h repeats x[L - S + (h mod S)]. [B, L, F] -> [B, H, T]."""
+        period = self.config.seasonal_skip
+        return x[:, [h % period - period for h in range(self.horizon)], : self.n_targets]
+
     def step(self, x: torch.Tensor, future: torch.Tensor | None = None) -> torch.Tensor:
-        """The trained map with instance normalisation applied and undone: [B, L, F] -> [B, H', T, P]."""
+        """The trained map with instance normalisation applied and undone: [B, L, F] -> [B, H', T, P].
+
+        With ``model.seasonal_skip`` = S the network forecasts the residual over the seasonal naive
+        forecast of period S (in units of the window's spread): the output is the seasonal naive
+        plus the network's correction."""
         ref = self._reference(x)
-        if ref is None:
+        skip = self.config.seasonal_skip and not self.recursive
+        if ref is None and not skip:
             return self._step(x, future)
-        loc, spread = ref
+        if ref is None:
+            loc, spread = x.new_zeros(x.shape[0], 1, x.shape[2]), None
+        else:
+            loc, spread = ref
         if spread is None:
             spread = torch.ones_like(loc)
         if future is not None and self.n_future:
             known = self.n_inputs - self.n_future
             future = (future - loc[..., known:]) / spread[..., known:]
         params = self._step((x - loc) / spread, future)
-        offset = loc[..., : self.n_targets].expand(-1, params.shape[1], -1)  # [B, H', T]
+        offset = (self._seasonal_naive(x) if skip  # [B, H', T]
+                  else loc[..., : self.n_targets].expand(-1, params.shape[1], -1))
         scale = spread[..., : self.n_targets].expand(-1, params.shape[1], -1)
         return self.head.denormalize(params, offset, scale)
 

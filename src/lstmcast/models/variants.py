@@ -56,4 +56,5 @@ VARIANTS: dict[str, Variant] = {
     "patches": _v({"model.patch_length": 4}),
     "forget-bias": _v({"model.forget_bias": 1.0}),
     "standard-scaler": _v({"data.scaler": "standard"}),
+    "seasonal-skip": _v({"model.seasonal_skip": 4, "model.head": "quantile"}),
 }
