@@ -152,11 +152,10 @@ class ModelConfig:
     """The network: an LSTM encoder, optional attention, and a head (point or probabilistic).
 
     Defaults are for forecasting real data (measured in the README's accuracy table): per-window
-    instance normalisation (``normalization="standard"``), a quantile head whose median is the
-    point forecast (pinball loss: robust to outliers, intervals for free), and patches of one
-    seasonal period (``patch_length=None`` derives them from the data at fit time; 0 = none), and
-    an ensemble of three (``ensemble=K`` trains K members, seeds seed..seed+K-1, and forecasts
-    their median; 1 = a single network).
+    instance normalisation (``normalization="standard"``), a quantile head whose median is the point
+    forecast (pinball loss: robust to outliers, intervals for free), patches of one seasonal period
+    (``patch_length=None`` derives them at fit time; 0 = none), and an ensemble of three
+    (``ensemble=K``: K members, seeds seed..seed+K-1, their median forecast; 1 = one network).
     """
 
     hidden_size: int = 64
@@ -187,8 +186,7 @@ class ModelConfig:
         _check_positive_int("model", "ensemble", self.ensemble, maximum=MAX_LAYERS)
         _check_positive_int("model", "seasonal_skip", self.seasonal_skip, minimum=0, maximum=MAX_STEPS)
         if self.seasonal_skip and self.strategy == "recursive":
-            raise ConfigError("model.seasonal_skip forecasts the residual of a direct model over the seasonal naive; "
-                              "it does not apply to model.strategy='recursive'. Set one of them back.")
+            raise ConfigError("model.seasonal_skip does not apply to model.strategy='recursive'; set one back.")
         _check_choice("model", "normalization", self.normalization, NORMALIZATIONS)
         _check_positive_int("model", "num_layers", self.num_layers, maximum=MAX_LAYERS)
         _check_positive_int("model", "attention_heads", self.attention_heads, maximum=MAX_HIDDEN)
