@@ -41,7 +41,7 @@ from lstmcast.errors import DataError
 
 __all__ = ["CSV_SUFFIXES", "NIXTLA_COLUMNS", "PARQUET_SUFFIXES", "TIME_CANDIDATES", "DataNote", "Spacing",
            "as_pandas", "find_time_column", "future_index", "infer_frequency", "prepare_frame", "read_table",
-           "same_step", "sha256_file", "spacing"]
+           "same_step", "series_groups", "sha256_file", "spacing"]
 
 NIXTLA_COLUMNS = ("unique_id", "ds", "y")  # NeuralForecast / StatsForecast long format
 
@@ -255,6 +255,14 @@ def _handle_missing(out: pd.DataFrame, columns: list[str], fill: str | None, sou
     return out
 
 
+def series_groups(ids: pd.Series) -> tuple[np.ndarray, pd.Index, np.ndarray]:
+    """Rows grouped by series in one pass: (codes per row, the keys in order of first appearance,
+    a stable order that puts each series' rows together, keeping their order). A missing id has
+    code -1."""
+    codes, keys = pd.factorize(ids, sort=False)
+    return codes, pd.Index(keys), np.argsort(codes, kind="stable")
+
+
 def _steps_within_series(out: pd.DataFrame, series_col: str | None) -> np.ndarray | None:
     """Every step between consecutive rows of the same series (in the rows' order), as integers;
     None when the time index is not numeric or datetime-like. One pass for any number of series."""
@@ -267,8 +275,7 @@ def _steps_within_series(out: pd.DataFrame, series_col: str | None) -> np.ndarra
         return None
     if series_col is None:
         return np.diff(values)
-    codes = pd.factorize(out[series_col], sort=False)[0]
-    order = np.argsort(codes, kind="stable")
+    codes, _, order = series_groups(out[series_col])
     codes, values = codes[order], values[order]
     same = codes[1:] == codes[:-1]
     return np.diff(values)[same]

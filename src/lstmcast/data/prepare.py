@@ -18,7 +18,7 @@ import pandas as pd
 
 from lstmcast.config import DataConfig
 from lstmcast.data.features import calendar_columns, calendar_values
-from lstmcast.data.io import NIXTLA_COLUMNS, TIME_CANDIDATES, prepare_frame
+from lstmcast.data.io import NIXTLA_COLUMNS, TIME_CANDIDATES, prepare_frame, series_groups
 from lstmcast.data.layout import ChannelLayout
 from lstmcast.data.scaling import Scaler
 from lstmcast.errors import ConfigError, DataError
@@ -95,14 +95,12 @@ def series_arrays(frame: pd.DataFrame, data: DataConfig, layout: ChannelLayout |
     if data.series_col is None:
         spans = [(SINGLE, 0, len(tidy))]
     else:  # one sort and one array for every series: no per-series pandas indexing (10k series)
-        codes, keys = pd.factorize(tidy[data.series_col], sort=False)
+        codes, keys, order = series_groups(tidy[data.series_col])
         if (codes < 0).any():  # prepare_frame refuses empty ids; never drop rows silently here
             raise DataError(f"{source} has rows without a series id in column {data.series_col!r}.")
-        order = np.argsort(codes, kind="stable")
         index, values = index[order], values[order]
         ends = np.cumsum(np.bincount(codes, minlength=len(keys)))
-        spans = [(str(k), int(e - n), int(e)) for k, e, n in
-                 zip(keys, ends, np.bincount(codes, minlength=len(keys)), strict=True)]
+        spans = [(str(k), int(lo), int(hi)) for k, lo, hi in zip(keys, [0, *ends[:-1]], ends, strict=True)]
     if layout is None:
         first = index[spans[0][1] : spans[0][2]]
         calendar = calendar_columns(first) if data.calendar_features else []

@@ -4,6 +4,7 @@ Part of :mod:`lstmcast.data.io`."""
 
 from __future__ import annotations
 
+import functools
 import re
 import warnings
 from collections.abc import Sequence
@@ -283,11 +284,16 @@ def future_index(index: pd.Index, freq: str | None, steps: int) -> pd.Index:
 def _tick_in_unit(freq: str, index: pd.DatetimeIndex) -> int | None:
     """A fixed step shorter than a day (hours, minutes, ...) in ``index``'s time unit; None for
     calendar steps (days, months, ...), whose length depends on the date and the time zone."""
+    return _tick(str(freq), str(index.unit))
+
+
+@functools.lru_cache(maxsize=64)
+def _tick(freq: str, unit: str) -> int | None:  # once per (model frequency, unit), not per series
     try:
         offset = pd.tseries.frequencies.to_offset(freq)
     except ValueError:
         return None
     if not isinstance(offset, pd.offsets.Tick) or offset.nanos >= 86_400 * 10**9:
         return None
-    per = {"ns": 1, "us": 10**3, "ms": 10**6, "s": 10**9}[index.unit]
+    per = {"ns": 1, "us": 10**3, "ms": 10**6, "s": 10**9}[unit]
     return int(offset.nanos) // per if offset.nanos % per == 0 else None
