@@ -152,3 +152,27 @@ def test_torch_write_errors_without_an_errno_are_diagnosed_by_probing(tmp_path, 
         raise RuntimeError("[enforce fail at inline_container.cc:747] . open file failed with strerror: Read-only")
     with pytest.raises(RuntimeError, match="not a write"), writing(tmp_path / "x", "the checkpoint"):
         raise RuntimeError("not a write failure")  # other errors pass through unchanged
+
+
+def test_atomic_writes_from_two_threads_never_share_a_temporary_file(tmp_path):
+    import threading
+
+    from lstmcast._json import write_text_atomic
+
+    target, errors = tmp_path / "out.json", []
+
+    def write(text: str) -> None:
+        try:
+            for _ in range(200):
+                write_text_atomic(target, text)
+        except Exception as exc:  # a shared temporary name: one rename takes the other's file
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(text * 1000,)) for text in "ab"]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert target.read_text() in ("a" * 1000, "b" * 1000)
+    assert [p.name for p in tmp_path.iterdir()] == ["out.json"]  # no temporary file left

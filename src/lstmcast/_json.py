@@ -7,6 +7,7 @@ import hashlib
 import json
 import math
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -37,12 +38,12 @@ def jsonable(value: Any) -> Any:
 @contextmanager
 def atomic_path(path: str | Path, durable: bool = True) -> Iterator[Path]:
     """The one way lstmcast writes an output file: the block writes to the temporary name this
-    yields (beside ``path``: ``.NAME.tmpPID``), which is fsynced (``durable``) and renamed onto
+    yields (beside ``path``: ``.NAME.tmpPID-THREAD``, so concurrent writers never share one), which is fsynced (``durable``) and renamed onto
     ``path`` when the block ends without an error, and removed when it does not. Any writer that
     takes a file name works: ``open``, ``torch.save``, ``savefig``, ``DataFrame.to_csv``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}-{threading.get_ident()}")
     try:
         yield tmp
         if durable:
