@@ -4,22 +4,12 @@ This module is for teaching and introspection, not for the training hot path (``
 uses oneDNN's fused kernel and is about 2x faster on CPU). :class:`ExplicitLSTM` keeps its
 parameters under the same names and in the same layout as ``torch.nn.LSTM``, so either module's
 ``state_dict`` loads into the other, and it reproduces ``nn.LSTM``'s outputs, final states and
-gradients (to 1e-6 in float64; see ``tests/lstm/test_cell.py``). The equations themselves, one
-function each, are in :mod:`lstmcast.lstm.equations` (and importable from here).
+gradients (to 1e-6 in float64; see ``tests/lstm/test_cell.py``).
 
-For one layer and one direction, at step t, with input ``x_t [B, F]``, previous hidden state
-``h_{t-1} [B, H]`` and previous cell state ``c_{t-1} [B, H]``::
-
-    f_t = sigmoid(W_if x_t + b_if + W_hf h_{t-1} + b_hf)     forget gate      forget_gate
-    i_t = sigmoid(W_ii x_t + b_ii + W_hi h_{t-1} + b_hi)     input gate       input_gate
-    o_t = sigmoid(W_io x_t + b_io + W_ho h_{t-1} + b_ho)     output gate      output_gate
-    g_t = tanh(W_ig x_t + b_ig + W_hg h_{t-1} + b_hg)        candidate        candidate
-    c_t = f_t * c_{t-1} + i_t * g_t                          cell state       cell_update
-    h_t = o_t * tanh(c_t)                                    hidden state     hidden_update
-
-PyTorch stores the four row blocks of ``weight_ih_l{k}`` ``[4H, F_k]``, ``weight_hh_l{k}``
-``[4H, H]``, ``bias_ih_l{k}`` and ``bias_hh_l{k}`` ``[4H]`` in the order i, f, g, o; the backward
-direction of a bidirectional LSTM has the same parameters with the suffix ``_reverse``.
+The equations (the f, i, o gates, the tanh candidate g, ``c_t = f_t * c_{t-1} + i_t * g_t`` and
+``h_t = o_t * tanh(c_t)``) and PyTorch's i, f, g, o row order are written out once, one function
+each, in :mod:`lstmcast.lstm.equations` (importable from here). The backward direction of a
+bidirectional LSTM has the same parameters with the suffix ``_reverse``.
 """
 
 from __future__ import annotations
