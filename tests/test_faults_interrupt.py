@@ -69,3 +69,29 @@ def test_ctrl_c_in_the_first_moments(tmp_path, delay):
     proc = start(tmp_path, "-X", "importtime")
     finish(proc, interrupt_at(proc, "lstmcast._interrupt", delay))
     assert not (tmp_path / "m").exists() and not (tmp_path / "m.partial").exists()
+
+
+def test_ctrl_c_inside_an_import_waits_for_the_import_to_finish(tmp_path):
+    """A library that swallows exceptions while it imports must not swallow Ctrl-C: the interrupt
+    lands after the import, where main() turns it into its line."""
+    (tmp_path / "swallows.py").write_text(
+        "import signal, time\n"
+        "try:\n"
+        "    signal.raise_signal(signal.SIGINT)\n"
+        "    time.sleep(0.1)\n"
+        "except BaseException:\n"
+        "    pass  # what a careless import guard does\n"
+        "finished = True\n")
+    code = ("import signal, sys\n"
+            "from lstmcast import _interrupt\n"
+            "signal.signal(signal.SIGINT, _interrupt._interrupted_while_starting)\n"
+            "_interrupt.restore()\n"
+            "try:\n"
+            "    import swallows\n"
+            "    import time; time.sleep(1)\n"
+            "    print('not interrupted')\n"
+            "except KeyboardInterrupt:\n"
+            "    print('interrupted after the import:', swallows.finished)\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([SRC, str(tmp_path)])}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=60)
+    assert done.stdout.strip() == "interrupted after the import: True", (done.stdout, done.stderr)
