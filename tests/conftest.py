@@ -28,7 +28,7 @@ def tiny_config(**sections) -> ForecastConfig:
     # the forecast-first defaults have tests of their own (tests/test_forecast_first.py)
     data = dict(targets=("value",), input_length=12, horizon=1, val_fraction=0.1, test_fraction=0.2,
                 scaler="minmax")
-    model = dict(hidden_size=8, head="point", normalization="none", patch_length=0, ensemble=1)
+    model = dict(hidden_size=8, head="point", normalization="none", patch_length=0, ensemble=1, seasonal_skip=0)
     train = dict(max_epochs=3, batch_size=32, patience=0)
     data.update(sections.get("data", {}))
     model.update(sections.get("model", {}))

@@ -232,3 +232,35 @@ def test_derived_window_covers_the_longest_season_the_history_allows(freq, horiz
     resolved = resolve(config, freq, lengths)
     assert (resolved.data.input_length, resolved.model.patch_length) == (window, patch)
     assert config.data.input_length is None and config.model.patch_length is None  # never changed
+
+
+def _hourly(n: int, seasonal: bool, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    if seasonal:
+        t = np.arange(n)
+        return 20 + 5 * np.sin(2 * np.pi * t / 24) + 2 * np.sin(2 * np.pi * t / 168) + 0.3 * rng.normal(size=n)
+    return 20 + np.cumsum(rng.normal(size=n))  # a random walk: last week says nothing about next week
+
+
+def test_seasonal_strength_is_small_for_a_stable_season_and_above_one_for_a_random_walk():
+    from lstmcast.defaults import SKIP_RATIO, strength_sums
+
+    seasonal, naive = strength_sums([_hourly(1200, True, k) for k in range(3)], 24, 168, skip_last=24)
+    assert seasonal / naive < 0.5 * SKIP_RATIO
+    seasonal, naive = strength_sums([_hourly(1200, False, k) for k in range(3)], 24, 168, skip_last=24)
+    assert seasonal / naive > 1.0
+    assert strength_sums([np.ones(500), np.arange(3.0)], 24, 168) == (0.0, 0.0)  # flat or too short: not counted
+
+
+@pytest.mark.parametrize("seasonal, given, skip", [(True, None, 168), (False, None, 0), (True, 0, 0), (False, 24, 24)])
+def test_the_seasonal_skip_is_taken_where_the_season_is_strong_unless_the_config_says(seasonal, given, skip):
+    n = 1200
+    frame = pd.DataFrame({"ds": pd.date_range("2024-01-01", periods=n, freq="h"), "y": _hourly(n, seasonal)})
+    config = ForecastConfig(DataConfig(targets=("y",), time_col="ds", horizon=24),
+                            train=dataclasses.replace(FAST, max_epochs=1)).with_overrides(
+        ["model.ensemble=1", "model.hidden_size=8", f"model.seasonal_skip={'none' if given is None else given}"])
+    fitted = Forecaster(config).fit(frame)
+    assert fitted.config_.data.input_length == 336 and fitted.config_.model.seasonal_skip == skip
+    measured = fitted.meta_["seasonal_strength"]
+    assert (set(measured) == {"168"}) if given is None else measured == {}
+    assert np.isfinite(fitted.predict(frame).to_frame()["mean"]).all()

@@ -112,10 +112,8 @@ class DataConfig:
         _check_fraction("data", "val_fraction", self.val_fraction, 0.0, 0.9)
         _check_fraction("data", "test_fraction", self.test_fraction, 0.0, 0.9)
         if self.val_fraction + self.test_fraction >= 0.9:
-            raise ConfigError(
-                "data.val_fraction + data.test_fraction must leave at least 10% for training; "
-                f"got {self.val_fraction} + {self.test_fraction}."
-            )
+            raise ConfigError("data.val_fraction + data.test_fraction must leave at least 10% for training; "
+                              f"got {self.val_fraction} + {self.test_fraction}.")
         if self.fill is not None:
             _check_choice("data", "fill", self.fill, FILLS)
         if self.fill_gaps and self.fill not in ("ffill", "interpolate"):
@@ -154,7 +152,8 @@ class ModelConfig:
     Defaults are for forecasting real data (measured in the README's accuracy table): per-window
     instance normalisation (``normalization="standard"``), a quantile head whose median is the point
     forecast (pinball loss: robust to outliers, intervals for free), patches of one seasonal period
-    (``patch_length=None`` derives them at fit time; 0 = none), and an ensemble of three
+    (``patch_length=None`` derives them at fit time; 0 = none), a residual over the seasonal naive
+    where the data's season is strong (``seasonal_skip=None`` decides at fit time), and an ensemble of three
     (``ensemble=K``: K members, seeds seed..seed+K-1, their median forecast; 1 = one network).
     """
 
@@ -174,7 +173,7 @@ class ModelConfig:
     patch_length: int | None = None
     ensemble: int = 3
     encoder: str = "lstm"
-    seasonal_skip: int = 0
+    seasonal_skip: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "quantiles", tuple(float(q) for q in self.quantiles))
@@ -184,7 +183,8 @@ class ModelConfig:
         if self.patch_length is not None:
             _check_positive_int("model", "patch_length", self.patch_length, minimum=0, maximum=MAX_STEPS)
         _check_positive_int("model", "ensemble", self.ensemble, maximum=MAX_LAYERS)
-        _check_positive_int("model", "seasonal_skip", self.seasonal_skip, minimum=0, maximum=MAX_STEPS)
+        if self.seasonal_skip is not None:
+            _check_positive_int("model", "seasonal_skip", self.seasonal_skip, minimum=0, maximum=MAX_STEPS)
         if self.seasonal_skip and self.strategy == "recursive":
             raise ConfigError("model.seasonal_skip does not apply to model.strategy='recursive'; set one back.")
         _check_choice("model", "normalization", self.normalization, NORMALIZATIONS)

@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import time
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 import torch
 from torch import nn
@@ -35,7 +37,7 @@ from lstmcast.data.io import DataNote, as_pandas, infer_frequency
 from lstmcast.data.layout import ChannelLayout
 from lstmcast.data.prepare import SeriesData, resolve_columns, series_arrays
 from lstmcast.data.splits import SplitBounds
-from lstmcast.defaults import resolve, season_for
+from lstmcast.defaults import resolve, season_for, strength_sums
 from lstmcast.errors import ConfigError, ModelFileError, NotFittedError
 from lstmcast.fitting.device import resolve_device, torch_settings
 from lstmcast.fitting.meta import fit_meta, saved_meta
@@ -166,7 +168,8 @@ class Forecaster:
         lengths = [len(s.values) for s in series]
         if run.distributed is not None:  # series-sharded data: every rank's lengths, so one network
             lengths = run.distributed.lengths(lengths)
-        config = resolve(dataclasses.replace(self.config, data=data), frequency, lengths)
+        strength = _Strength([s.values[:, 0] for s in series], data, run)
+        config = resolve(dataclasses.replace(self.config, data=data), frequency, lengths, strength)
         d = config.data
         trainable, skipped = trainable_series(series, d, bounds_fn)
         parts = [prepare_part(s, d, bounds_fn, holdout=True) for s in trainable]
@@ -188,6 +191,7 @@ class Forecaster:
                        series=[s.key for s in series], skipped=skipped, parts=parts, refit=refit,
                        n_windows=fitted.n_windows, seed=config.train.seed, results=fitted.results,
                        validation=validation, calibration=calibration),
+            "seasonal_strength": strength.measured,
             "train_seconds": round(time.perf_counter() - started, 3),
             "device": str(run.device),
             "threads": torch.get_num_threads(),
@@ -361,6 +365,24 @@ class Forecaster:
         self.validation_ = meta.get("validation")
         self.validation_forecast_ = None
         return self
+
+
+class _Strength:
+    """The seasonal strength at a period over every series (every rank's, with sharded data);
+    :attr:`measured` keeps each value asked for (the fit's meta)."""
+
+    def __init__(self, histories: list[np.ndarray], data: DataConfig, run: RunOptions) -> None:
+        self.histories, self.data, self.run = histories, data, run
+        self.measured: dict[str, float | None] = {}
+
+    def __call__(self, period: int) -> float:
+        sums = strength_sums(self.histories, self.data.horizon, period, skip_last=self.data.validation_steps)
+        if self.run.distributed is not None and self.run.distributed.sharded:
+            every = self.run.distributed.gather(sums)
+            sums = (float(sum(p[0] for p in every)), float(sum(p[1] for p in every)))
+        ratio = sums[0] / sums[1] if sums[1] > 0 else math.inf
+        self.measured[str(period)] = round(ratio, 4) if math.isfinite(ratio) else None
+        return ratio
 
 
 def _write_text(path: Path, text: str) -> None:

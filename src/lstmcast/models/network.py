@@ -122,7 +122,7 @@ class LSTMForecastNet(nn.Module):
     def _seasonal_naive(self, x: torch.Tensor) -> torch.Tensor:
         """The seasonal naive forecast of the window's targets at period S = ``seasonal_skip``:
         step h repeats x[L - S + (h mod S)]. [B, L, F] -> [B, H, T]."""
-        period = self.config.seasonal_skip
+        period = int(self.config.seasonal_skip or 0)
         return x[:, [h % period - period for h in range(self.horizon)], : self.n_targets]
 
     def step(self, x: torch.Tensor, future: torch.Tensor | None = None) -> torch.Tensor:
