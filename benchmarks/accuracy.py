@@ -69,6 +69,7 @@ def score(task: Task, forecasts: Forecasts, *, with_owa: bool = True) -> dict[st
     M4: sMAPE and MASE per series, averaged over series; OWA against Naive2 on the same series.
     M3: the M3 sMAPE (:func:`metrics.smape_m3`) and MASE per series, averaged over series.
     ETT / demand: MAE and MSE over every origin and step (ETT on the z-score scale).
+    AirPassengers: MAPE and sMAPE (M4 definition) of its one window.
     """
     H = task.horizon
     if task.name.startswith("m3") or task.name == "m4_hourly":
@@ -84,6 +85,10 @@ def score(task: Task, forecasts: Forecasts, *, with_owa: bool = True) -> dict[st
             ref = score(task, naive2_forecasts(task), with_owa=False)
             out["owa"] = M.owa(out["smape"], out["mase"], ref["smape"], ref["mase"])
         return out
+    if "mape" in task.metrics:
+        truth = np.concatenate([t for s in task.series for _, t in s.windows(H)])
+        pred = np.concatenate([forecasts[s.id].ravel() for s in task.series])
+        return {"mape": M.mape(truth, pred), "smape": M.smape(truth, pred)}
     offset, scale = task.scale
     truth = np.concatenate([np.stack([t for _, t in s.windows(H)]) for s in task.series])
     pred = np.concatenate([forecasts[s.id] for s in task.series])
@@ -346,7 +351,10 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"--set: {exc}")
     results = []
     for name in args.datasets:
-        task = subsample(load_task(name, args.data_dir), args.max_series)
+        try:
+            task = subsample(load_task(name, args.data_dir), args.max_series)
+        except LstmcastError as exc:
+            parser.error(f"--datasets {name}: {exc}")
         started = time.process_time()
         result = run_task(task, seeds=args.seeds, overrides=args.set, lstm=not args.no_lstm,
                           stats=not args.no_stats, refresh=args.refresh)

@@ -19,6 +19,9 @@ Holdouts (documented in docs/accuracy.md):
   MAE / MSE on the protocol's z-score scale (train rows 0..8639, population std).
 * ``demand``: Taylor's half-hourly demand, the last week (336 steps) from the 3696 before it;
   seasons 48 and 336; made-up dates from 2000-06-05 00:00 every 30 minutes. MAE / MSE in MW.
+* ``air_passengers``: Box & Jenkins' monthly airline passengers (144 months, 1949-1960), the
+  last 12 months from the 132 before; season 12. Read from ``statsforecast.utils`` (a benchmark
+  requirement), not from ``data_dir``. MAPE / sMAPE in percent.
 """
 
 from __future__ import annotations
@@ -37,13 +40,14 @@ from lstmcast.evaluation import protocols as P
 
 __all__ = ["DATASETS", "PUBLISHED", "Series", "Task", "load_task", "subsample"]
 
-DATASETS = ("m4_hourly", "m3_yearly", "m3_quarterly", "m3_other", "etth1", "etth2", "demand")
+DATASETS = ("m4_hourly", "m3_yearly", "m3_quarterly", "m3_other", "etth1", "etth2", "demand", "air_passengers")
 """Every dataset of the suite, in table order."""
 
 ETT_TRAIN_END = 11520
 ETT_TEST_END = 14400
 ETT_HORIZON = 24
 DEMAND_TEST = 336
+AIR_TEST = 12
 
 # Published figures of each protocol, from ../shared/data/README.md: {metric: {method: value}}.
 PUBLISHED: dict[str, dict[str, dict[str, float]]] = {
@@ -62,6 +66,7 @@ PUBLISHED: dict[str, dict[str, dict[str, float]]] = {
     "etth1": {},
     "etth2": {},
     "demand": {},
+    "air_passengers": {},
 }
 
 
@@ -192,6 +197,21 @@ def _demand(data_dir: Path) -> Task:
                 published=PUBLISHED["demand"])
 
 
+def _air_passengers() -> Task:
+    try:  # a benchmark-only dependency (requirements/bench.txt), which ships the series
+        from statsforecast.utils import AirPassengers
+    except ImportError:
+        raise DataError("air_passengers is read from statsforecast.utils.AirPassengers; install the benchmark "
+                        "requirements: pip install -r requirements/bench.txt") from None
+    values = np.asarray(AirPassengers, dtype=np.float64)
+    end = values.size - AIR_TEST
+    return Task("air_passengers", "AirPassengers", AIR_TEST, *_periods("MS"), "MS", "1949-01-01",
+                ("mape", "smape"), [Series("air", values, end, (end,))],
+                hashlib.sha256(values.tobytes()).hexdigest()[:16],
+                notes="Box & Jenkins' monthly airline passengers 1949-1960: the last 12 months from the 132 "
+                      "before; MAPE / sMAPE in percent", published=PUBLISHED["air_passengers"])
+
+
 def load_task(name: str, data_dir: str | os.PathLike[str]) -> Task:
     """The dataset ``name`` (one of :data:`DATASETS`) read from ``data_dir``."""
     data_dir = Path(data_dir)
@@ -203,6 +223,8 @@ def load_task(name: str, data_dir: str | os.PathLike[str]) -> Task:
         return _ett(name, data_dir)
     if name == "demand":
         return _demand(data_dir)
+    if name == "air_passengers":
+        return _air_passengers()
     raise ValueError(f"Unknown dataset {name!r}. Valid names: {', '.join(DATASETS)}.")
 
 

@@ -12,7 +12,7 @@ __all__ = ["LABELS", "METHODS", "METRIC_LABELS", "markdown"]
 METHODS = ("lstmcast", "naive", "snaive", "snaive_long", "naive2", "ets", "theta")
 LABELS = {"lstmcast": "lstmcast", "naive": "Naive", "snaive": "sNaive", "snaive_long": "sNaive (long)",
           "naive2": "Naive2", "ets": "AutoETS", "theta": "AutoTheta"}
-METRIC_LABELS = {"smape": "sMAPE", "mase": "MASE", "owa": "OWA", "mae": "MAE", "mse": "MSE"}
+METRIC_LABELS = {"smape": "sMAPE", "mase": "MASE", "owa": "OWA", "mae": "MAE", "mse": "MSE", "mape": "MAPE"}
 
 
 def _fmt(value: float | None, metric: str) -> str:
@@ -33,7 +33,7 @@ def markdown(results: Sequence[dict[str, Any]], command: str) -> str:
         periods = "/".join(str(m) for m in r["seasons"]) or "1"
         label = f"{r['title']} (h={r['horizon']}, m={periods}, {r['n_series']} series"
         label += f", {r['n_windows']} windows)" if r["n_windows"] != r["n_series"] else ")"
-        metrics = [m for m in ("smape", "mase", "owa", "mae", "mse") if any(m in s for s in r["scores"].values())
+        metrics = [m for m in ("mape", "smape", "mase", "owa", "mae", "mse") if any(m in s for s in r["scores"].values())
                    or m in r["published"]]
         for metric in metrics:
             cells = [_fmt(r["scores"][m].get(metric), metric) if m in r["scores"]

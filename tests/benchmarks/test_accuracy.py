@@ -129,3 +129,18 @@ def test_table_has_a_row_per_metric_and_seconds(suite, data_dir):
     assert "Theta 8.96" in table
     assert table.endswith("Command: `python benchmarks/accuracy.py --no-lstm`")
     assert set(result["scores"]) == {"naive", "snaive", "naive2", "ets", "theta"}
+
+
+def test_air_passengers_needs_the_benchmark_requirements_and_scores_mape(suite, monkeypatch):
+    data = _load("accuracy_data")
+    monkeypatch.setitem(sys.modules, "statsforecast.utils", None)  # as where statsforecast is not installed
+    with pytest.raises(data.DataError, match=r"statsforecast\.utils\.AirPassengers.*requirements/bench\.txt"):
+        data.load_task("air_passengers", "unused")
+    values = np.arange(100.0, 124.0)
+    task = data.Task("air_passengers", "AirPassengers", 12, 12, (12,), "MS", "1949-01-01", ("mape", "smape"),
+                     [data.Series("air", values, 12, (12,))], "test")
+    forecast = {"air": values[None, 12:] * 1.1}  # 10% too high at every step
+    scores = suite.score(task, forecast)
+    assert scores["mape"] == pytest.approx(10.0) and scores["smape"] == pytest.approx(200 * 0.1 / 2.1)
+    result = suite.run_task(task, seeds=[0], overrides=[], lstm=False, stats=False)
+    assert "| AirPassengers (h=12, m=12, 1 series) | MAPE |" in suite.markdown([result], "cmd")
