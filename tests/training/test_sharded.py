@@ -204,11 +204,16 @@ def test_two_ranks_on_their_own_series_match_one_process_statistically(tmp_path)
     report = json.loads(proc.stdout)  # one JSON object: only rank 0 prints
     assert report["training"]["epochs"] == 8
     ddp = pd.read_csv(tmp_path / "m2" / "history.csv")
-    single = Forecaster(config()).fit(frame).history_
+    one = Forecaster(config()).fit(frame)
+    single = one.history_
     first, last = single.history[0].val_loss, single.history[-1].val_loss
     assert ddp["val_loss"].iloc[-1] == pytest.approx(last, rel=0.10)
-    assert ddp["val_loss"].iloc[-1] < first / 20  # it learned, as one process does
+    assert ddp["val_loss"].iloc[-1] <= 1.1 * first  # (the seasonal skip starts both near the noise floor)
     model = Forecaster.load(tmp_path / "m2")
+    # the derived settings come from every rank's series: the seasonal strength summed over ranks
+    # is the one process's, so both take the same seasonal skip
+    assert model.meta_["seasonal_strength"] == pytest.approx(one.meta_["seasonal_strength"], rel=1e-9)
+    assert model.config_.model.seasonal_skip == one.config_.model.seasonal_skip == 24
     assert sorted(model.scalers_) == [f"s{k}" for k in range(8)]
     assert model.meta_["shards"]["series"] == [4, 4] and model.validation_["n_windows"] == 8
     assert f"refit on all {model.meta_['n_windows']['final']} windows" in " ".join(report["training"]["events"])
