@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -38,10 +38,19 @@ class Forecast:
     quantile level (probabilistic heads), and ``actual`` when the truth is known.
     """
 
-    def __init__(self, frame: pd.DataFrame, quantiles: tuple[float, ...] = ()) -> None:
-        self._frame = frame.reset_index(drop=True)
+    def __init__(self, frame: pd.DataFrame | Mapping[str, Any], quantiles: tuple[float, ...] = ()) -> None:
+        # columns given as arrays become a frame when first read (predict at batch 1 stays cheap)
+        self._columns: Mapping[str, Any] | None = None if isinstance(frame, pd.DataFrame) else frame
+        self._table = frame.reset_index(drop=True) if isinstance(frame, pd.DataFrame) else None
         self.quantiles = tuple(quantiles)
         self.notes: list[str] = []  # what the forecast had to assume (padding, rolling past H)
+
+    @property
+    def _frame(self) -> pd.DataFrame:
+        if self._table is None:
+            self._table = pd.DataFrame(dict(self._columns or {}))
+            self._columns = None
+        return self._table
 
     def to_frame(self, style: FrameStyle = "lstmcast", model: str = "LSTM") -> pd.DataFrame:
         """The forecast as a DataFrame.
@@ -101,6 +110,8 @@ class Forecast:
                              level=level, max_series=max_series, series_col=series_col, title=title)
 
     def __len__(self) -> int:
+        if self._columns is not None:
+            return len(self._columns["mean"])
         return len(self._frame)
 
     def __repr__(self) -> str:

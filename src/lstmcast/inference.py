@@ -258,7 +258,7 @@ class TrainedModel:
                 columns[quantile_column(level)] = quants[..., q].reshape(-1)
         if truth is not None:
             columns["actual"] = truth.reshape(-1)
-        return Forecast(pd.DataFrame(columns), self.quantile_levels)
+        return Forecast(columns, self.quantile_levels)
 
     # ------------------------------------------------------------------ evaluation windows
     def windows(self, frame: pd.DataFrame, part: str = "test", source: str = "the data",

@@ -207,3 +207,27 @@ def test_future_index_fast_path_dates_like_date_range(freq, tz, unit):
     got = future_index(index, freq, 7)
     want = pd.date_range(index[-1], periods=8, freq=freq)[1:]
     assert got.equals(want) and got.dtype == want.dtype and got.name == "time"
+
+
+def test_regular_arrays_give_what_prepare_frame_gives_or_step_aside():
+    """The batch-1 fast path: identical index and values on the frames it takes, and None (the
+    full checks of prepare_frame) on every frame that needs a decision or a message."""
+    from lstmcast.data.io import prepare_frame, regular_arrays
+
+    n = 30
+    hourly = pd.DataFrame({"ds": pd.date_range("2024-01-01", periods=n, freq="h"), "y": np.arange(n, dtype=float),
+                           "x": np.arange(n) % 5})
+    for frame, time_col in ((hourly, None), (hourly, "ds"), (hourly[["y", "x"]], None)):
+        index, values = regular_arrays(frame, ["y", "x"], time_col=time_col)
+        tidy = prepare_frame(frame, ["y", "x"], time_col=time_col)
+        pd.testing.assert_index_equal(index, tidy.index)
+        np.testing.assert_array_equal(values, tidy[["y", "x"]].to_numpy(np.float64))
+    nan = hourly.assign(y=hourly["y"].where(hourly.index != 3))
+    monthly = hourly.assign(ds=pd.date_range("2024-01-01", periods=n, freq="MS"))  # calendar steps
+    unsorted = hourly.iloc[::-1].reset_index(drop=True)
+    gap = hourly.drop(index=7).reset_index(drop=True)
+    for frame in (nan, monthly, unsorted, gap, hourly.assign(y=hourly["y"] > 3), hourly.assign(y=hourly["y"].astype(str)),
+                  hourly.assign(unique_id="a"), hourly.set_index("ds"), hourly.assign(ds=hourly["ds"].astype(str)),
+                  hourly.assign(ds=hourly["ds"].dt.tz_localize("Europe/Paris"))):
+        assert regular_arrays(frame, ["y", "x"]) is None
+    assert regular_arrays(hourly, ["y", "missing"]) is None

@@ -18,7 +18,13 @@ import pandas as pd
 
 from lstmcast.config import DataConfig
 from lstmcast.data.features import calendar_columns, calendar_values
-from lstmcast.data.io import NIXTLA_COLUMNS, TIME_CANDIDATES, prepare_frame, series_groups
+from lstmcast.data.io import (
+    NIXTLA_COLUMNS,
+    TIME_CANDIDATES,
+    prepare_frame,
+    regular_arrays,
+    series_groups,
+)
 from lstmcast.data.layout import ChannelLayout
 from lstmcast.data.scaling import Scaler
 from lstmcast.errors import ConfigError, DataError
@@ -89,11 +95,15 @@ def series_arrays(frame: pd.DataFrame, data: DataConfig, layout: ChannelLayout |
     """
     columns = list(layout.columns) if layout is not None else [*(targets or data.targets),
                                                               *data.features, *data.future_features]
-    tidy = prepare_frame(frame, columns, time_col=data.time_col, series_col=data.series_col,
-                         fill=data.fill, fill_gaps=data.fill_gaps, source=source)
-    index, values = tidy.index, tidy[columns].to_numpy(np.float64)
+    fast = regular_arrays(frame, columns, time_col=data.time_col, source=source) if data.series_col is None else None
+    if fast is not None:
+        index, values = fast
+    else:
+        tidy = prepare_frame(frame, columns, time_col=data.time_col, series_col=data.series_col,
+                             fill=data.fill, fill_gaps=data.fill_gaps, source=source)
+        index, values = tidy.index, tidy[columns].to_numpy(np.float64)
     if data.series_col is None:
-        spans = [(SINGLE, 0, len(tidy))]
+        spans = [(SINGLE, 0, len(values))]
     else:  # one sort and one array for every series: no per-series pandas indexing (10k series)
         codes, keys, order = series_groups(tidy[data.series_col])
         if (codes < 0).any():  # prepare_frame refuses empty ids; never drop rows silently here

@@ -10,6 +10,7 @@ threads can only pay for large steps on cores that are free, so the policy asks 
 from __future__ import annotations
 
 import os
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -55,14 +56,19 @@ def threads_for(model: ModelConfig, train: TrainConfig, n_inputs: int = 1, cores
     return max(1, min(4, int(free_cores(cores, load))))
 
 
+_WEIGHTS: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()  # a network's weight count
+
+
 def inference_threads(network: Any, batch: int, cores: int | None = None, load: float | None = None) -> int:
     """Threads for a CPU forward pass over ``batch`` windows: one unless the multiply-adds of one
     recurrent step (``batch`` x the network's weights) reach :data:`PARALLEL_WORK` on free cores.
 
     With torch's default (every core), one-series ``Forecaster.predict`` took 44 ms instead of
     1.9 ms on this project's 2-core machine under load (the second thread waits for a core)."""
-    work = batch * sum(p.numel() for p in network.parameters())
-    if work < PARALLEL_WORK:
+    weights = _WEIGHTS.get(network)
+    if weights is None:
+        weights = _WEIGHTS[network] = sum(p.numel() for p in network.parameters())
+    if batch * weights < PARALLEL_WORK:
         return 1
     return max(1, min(4, int(free_cores(cores, load))))
 
