@@ -1,5 +1,5 @@
 """Load test of ``lstmcast serve`` on loopback: requests/s, p50/p99 latency and errors at 1, 8
-and 64 concurrent clients, then a soak of 64 clients for 30 s that must see zero errors, for
+and 64 concurrent clients (with the server's own CPU per request, read from /proc), then a soak of 64 clients for 30 s that must see zero errors, for
 ``--workers 1`` and ``--workers 2`` (one server each, one after the other).
 
     python benchmarks/serving.py                      # trains the demo model (hidden 64) first
@@ -50,6 +50,28 @@ def start_server(model_dir: Path, port: int, workers: int) -> subprocess.Popen:
     command = [*lstmcast_program(), "serve", "--model", str(model_dir), "--host", HOST, "--port", str(port),
                "--workers", str(workers), "--quiet"]
     return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def server_cpu(pid: int) -> float | None:
+    """CPU seconds (user + system) of process ``pid`` and its living descendants, from /proc
+    (Linux; None elsewhere): the server's own cost, apart from the clients on the same cores."""
+    proc = Path("/proc")
+    if not (proc / str(pid) / "stat").is_file():
+        return None
+    stats: dict[int, tuple[int, float]] = {}
+    for entry in proc.iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"))
+    tree, total = {pid}, 0.0
+    for _ in range(3):  # the server, uvicorn's workers, anything they start
+        tree |= {p for p, (parent, _) in stats.items() if parent in tree}
+    for p in tree:
+        total += stats.get(p, (0, 0.0))[1]
+    return total
 
 
 def wait_healthy(port: int, process: subprocess.Popen, timeout: float = 120.0) -> dict:
@@ -120,10 +142,12 @@ async def stage(port: int, clients: int, seconds: float, max_requests: int, colu
 
 def print_rows(title: str, rows: list[dict]) -> None:
     print(f"\n{title}")
-    print(f"{'workers':>7} {'clients':>7} {'seconds':>8} {'requests':>9} {'req/s':>8} {'p50':>9} {'p99':>9} {'errors':>7}")
+    print(f"{'workers':>7} {'clients':>7} {'seconds':>8} {'requests':>9} {'req/s':>8} {'p50':>9} {'p99':>9} "
+          f"{'server CPU/req':>14} {'errors':>7}")
     for r in rows:
+        cpu = r.get("server_cpu_ms", float("nan"))
         print(f"{r['workers']:>7} {r['clients']:>7} {r['seconds']:>8.1f} {r['ok']:>9} {r['rps']:>8.0f} "
-              f"{r['p50_ms']:>7.2f}ms {r['p99_ms']:>7.2f}ms {r['errors']:>7}"
+              f"{r['p50_ms']:>7.2f}ms {r['p99_ms']:>7.2f}ms {cpu:>12.3f}ms {r['errors']:>7}"
               + (f"  {r['error_kinds']}" if r["errors"] else ""))
 
 
@@ -140,8 +164,13 @@ def run_workers(model_dir: Path, workers: int, args: argparse.Namespace) -> tupl
               f"{info['config']['model']['hidden_size']}, input_length {rows}, horizon {info['horizon']}; "
               f"{os.cpu_count()} CPUs shared by client and server", flush=True)
         if args.seconds > 0:
-            results = [asyncio.run(stage(port, n, args.seconds, args.max_requests, columns, rows))
-                       for n in args.clients]
+            for n in args.clients:
+                before = server_cpu(server.pid)
+                result = asyncio.run(stage(port, n, args.seconds, args.max_requests, columns, rows))
+                after = server_cpu(server.pid)
+                result["server_cpu_ms"] = (1e3 * (after - before) / result["ok"]
+                                           if before is not None and after is not None and result["ok"] else float("nan"))
+                results.append(result)
         if args.soak > 0:
             soak = asyncio.run(stage(port, 64, args.soak, 10**9, columns, rows))
             failed = soak["errors"] > 0
