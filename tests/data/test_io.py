@@ -231,3 +231,18 @@ def test_regular_arrays_give_what_prepare_frame_gives_or_step_aside():
                   hourly.assign(ds=hourly["ds"].dt.tz_localize("Europe/Paris"))):
         assert regular_arrays(frame, ["y", "x"]) is None
     assert regular_arrays(hourly, ["y", "missing"]) is None
+
+
+def test_a_time_column_found_by_content_is_noted_once_on_either_path():
+    from lstmcast.config import DataConfig
+    from lstmcast.data.prepare import series_arrays
+
+    n = 12
+    dated = pd.DataFrame({"when": pd.date_range("2024-01-01", periods=n, freq="D"), "y": np.arange(n, dtype=float)})
+    as_text = dated.assign(when=dated["when"].dt.strftime("%Y-%m-%d"))  # the full path parses the text
+    for frame in (dated, as_text):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            series, _ = series_arrays(frame, DataConfig(targets=("y",), horizon=1), None, "the data", ("y",))
+        notes = [w for w in caught if issubclass(w.category, DataNote) and "took column 'when'" in str(w.message)]
+        assert len(notes) == 1 and series[0].index.name == "when"

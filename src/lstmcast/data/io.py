@@ -9,6 +9,7 @@ returned frame's ``attrs["notes"]``.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -142,18 +143,24 @@ def regular_arrays(frame: Any, columns: Sequence[str], *, time_col: str | None =
     values = np.stack(arrays, axis=1)
     if not np.isfinite(values).all():
         return None
-    time_name = find_time_column(frame, time_col, source, skip=columns, notes=[])
+    notes: list[str] = []  # a time column found by its content is noted once, by whichever path takes it
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DataNote)
+        time_name = find_time_column(frame, time_col, source, skip=columns, notes=notes)
     if time_name is None:
-        return pd.RangeIndex(len(values), name="step"), values
-    stamps = frame[time_name]
-    if time_name in columns or not isinstance(stamps, pd.Series) or not isinstance(stamps.dtype, np.dtype) \
-            or stamps.dtype.kind != "M":  # a tz-naive datetime64 column (a time zone takes the full path)
-        return None
-    ticks = stamps.to_numpy().view(np.int64)
-    steps = np.diff(ticks)
-    if len(steps) and (steps[0] <= 0 or not (steps == steps[0]).all()):  # NaT, unsorted or uneven
-        return None
-    return pd.DatetimeIndex(stamps.to_numpy(), name=time_name), values
+        index: pd.Index = pd.RangeIndex(len(values), name="step")
+    else:
+        stamps = frame[time_name]
+        if time_name in columns or not isinstance(stamps, pd.Series) or not isinstance(stamps.dtype, np.dtype) \
+                or stamps.dtype.kind != "M":  # a tz-naive datetime64 column (a time zone takes the full path)
+            return None
+        steps = np.diff(stamps.to_numpy().view(np.int64))
+        if len(steps) and (steps[0] <= 0 or not (steps == steps[0]).all()):  # NaT, unsorted or uneven
+            return None
+        index = pd.DatetimeIndex(stamps.to_numpy(), name=time_name)
+    for text in notes:
+        warnings.warn(text, DataNote, stacklevel=3)
+    return index, values
 
 
 def _check_columns(frame: pd.DataFrame, columns: Sequence[str], series_col: str | None, source: str) -> None:
