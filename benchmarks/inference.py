@@ -13,6 +13,9 @@ The bar: ONNX Runtime at least 5x faster than ``Forecaster.predict``.
 Table 2, float vs ONNX Runtime dynamic int8: file size, error against the eager model and test
 RMSE against the truth, and median latency at batch 1 and 256.
 
+Table 3, the eager torch pipeline against ONNX Runtime at batch sizes 1 to 1024 (where the
+service switches backends, see lstmcast.serving.crossover).
+
 Prints tables; not a test.
 """
 
@@ -144,6 +147,18 @@ def main(argv: list[str] | None = None) -> int:
     print(f"int8: {sizes['int8'] / sizes['float']:.0%} of the size, "
           f"{speed[1]['float'] / speed[1]['int8']:.2f}x float's speed at batch 1, "
           f"{speed[256]['float'] / speed[256]['int8']:.2f}x at batch 256")
+
+    # ---------------------------------------------------------------- backend by batch size
+    print("\nTable 3: eager torch (the service's path) vs ONNX Runtime float by batch size")
+    print(f"{'batch':>6} {'ONNX Runtime':>13} {'eager torch':>12} {'eager / ONNX':>13}")
+    model = f.model_  # the service's eager path: its thread policy, numpy in and out
+    for batch in (1, 16, 64, 256, 1024):
+        x = np.resize(raw, (batch, *raw.shape[1:]))
+        xf, off, sc = x.astype(np.float32), np.resize(offset, (batch, offset.shape[1])), np.resize(scale, (batch, scale.shape[1]))
+        t = interleaved({"onnx": lambda xf=xf: session.run(None, {"window": xf}),
+                         "eager": lambda x=xf, o=off, c=sc: model.predict_windows(x, None, o, c)},
+                        args.repeats if batch <= 16 else max(20, args.repeats // 10))
+        print(f"{batch:>6} {t['onnx'] * 1e3:>11.3f}ms {t['eager'] * 1e3:>10.3f}ms {t['eager'] / t['onnx']:>13.2f}")
     return 0
 
 

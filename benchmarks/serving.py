@@ -160,7 +160,8 @@ def run_workers(model_dir: Path, workers: int, args: argparse.Namespace) -> tupl
         info = wait_healthy(port, server)
         columns, rows = info["columns"]["history"], info["input_length"]
         print(f"server: pid {server.pid}, http://{HOST}:{port}, backend {info['backend']['name']} "
-              f"({info['backend'].get('source')}), {workers} worker(s); model hidden "
+              f"({info['backend'].get('source')}; eager torch from batch {info['backend'].get('eager_from_batch')}), "
+              f"{workers} worker(s); model hidden "
               f"{info['config']['model']['hidden_size']}, input_length {rows}, horizon {info['horizon']}; "
               f"{os.cpu_count()} CPUs shared by client and server", flush=True)
         if args.seconds > 0:

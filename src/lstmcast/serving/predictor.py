@@ -88,6 +88,7 @@ class Predictor:
         self.metrics = _read_json(self.model_dir / "metrics.json")
         self.session: Any = None
         self.session_inputs: list[str] = []
+        self.eager_from: int | None = None  # batches this large run on eager torch (measured at startup)
         self.backend_info: dict[str, Any] = {"name": "torch", "source": "eager Forecaster network"}
         if backend != "torch":
             try:
@@ -160,6 +161,19 @@ class Predictor:
         self.backend_info = {"name": "onnxruntime", "source": source, "threads": self.threads}
         if parity is not None:
             self.backend_info["parity_max_rel_error"] = parity["max_rel_error"]
+        self.backend_info["eager_from_batch"] = self.eager_from = self._crossover()
+
+    def _crossover(self) -> int | None:
+        from lstmcast.serving.crossover import eager_crossover
+
+        rng, channels, n_future = np.random.default_rng(0), len(self.columns) + len(self.calendar), self.pipeline.n_future
+
+        def batch_of(size: int) -> Batch:
+            future = rng.normal(size=(size, self.horizon, n_future)).astype(np.float32) if n_future else None
+            return Batch(rng.normal(size=(size, self.input_length, channels)).astype(np.float32), future,
+                         np.zeros((size, channels)), np.ones((size, channels)))
+
+        return eager_crossover(self._onnx, self._eager, batch_of)
 
     @property
     def backend(self) -> str:
@@ -298,12 +312,19 @@ class Predictor:
 
     # ------------------------------------------------------------------ forecasting
     def forecast(self, batch: Batch) -> list[np.ndarray]:
-        """mean [B, H, T] (+ quantiles [B, H, T, Q]) in original units."""
-        if self.session is None:
-            return self.model.predict_windows(batch.window, batch.future, batch.offset, batch.scale)
+        """mean [B, H, T] (+ quantiles [B, H, T, Q]) in original units, on ONNX Runtime below the
+        batch size where eager torch was faster at startup (:mod:`lstmcast.serving.crossover`)."""
+        if self.session is None or (self.eager_from is not None and len(batch.window) >= self.eager_from):
+            return self._eager(batch)
+        return self._onnx(batch)
+
+    def _eager(self, batch: Batch) -> list[np.ndarray]:
+        return self.model.predict_windows(batch.window, batch.future, batch.offset, batch.scale)
+
+    def _onnx(self, batch: Batch) -> list[np.ndarray]:
         feeds = {"window": batch.window, "future": batch.future,
                  "offset": batch.offset.astype(np.float32), "scale": batch.scale.astype(np.float32)}
-        return self.session.run(None, {n: feeds[n] for n in self.session_inputs})
+        return list(self.session.run(None, {n: feeds[n] for n in self.session_inputs}))
 
     def predict(self, series: list[Any]) -> dict[str, Any]:
         batch = self.prepare(series)
