@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-BATCHES = (32, 128, 512)  # batch sizes timed on both backends
+BATCHES = (32, 128, 512)  # timed on both backends; all above serving.app.INLINE_SERIES (run on the event loop)
 MARGIN = 0.9  # eager must take at most this share of ONNX Runtime's time
 
 

@@ -116,15 +116,15 @@ class Predictor:
                                      self.forecaster, self.pipeline, tolerance=INT8_TOLERANCE if "int8" in why
                                      else FLOAT_TOLERANCE, batch_sizes=(1, 3))
                 if check.passed:
-                    self._use_session(session, why if onnx_file is None else f"{path} (given)", check.to_dict())
+                    given = f"{path} (given){' (int8)' if 'int8' in why else ''}"
+                    self._use_session(session, why if onnx_file is None else given, check.to_dict())
                     return
                 why = (f"it does not reproduce the verified weights (max relative error {check.max_rel:.3g}); it "
                        "was changed or planted")
             if onnx_file is not None:
                 raise ExportError(f"{path} cannot serve this model: {why}.")
             skipped = f"{path.name} not used: {why}" if path.is_file() else None
-        proto = onnx_model_proto(self.pipeline)
-        session = onnx_session(proto.SerializeToString(), self.threads)
+        session = onnx_session(onnx_model_proto(self.pipeline).SerializeToString(), self.threads)
         names = self.pipeline.input_names
 
         def run(inputs: dict[str, np.ndarray]) -> list[np.ndarray]:
@@ -161,11 +161,11 @@ class Predictor:
         self.backend_info = {"name": "onnxruntime", "source": source, "threads": self.threads}
         if parity is not None:
             self.backend_info["parity_max_rel_error"] = parity["max_rel_error"]
-        self.backend_info["eager_from_batch"] = self.eager_from = self._crossover()
+        # an int8 graph answers differently from the float weights: it serves every batch then
+        self.backend_info["eager_from_batch"] = self.eager_from = None if "(int8)" in source else self._crossover()
 
     def _crossover(self) -> int | None:
         from lstmcast.serving.crossover import eager_crossover
-
         rng, channels, n_future = np.random.default_rng(0), len(self.columns) + len(self.calendar), self.pipeline.n_future
 
         def batch_of(size: int) -> Batch:
