@@ -88,6 +88,9 @@ def test_default_model_beats_seasonal_naive_after_the_end_of_the_file(tmp_path, 
                  "--set", "train.max_epochs=40", "--quiet", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["scored_on"] == "validation"
+    derived = report["derived"]  # what the fit chose because the config left it open
+    assert (derived["input_length"], derived["patch_length"], derived["seasonal_skip"]) == (24, 12, 0)
+    assert set(derived["seasonal_strength"]) == {"12"} and derived["seasonal_strength"]["12"] > 0.5
     forecast = Forecaster.load(out).predict(history)
     mean = forecast.to_frame()["mean"].to_numpy()
     snaive = seasonal_naive(history["y"].to_numpy()[None, :, None], 12, 12)[0, :, 0]
@@ -264,3 +267,15 @@ def test_the_seasonal_skip_is_taken_where_the_season_is_strong_unless_the_config
     measured = fitted.meta_["seasonal_strength"]
     assert (set(measured) == {"168"}) if given is None else measured == {}
     assert np.isfinite(fitted.predict(frame).to_frame()["mean"]).all()
+
+
+def test_train_says_what_it_derived_from_the_data(tmp_path, capsys):
+    path = tmp_path / "hourly.csv"
+    n = 1200
+    pd.DataFrame({"ds": pd.date_range("2024-01-01", periods=n, freq="h"), "y": _hourly(n, True)}).to_csv(path, index=False)
+    assert main(["train", "--data", str(path), "--target", "y", "--horizon", "24", "--out", str(tmp_path / "m"),
+                 "--set", "train.max_epochs=1", "--set", "model.ensemble=1", "--set", "model.hidden_size=8",
+                 "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "Derived from the data: input_length 336; patch_length 24; seasonal_skip 168 (seasonal strength 0." in out
+    assert "at period 168; the skip is taken at <= 0.5)." in out

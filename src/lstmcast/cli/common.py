@@ -258,3 +258,27 @@ def write_csv_atomic(frame: Any, path: Path) -> None:
 
     with atomic_path(path) as tmp:
         frame.to_csv(tmp, index=False)
+
+
+def derived_settings(forecaster: Any) -> dict[str, Any]:
+    """The settings the fit derived from the data because the config left them unset."""
+    given, used, out = forecaster.config, forecaster.config_, {}
+    if given.data.input_length is None:
+        out["input_length"] = used.data.input_length
+    if given.model.patch_length is None:
+        out["patch_length"] = used.model.patch_length
+    if given.model.seasonal_skip is None:
+        out["seasonal_skip"] = used.model.seasonal_skip
+        out["seasonal_strength"] = forecaster.meta_.get("seasonal_strength", {})
+    return out
+
+
+def derived_line(derived: dict[str, Any]) -> str | None:
+    from lstmcast.defaults import SKIP_RATIO
+
+    parts = [f"{key} {derived[key]}" for key in ("input_length", "patch_length") if key in derived]
+    if "seasonal_skip" in derived:
+        strength = ", ".join(f"{r} at period {p}" for p, r in derived["seasonal_strength"].items())
+        parts.append(f"seasonal_skip {derived['seasonal_skip']}"
+                     + (f" (seasonal strength {strength}; the skip is taken at <= {SKIP_RATIO})" if strength else ""))
+    return f"Derived from the data: {'; '.join(parts)}." if parts else None

@@ -15,6 +15,8 @@ from lstmcast.cli.common import (
     align_columns,
     baseline_verdicts,
     build_config,
+    derived_line,
+    derived_settings,
     emit_json,
     plot_writers,
     print_rows,
@@ -119,6 +121,7 @@ def _train_payload(args: argparse.Namespace, forecaster: Forecaster, scores: dic
         "training": {"epochs": len(result.history), "best_epoch": result.best_epoch,
                      "stop_reason": result.stop_reason, "seconds": round(result.seconds, 3),
                      "events": result.events},
+        "derived": derived_settings(forecaster),
         "paths": paths,
     }
     for key in ("per_target", "probabilistic"):
@@ -137,6 +140,9 @@ def _print_training(scores: dict[str, Any], title: str, payload: dict[str, Any],
         print_scores(scores, extra, title=title)
     else:
         print("No series was long enough to hold out a validation horizon; nothing was scored.")
+    line = derived_line(payload.get("derived", {}))
+    if line:
+        print(line)
     for event in payload["training"]["events"]:
         print(f"- {event}")
     for name, path in payload["paths"].items():
