@@ -90,7 +90,7 @@ def test_default_model_beats_seasonal_naive_after_the_end_of_the_file(tmp_path, 
     assert report["scored_on"] == "validation"
     derived = report["derived"]  # what the fit chose because the config left it open
     assert (derived["input_length"], derived["patch_length"], derived["seasonal_skip"]) == (24, 12, 0)
-    assert set(derived["seasonal_strength"]) == {"12"} and derived["seasonal_strength"]["12"] > 0.5
+    assert set(derived["seasonal_strength"]) == {"12"} and derived["seasonal_strength"]["12"] > 0.75
     forecast = Forecaster.load(out).predict(history)
     mean = forecast.to_frame()["mean"].to_numpy()
     snaive = seasonal_naive(history["y"].to_numpy()[None, :, None], 12, 12)[0, :, 0]
@@ -278,4 +278,4 @@ def test_train_says_what_it_derived_from_the_data(tmp_path, capsys):
                  "--quiet"]) == 0
     out = capsys.readouterr().out
     assert "Derived from the data: input_length 336; patch_length 24; seasonal_skip 168 (seasonal strength 0." in out
-    assert "at period 168; the skip is taken at <= 0.5)." in out
+    assert "at period 168; the skip is taken at <= 0.75)." in out
