@@ -275,6 +275,9 @@ class DistributedContext:
 
     def close(self) -> None:
         if dist.is_initialized():
+            import gc
+
+            gc.collect()  # the DDP wrappers and their reducers go while their process group lives
             dist.destroy_process_group()
 
     def __enter__(self) -> DistributedContext:
