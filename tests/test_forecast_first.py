@@ -279,3 +279,20 @@ def test_train_says_what_it_derived_from_the_data(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "Derived from the data: input_length 336; patch_length 24; seasonal_skip 168 (seasonal strength 0." in out
     assert "at period 168; the skip is taken at <= 0.75)." in out
+
+
+def test_the_seasonal_strength_counts_every_target():
+    from lstmcast.defaults import strength_sums
+
+    n = 1200
+    frame = pd.DataFrame({"ds": pd.date_range("2024-01-01", periods=n, freq="h"), "a": _hourly(n, True),
+                          "b": _hourly(n, False, seed=1)})
+    config = ForecastConfig(DataConfig(targets=("a", "b"), time_col="ds", horizon=24),
+                            train=dataclasses.replace(FAST, max_epochs=1)).with_overrides(
+        ["model.ensemble=1", "model.hidden_size=8"])
+    fitted = Forecaster(config).fit(frame)
+    history = frame.iloc[:-24]  # the block before validation, as the fit measures it
+    seasonal, naive = strength_sums([frame["a"].to_numpy(), frame["b"].to_numpy()], 24, 168, skip_last=24)
+    assert fitted.meta_["seasonal_strength"]["168"] == pytest.approx(seasonal / naive, abs=1e-4)
+    only_a = strength_sums([history["a"].to_numpy()], 24, 168)
+    assert seasonal / naive > only_a[0] / only_a[1]  # the random walk in b weakens it

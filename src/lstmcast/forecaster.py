@@ -168,7 +168,7 @@ class Forecaster:
         lengths = [len(s.values) for s in series]
         if run.distributed is not None:  # series-sharded data: every rank's lengths, so one network
             lengths = run.distributed.lengths(lengths)
-        strength = _Strength([s.values[:, 0] for s in series], data, run)
+        strength = _Strength([s.values[:, k] for s in series for k in range(len(data.targets))], data, run)
         config = resolve(dataclasses.replace(self.config, data=data), frequency, lengths, strength)
         d = config.data
         trainable, skipped = trainable_series(series, d, bounds_fn)
@@ -368,8 +368,8 @@ class Forecaster:
 
 
 class _Strength:
-    """The seasonal strength at a period over every series (every rank's, with sharded data);
-    :attr:`measured` keeps each value asked for (the fit's meta)."""
+    """The seasonal strength at a period over every target of every series (every rank's, with
+    sharded data); :attr:`measured` keeps each value asked for (the fit's meta)."""
 
     def __init__(self, histories: list[np.ndarray], data: DataConfig, run: RunOptions) -> None:
         self.histories, self.data, self.run = histories, data, run
