@@ -10,7 +10,7 @@ from torch import nn
 
 from lstmcast.errors import ConfigError, DataError
 from lstmcast.lstm import ExplicitLSTM, lstm_cell
-from lstmcast.lstm.cell import GATE_ROWS, LSTMWeights
+from lstmcast.lstm.equations import GATE_ROWS, LSTMWeights
 
 TOLERANCE = 1e-6
 

@@ -6,8 +6,8 @@ See docs/lstm.md for the equations and which function computes each one.
 """
 
 from lstmcast.lstm.bias import set_chrono_bias, set_forget_bias
-from lstmcast.lstm.cell import (
-    ExplicitLSTM,
+from lstmcast.lstm.cell import ExplicitLSTM
+from lstmcast.lstm.equations import (
     LSTMWeights,
     StepState,
     candidate,

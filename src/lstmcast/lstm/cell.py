@@ -8,7 +8,7 @@ gradients (to 1e-6 in float64; see ``tests/lstm/test_cell.py``).
 
 The equations (the f, i, o gates, the tanh candidate g, ``c_t = f_t * c_{t-1} + i_t * g_t`` and
 ``h_t = o_t * tanh(c_t)``) and PyTorch's i, f, g, o row order are written out once, one function
-each, in :mod:`lstmcast.lstm.equations` (importable from here). The backward direction of a
+each, in :mod:`lstmcast.lstm.equations`. The backward direction of a
 bidirectional LSTM has the same parameters with the suffix ``_reverse``.
 """
 
@@ -21,35 +21,10 @@ import torch
 from torch import Tensor, nn
 
 from lstmcast.errors import ConfigError, DataError
-from lstmcast.lstm.equations import (
-    GATE_ROWS,
-    LSTMWeights,
-    StepState,
-    candidate,
-    cell_update,
-    forget_gate,
-    hidden_update,
-    input_gate,
-    lstm_cell,
-    output_gate,
-    run_direction,
-)
+from lstmcast.lstm.equations import LSTMWeights, StepState, run_direction
 
-__all__ = [
-    "GATE_ROWS",
-    "ExplicitLSTM",
-    "LSTMWeights",
-    "StepState",
-    "Unrolled",
-    "candidate",
-    "cell_update",
-    "forget_gate",
-    "hidden_update",
-    "input_gate",
-    "lstm_cell",
-    "output_gate",
-    "run_direction",
-]
+__all__ = ["ExplicitLSTM", "Unrolled"]
+
 
 class Unrolled(NamedTuple):
     """The result of :meth:`ExplicitLSTM.unroll`.

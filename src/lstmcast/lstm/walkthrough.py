@@ -28,7 +28,7 @@ import torch
 from torch import Tensor, nn
 
 from lstmcast.errors import ConfigError, DataError
-from lstmcast.lstm.cell import GATE_ROWS
+from lstmcast.lstm.equations import GATE_ROWS
 
 __all__ = [
     "BackwardCheck",
