@@ -19,7 +19,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from accuracy_data import DATASETS, load_task
 
-from lstmcast.defaults import SKIP_RATIO, seasons_for, strength_sums, window_length
+from lstmcast.config import DataConfig, ForecastConfig
+from lstmcast.defaults import SKIP_RATIO, resolve, seasons_for, strength_sums
+from lstmcast.errors import LstmcastError
 
 
 def main() -> None:
@@ -30,19 +32,28 @@ def main() -> None:
     print(f"| dataset | window | S | strength | default (skip when <= {SKIP_RATIO}) |")
     print("|---|---|---|---|---|")
     for name in args.datasets.split(","):
-        task = load_task(name, args.data_dir)
+        try:
+            task = load_task(name, args.data_dir)
+        except LstmcastError as exc:
+            print(f"| {name} | – | – | – | not measured: {exc} |")
+            continue
         trains = [s.train for s in task.series]
-        seasons = seasons_for(task.freq)
-        window = window_length(task.horizon, seasons, [len(x) for x in trains])
-        inside = [s for s in seasons if 1 < s <= window]
+
+        def strength(period: int, trains: list = trains, horizon: int = task.horizon) -> float:
+            seasonal, naive = strength_sums(trains, horizon, period, skip_last=horizon)
+            return seasonal / naive
+
+        # the fit's own rule (lstmcast.defaults.resolve) on the series' training parts
+        config = resolve(ForecastConfig(DataConfig(targets=("y",), horizon=task.horizon)), task.freq,
+                         [len(x) for x in trains], strength)
+        window, skip = config.data.input_length, config.model.seasonal_skip
+        inside = sorted((p for p in seasons_for(task.freq) if 1 < p <= window), reverse=True)
         if not inside:
             print(f"| {name} | {window} | – | – | none (no season) |")
-            continue
-        for period in sorted(inside, reverse=True):  # the rule's S first, then the shorter periods
-            seasonal, naive = strength_sums(trains, task.horizon, period, skip_last=task.horizon)
-            ratio = seasonal / naive
-            decision = ("skip" if ratio <= SKIP_RATIO else "none") if period == max(inside) else "(not the rule's S)"
-            print(f"| {name} | {window} | {period} | {ratio:.3f} | {decision} |")
+        for period in inside:  # the rule's S first, then the shorter periods
+            decision = ("skip" if skip else "none") if period == inside[0] else "(not the rule's S)"
+            print(f"| {name} | {window} | {period} | {strength(period):.3f} | {decision} |")
+
 
 if __name__ == "__main__":
     main()
