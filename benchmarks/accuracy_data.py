@@ -22,6 +22,8 @@ Holdouts (documented in docs/accuracy.md):
 * ``air_passengers``: Box & Jenkins' monthly airline passengers (144 months, 1949-1960), the
   last 12 months from the 132 before; season 12. Read from ``statsforecast.utils`` (a benchmark
   requirement), not from ``data_dir``. MAPE / sMAPE in percent.
+* ``sm_*``: six small public series from ``statsmodels.datasets`` that no default was chosen on
+  (benchmarks/accuracy_unseen.py): the last horizon of each; sMAPE / MASE.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from accuracy_unseen import UNSEEN, unseen_task
 
 from lstmcast.errors import DataError
 from lstmcast.evaluation import baselines as B
@@ -40,8 +43,9 @@ from lstmcast.evaluation import protocols as P
 
 __all__ = ["DATASETS", "PUBLISHED", "Series", "Task", "load_task", "subsample"]
 
-DATASETS = ("m4_hourly", "m3_yearly", "m3_quarterly", "m3_other", "etth1", "etth2", "demand", "air_passengers")
-"""Every dataset of the suite, in table order."""
+DATASETS = ("m4_hourly", "m3_yearly", "m3_quarterly", "m3_other", "etth1", "etth2", "demand", "air_passengers",
+            *UNSEEN)
+"""Every dataset of the suite, in table order (the ``sm_*`` rows: benchmarks/accuracy_unseen.py)."""
 
 ETT_TRAIN_END = 11520
 ETT_TEST_END = 14400
@@ -225,6 +229,8 @@ def load_task(name: str, data_dir: str | os.PathLike[str]) -> Task:
         return _demand(data_dir)
     if name == "air_passengers":
         return _air_passengers()
+    if name in UNSEEN:
+        return unseen_task(name, Task, Series)
     raise ValueError(f"Unknown dataset {name!r}. Valid names: {', '.join(DATASETS)}.")
 
 

@@ -144,3 +144,28 @@ def test_air_passengers_needs_the_benchmark_requirements_and_scores_mape(suite, 
     assert scores["mape"] == pytest.approx(10.0) and scores["smape"] == pytest.approx(200 * 0.1 / 2.1)
     result = suite.run_task(task, seeds=[0], overrides=[], lstm=False, stats=False)
     assert "| AirPassengers (h=12, m=12, 1 series) | MAPE |" in suite.markdown([result], "cmd")
+
+
+def test_generalisation_rows_come_from_statsmodels_with_the_last_horizon_held_out(suite, monkeypatch):
+    import types
+
+    import pandas as pd
+
+    data = _load("accuracy_data")
+    monkeypatch.setitem(sys.modules, "statsmodels.datasets.nile", None)  # statsmodels not installed
+    with pytest.raises(data.DataError, match=r"statsmodels\.datasets\.nile.*requirements/bench\.txt"):
+        data.load_task("sm_nile", "unused")
+    # a stand-in for statsmodels' loader: 30 years of a known series
+    values = np.arange(30.0) * 2.0 + 100.0
+    fake = types.SimpleNamespace(load_pandas=lambda: types.SimpleNamespace(
+        data=pd.DataFrame({"year": np.arange(1871, 1901), "volume": values})))
+    monkeypatch.setitem(sys.modules, "statsmodels.datasets.nile", fake)
+    task = data.load_task("sm_nile", "unused")
+    (s,) = task.series
+    assert (task.horizon, task.season, task.freq, s.train_end, s.origins) == (10, 1, "YS", 20, (20,))
+    np.testing.assert_array_equal(s.train, values[:20])
+    truth = values[20:]
+    scores = suite.score(task, {"nile": (truth + 1.0)[None]})  # off by one everywhere
+    assert scores["smape"] == pytest.approx(float(np.mean(200 * 1.0 / (2 * truth + 1.0))))
+    assert scores["mase"] == pytest.approx(1.0 / 2.0)  # in-sample naive step is 2
+    assert suite.score(task, suite.naive_forecasts(task))["mase"] > scores["mase"]
