@@ -296,3 +296,26 @@ def test_the_seasonal_strength_counts_every_target():
     assert fitted.meta_["seasonal_strength"]["168"] == pytest.approx(seasonal / naive, abs=1e-4)
     only_a = strength_sums([history["a"].to_numpy()], 24, 168)
     assert seasonal / naive > only_a[0] / only_a[1]  # the random walk in b weakens it
+
+
+def test_continue_trains_the_validated_weights_on_every_window():
+    frame = _monthly(96)
+    base = ForecastConfig(DataConfig(time_col="ds", horizon=6, targets=("y",)), train=FAST)
+    kept = Forecaster(base.with_overrides(["train.final_fit=none", "model.ensemble=1"])).fit(frame)
+    cont = Forecaster(base.with_overrides(["train.final_fit=continue", "model.ensemble=1"])).fit(frame)
+    # the same validated network (same seed, same validation split), then more training on every window
+    assert cont.validation_ == kept.validation_
+    best = cont.history_.best_epoch
+    assert cont.meta_["refit"] and cont.meta_["final_fit"] == "the validated weights trained further on all rows"
+    assert cont.meta_["n_windows"]["final"] > cont.meta_["n_windows"]["train"]
+    assert any(e.startswith(f"continued on all {cont.meta_['n_windows']['final']} windows for "
+                            f"{-(-best // 4)} epochs") for e in cont.history_.events)
+    diff = max(float((p - q).abs().max()) for p, q in zip(kept.network_.state_dict().values(),
+                                                         cont.network_.state_dict().values(), strict=True))
+    assert diff > 1e-6  # the final weights moved on from the validated ones
+    changed = frame.copy()
+    changed.loc[changed.index[-3:], "y"] += 40.0  # only the last three rows (validation rows)
+    other = Forecaster(base.with_overrides(["train.final_fit=continue", "model.ensemble=1"])).fit(changed)
+    assert not np.allclose(other.predict(changed).to_frame()["mean"], cont.predict(changed).to_frame()["mean"])
+    with pytest.raises(ConfigError, match="final_fit"):
+        base.with_overrides(["train.final_fit=later"])

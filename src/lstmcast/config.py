@@ -30,7 +30,7 @@ __all__ = ["DataConfig", "ForecastConfig", "ModelConfig", "TrainConfig", "parse_
 
 SCALERS = ("minmax", "standard", "none")
 NORMALIZATIONS = ("none", "last", "mean", "standard")
-FINAL_FITS = ("refit", "none")
+FINAL_FITS = ("refit", "continue", "none")
 HEADS = ("point", "gaussian", "quantile")
 STRATEGIES = ("direct", "recursive")
 ENCODERS = ("lstm", "gru")  # lstmcast.models.encoders.ENCODERS builds them

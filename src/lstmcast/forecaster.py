@@ -173,7 +173,7 @@ class Forecaster:
         d = config.data
         trainable, skipped = trainable_series(series, d, bounds_fn)
         parts = [prepare_part(s, d, bounds_fn, holdout=True) for s in trainable]
-        refit = (config.train.final_fit == "refit" and bounds_fn is None and d.test_fraction == 0
+        refit = (config.train.final_fit != "none" and bounds_fn is None and d.test_fraction == 0
                  and any(p.bounds.val_end > p.bounds.train_end for p in parts))
         final = [prepare_part(s, d, None, holdout=False) for s in trainable] if refit else parts
         plan = FitPlan(config, layout, parts, final, refit, run)
@@ -189,6 +189,7 @@ class Forecaster:
         self.meta_: dict[str, Any] = {
             **fit_meta(frequency=frequency, season=season_for(frequency), layout=layout,
                        series=[s.key for s in series], skipped=skipped, parts=parts, refit=refit,
+                       final_fit=config.train.final_fit,
                        n_windows=fitted.n_windows, seed=config.train.seed, results=fitted.results,
                        validation=validation, calibration=calibration),
             "seasonal_strength": strength.measured,

@@ -16,7 +16,7 @@ from lstmcast.training.loop import FitResult
 
 
 def fit_meta(*, frequency: str | None, season: int, layout: ChannelLayout, series: list[str], skipped: list[str],
-             parts: list[TrainPart], refit: bool, n_windows: dict[str, int], seed: int, results: list[FitResult],
+             parts: list[TrainPart], refit: bool, final_fit: str, n_windows: dict[str, int], seed: int, results: list[FitResult],
              validation: dict[str, Any] | None, calibration: dict[str, Any] | None) -> dict[str, Any]:
     """The learned ``meta_`` of a fit (``train_seconds``, ``device`` and ``threads`` are added by the caller)."""
     return {
@@ -28,7 +28,8 @@ def fit_meta(*, frequency: str | None, season: int, layout: ChannelLayout, serie
         "series": series,
         "skipped_series": skipped,
         "ranges": {p.key: p.ranges() for p in parts},
-        "final_fit": "refit on all rows" if refit else "the validated weights",
+        "final_fit": ({"continue": "the validated weights trained further on all rows"}.get(final_fit, "refit on all rows")
+                      if refit else "the validated weights"),
         "n_windows": n_windows,
         "refit": refit,
         "ensemble": [{"seed": seed + k, "best_epoch": r.best_epoch, "epochs": len(r.history)}

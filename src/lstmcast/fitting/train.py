@@ -1,12 +1,14 @@
 """Training the networks of a fit: each ensemble member on the validation split, then (with
 ``train.final_fit="refit"``) a fresh network on every window for the epochs validation chose,
-replaying validation's learning-rate schedule.
+replaying validation's learning-rate schedule, or (``"continue"``) the validated weights trained
+on every window for a quarter of those epochs more, at the rate validation ended with.
 
 Symbols: L input_length, H horizon, C channels, K ensemble members.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -105,7 +107,8 @@ def fit_members(plan: FitPlan) -> Members:
             out.n_windows = {part: len(b) for part, b in batches.items()}
         out.validated.append(net.eval())
         if plan.refit:
-            net, n_final = _refit(plan, train, result)
+            final_phase = _continue if plan.config.train.final_fit == "continue" else _refit
+            net, n_final = final_phase(plan, train, result, net)
             if first:
                 out.n_windows["final"] = n_final
         out.final.append(net.eval())
@@ -120,7 +123,8 @@ def _seeded_network(plan: FitPlan, seed: int) -> LSTMForecastNet:
                            plan.config.model).to(plan.run.device)
 
 
-def _refit(plan: FitPlan, train: TrainConfig, result: FitResult) -> tuple[LSTMForecastNet, int]:
+def _refit(plan: FitPlan, train: TrainConfig, result: FitResult,
+           validated: LSTMForecastNet) -> tuple[LSTMForecastNet, int]:
     """A fresh network on every window for the epochs validation chose; ``result`` records it."""
     net = _seeded_network(plan, train.seed)
     epochs = max(result.best_epoch, 1)
@@ -131,6 +135,28 @@ def _refit(plan: FitPlan, train: TrainConfig, result: FitResult) -> tuple[LSTMFo
     n_final = len(batches["train"])
     result.events.append(f"refit on all {n_final} windows for {epochs} epochs "
                          "(the epoch count validation chose), scalers fitted on every row")
+    result.seconds += final_result.seconds
+    return net, n_final
+
+
+CONTINUE_SHARE = 4  # "continue" trains 1/CONTINUE_SHARE of validation's epochs more (at least one)
+
+
+def _continue(plan: FitPlan, train: TrainConfig, result: FitResult,
+              validated: LSTMForecastNet) -> tuple[LSTMForecastNet, int]:
+    """A copy of the validated network trained on every window for ``ceil(best_epoch / 4)``
+    epochs more at the learning rate of its best epoch (fresh optimizer moments); ``result``
+    records it. The validated network itself is kept for the validation scores."""
+    net = copy.deepcopy(validated).train()
+    best = max(result.best_epoch, 1)
+    epochs = -(-best // CONTINUE_SHARE)
+    rate = result.history[min(best, len(result.history)) - 1].learning_rate
+    more = dataclasses.replace(train, max_epochs=epochs, patience=0, time_budget=0.0)
+    run = RunOptions(plan.run.device, [ReplaySchedule([rate] * epochs)], plan.run.distributed)
+    final_result, batches = train_network(net, plan.final, plan.config.data, more, run)
+    n_final = len(batches["train"])
+    result.events.append(f"continued on all {n_final} windows for {epochs} epochs at lr {rate:.3g} "
+                         f"(a quarter of the {best} validation chose), scalers fitted on every row")
     result.seconds += final_result.seconds
     return net, n_final
 
