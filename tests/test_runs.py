@@ -104,6 +104,31 @@ def test_a_run_failing_before_its_first_checkpoint_leaves_nothing(tmp_path, fram
     assert list(tmp_path.iterdir()) == []
 
 
+def test_ctrl_c_after_the_run_directory_is_made_but_before_its_lock_leaves_nothing(tmp_path, monkeypatch):
+    """CI's flake: Ctrl-C landed between mkdir of OUT.partial/ and taking its lock, and the failed
+    run, holding no lock, left the directory behind."""
+    original, calls = Run._acquire, []
+
+    def interrupted(self):
+        calls.append(1)
+        if len(calls) == 1:  # Ctrl-C lands as the new run goes to take its lock
+            raise KeyboardInterrupt
+        original(self)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Run, "_acquire", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            Run.start(tmp_path / "m", config())
+    assert list(tmp_path.iterdir()) == [] and len(calls) == 2
+    # a directory another run made (and holds) is left alone by a run that failed to lock it
+    holder = Run.start(tmp_path / "m", config())
+    with pytest.raises(RunError, match="Another `lstmcast train` is writing"):
+        Run.start(tmp_path / "m", config())
+    assert (tmp_path / "m.partial" / "run.json").is_file()
+    holder.fail()
+    assert list(tmp_path.iterdir()) == []
+
+
 # ---------------------------------------------------------------------------- the command line
 FAST = ["--quiet"]
 

@@ -103,6 +103,7 @@ class Run:
         self._lock: IO[str] | None = None
         self._checked: Callable[[], object] = lambda: None  # a weak reference to the frame last checked
         self._file_verified = False  # the data file's checksum matched: the frame read from it is the same
+        self._created = False  # this run made its directory (a failure before the lock still removes it)
 
     # ------------------------------------------------------------------ paths and record
     @property
@@ -194,7 +195,9 @@ class Run:
         if config is None:
             raise RunError("A new run needs its config: Run.start(out, config, ...).")
         with writing(self.dir, "the run directory", "any model at the output is unchanged"):
+            created = not self.dir.exists()
             self.dir.mkdir(parents=True, exist_ok=True)
+            self._created = created
             self._acquire()
             record = {"data": str(self.data) if self.data is not None else None,
                       "data_sha256": sha256_file(self.data) if self.data is not None else None,
@@ -265,7 +268,13 @@ class Run:
     def fail(self) -> None:
         """After a failed run: keep the run directory only when there is a checkpoint to resume
         (never half-written checkpoint files), and release the lock. A run that does not hold the
-        lock (another process does) leaves the directory alone."""
+        lock (another process does) leaves the directory alone; one this run made and failed
+        (e.g. Ctrl-C) before locking is locked now and removed."""
+        if self._lock is None and self._created and self.dir.is_dir():
+            try:
+                self._acquire()
+            except (RunError, OSError):
+                pass  # another run holds it now: leave it
         if self._lock is not None:
             for tmp in self.dir.glob("*checkpoint.pt.tmp*"):
                 tmp.unlink(missing_ok=True)

@@ -212,23 +212,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     import warnings
 
     started = time.perf_counter()
-    command = "lstmcast"
+    label = "lstmcast"  # "lstmcast COMMAND" once the command line is parsed
     try:
         _restore_ctrl_c()
         parser = build_parser()
         args = parser.parse_args(argv)
-        command = args.command
+        label = f"lstmcast {args.command}"
         with warnings.catch_warnings():
-            warnings.showwarning = _show_notes(command)
+            warnings.showwarning = _show_notes(args.command)
             return int(args.func(args) or 0)
     except LstmcastError as exc:
-        to_stderr(f"lstmcast {command}: error: {exc}")
+        to_stderr(f"{label}: error: {exc}")
         return EXIT_USAGE
     except BrokenPipeError:  # output piped into e.g. `head`
         sys.stderr.close()
         return 0
     except KeyboardInterrupt:
-        to_stderr(f"lstmcast {command}: interrupted after {time.perf_counter() - started:.0f}s")
+        to_stderr(f"{label}: interrupted after {time.perf_counter() - started:.0f}s")
         return 130
 
 

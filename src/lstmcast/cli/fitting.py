@@ -190,28 +190,39 @@ def cmd_train(args: argparse.Namespace) -> int:
         config = build_config(args)
     # a new run reads its data before it creates OUT.partial/; a resumed one first checks its record
     frame = None
-    if args.resume:
-        run = Run.resume(args.resume, config, data=args.data)
-    else:
-        frame, config = train_input(args, config)
-        run = Run.start(args.out, config, data=args.data, frame=frame, argv=sys.argv[1:])
-    with run:
-        if frame is None:
+    run: Run | None = None
+    try:  # a Ctrl-C between starting the run and entering its block still fails the run
+        if args.resume:
+            run = Run.resume(args.resume, config, data=args.data)
+        else:
             frame, config = train_input(args, config)
-        try:
-            _train_and_report(args, frame, config, run.out, source=str(args.data), run=run)
-        except RuntimeError as exc:  # a checkpoint that does not fit the network (a run.json edited by hand)
-            if not run.resumed or "state_dict" not in str(exc):
-                raise
-            import re
-
-            found = re.search(r"size mismatch for (\S+): copying a param with shape torch.Size\((\[.*?\])\) from "
-                              r"checkpoint, the shape in current model is torch.Size\((\[.*?\])\)", str(exc))
-            detail = (f"its {found[1]} has shape {found[2]}, the network's {found[3]}" if found else
-                      str(exc).strip().splitlines()[0][:200])
-            raise RunError(f"The checkpoint in {run.dir} does not fit the network of the run's config ({detail}). "
-                           "Start a new run without --resume.") from None
+            run = Run.start(args.out, config, data=args.data, frame=frame, argv=sys.argv[1:])
+        with run:
+            if frame is None:
+                frame, config = train_input(args, config)
+            _train_in(args, frame, config, run)
+    except BaseException:
+        if run is not None:
+            run.fail()  # a no-op after the block's own exit
+        raise
     return 0
+
+
+def _train_in(args: argparse.Namespace, frame: Any, config: Any, run: Run) -> None:
+    """Train and report inside the run; a checkpoint that does not fit the network is a RunError."""
+    try:
+        _train_and_report(args, frame, config, run.out, source=str(args.data), run=run)
+    except RuntimeError as exc:  # a checkpoint that does not fit the network (a run.json edited by hand)
+        if not run.resumed or "state_dict" not in str(exc):
+            raise
+        import re
+
+        found = re.search(r"size mismatch for (\S+): copying a param with shape torch.Size\((\[.*?\])\) from "
+                          r"checkpoint, the shape in current model is torch.Size\((\[.*?\])\)", str(exc))
+        detail = (f"its {found[1]} has shape {found[2]}, the network's {found[3]}" if found else
+                  str(exc).strip().splitlines()[0][:200])
+        raise RunError(f"The checkpoint in {run.dir} does not fit the network of the run's config ({detail}). "
+                       "Start a new run without --resume.") from None
 
 
 def _resumed_config(args: argparse.Namespace) -> Any:
