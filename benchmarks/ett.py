@@ -20,8 +20,8 @@ import json
 import sys
 from pathlib import Path
 
-from lstmcast._json import jsonable
 from lstmcast.evaluation import bench
+from lstmcast.persistence import jsonable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_report import DEFAULT_DATA_DIR, hardware, result_markdown

@@ -10,7 +10,11 @@ subclass may use what its base defines), and neither are private names that no l
 defines (``torch._C`` is torch's business). Import-linter checks private *modules* (the
 ``private_modules`` contract); this checks the names inside modules.
 
-Usage: python scripts/check_private_names.py [PACKAGE_DIR]   (default: src/lstmcast)
+Code outside the package (``benchmarks/``: scripts that use lstmcast as a library) is checked the
+same way, and may not import a private module either (``from lstmcast._json import jsonable``):
+it reaches lstmcast through public names only.
+
+Usage: python scripts/check_private_names.py [PACKAGE_DIR [USER_DIR ...]]   (default: src/lstmcast)
 """
 
 from __future__ import annotations
@@ -67,9 +71,10 @@ class Offence:
     name: str
     owner: str
     how: str
+    what: str = "private name"
 
     def __str__(self) -> str:
-        return (f"{self.path}:{self.line}: {self.how} private name {self.name!r} of {self.owner}; "
+        return (f"{self.path}:{self.line}: {self.how} {self.what} {self.name!r} of {self.owner}; "
                 "make it public where it is defined, or move the code that needs it there")
 
 
@@ -107,11 +112,33 @@ def check_module(path: Path, name: str, tree: ast.Module, owners: dict[str, set[
     return offences
 
 
-def check_package(package_dir: Path) -> list[Offence]:
-    trees = {}
-    for path in sorted(package_dir.rglob("*.py")):
-        trees[path] = (module_name(path, package_dir),
-                       ast.parse(path.read_text(encoding="utf-8"), filename=str(path)))
+def private_module_imports(path: Path, tree: ast.Module, package: str, modules: set[str]) -> list[Offence]:
+    """Imports of a private module of ``package`` (``lstmcast._json``, ``from lstmcast import _json``)
+    by code outside it (a private name inside a public module is :func:`check_module`'s)."""
+    offences = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            sources = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            sources = [f"{node.module}.{alias.name}" if f"{node.module}.{alias.name}" in modules else node.module
+                       for alias in node.names]
+        else:
+            continue
+        for source in sources:
+            parts = source.split(".")
+            private = [i for i, part in enumerate(parts) if i and is_private(part)]
+            if parts[0] == package and private:
+                module = ".".join(parts[: private[0] + 1])
+                offences.append(Offence(path, node.lineno, module, package, "imports", "private module"))
+    return offences
+
+
+def _parse(path: Path) -> ast.Module:
+    return ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+
+
+def check_package(package_dir: Path, user_dirs: tuple[Path, ...] = ()) -> list[Offence]:
+    trees = {path: (module_name(path, package_dir), _parse(path)) for path in sorted(package_dir.rglob("*.py"))}
     modules = {name for name, _ in trees.values()}
     owners: dict[str, set[str]] = defaultdict(set)
     for name, tree in trees.values():
@@ -120,12 +147,16 @@ def check_package(package_dir: Path) -> list[Offence]:
     offences = []
     for path, (name, tree) in trees.items():
         offences.extend(check_module(path, name, tree, owners, modules))
+    for path in sorted(p for user_dir in user_dirs for p in user_dir.rglob("*.py")):
+        tree = _parse(path)
+        offences.extend(check_module(path, f"<{path}>", tree, owners, modules))
+        offences.extend(private_module_imports(path, tree, package_dir.name, modules))
     return offences
 
 
 def main(argv: list[str]) -> int:
     package_dir = Path(argv[0]) if argv else Path("src/lstmcast")
-    offences = check_package(package_dir)
+    offences = check_package(package_dir, tuple(Path(arg) for arg in argv[1:]))
     for offence in offences:
         print(offence)
     if offences:

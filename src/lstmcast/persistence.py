@@ -33,6 +33,11 @@ from lstmcast.config import ForecastConfig
 from lstmcast.data.scaling import Scaler
 from lstmcast.errors import ConfigError, DataError, ModelFileError, OutputError
 
+# jsonable and sha256_file are re-exported: the public names of the file helpers for code outside the
+# package (benchmarks, scripts), which may not import the private module lstmcast._json
+__all__ = ["CHECKED_FILES", "FORMAT_VERSION", "MODEL_FILES", "READABLE_FORMATS", "ModelFiles", "jsonable",
+           "load_model_dir", "recover", "save_model_dir", "sha256_file", "write_failure", "writing"]
+
 FORMAT_VERSION = 2
 READABLE_FORMATS = (1, 2)
 CHECKED_FILES = ("config.json", "scaler.json", "weights.safetensors")

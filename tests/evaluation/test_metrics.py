@@ -150,6 +150,20 @@ def test_point_metrics_keys():
     assert out["mae"] == pytest.approx(1.0)
 
 
+def test_one_registry_behind_every_bundle():
+    from lstmcast.evaluation.folds import FOLD_METRICS, scores_of
+    from lstmcast.scoring.windows import WINDOW_METRICS
+
+    y, f = np.array([[[1.0], [2.0], [3.0]]]), np.array([[[2.0], [2.0], [5.0]]])  # [S=1, H=3, T=1]
+    assert list(M.point_metrics(y, f)) == ["mae", "mse", "rmse", "smape"]  # order kept
+    assert set(WINDOW_METRICS) | set(FOLD_METRICS) <= set(M.POINT_METRICS)
+    for name, metric in M.POINT_METRICS.items():
+        assert M.score_point(y, f, [name]) == {name: metric(y, f)}
+    assert scores_of(y, f, [0.5]) == {"mae": M.mae(y, f), "rmse": M.rmse(y, f), "smape": M.smape(y, f), "mase": 0.5}
+    with pytest.raises(ValueError, match=r"Unknown point metric\(s\) \['wape'\]; expected names from"):
+        M.score_point(y, f, ["mae", "wape"])
+
+
 # --------------------------------------------------------------------------- input checks
 
 

@@ -11,6 +11,7 @@ from lstmcast.evaluation.baselines import (
     window_mean,
 )
 from lstmcast.evaluation.metrics import (
+    POINT_METRICS,
     crps_gaussian,
     crps_quantiles,
     interval_coverage,
@@ -22,6 +23,7 @@ from lstmcast.evaluation.metrics import (
     pinball_loss,
     point_metrics,
     rmse,
+    score_point,
     smape,
 )
 from lstmcast.evaluation.protocols import (
@@ -36,6 +38,7 @@ from lstmcast.evaluation.protocols import (
 
 __all__ = [
     "BASELINES",
+    "POINT_METRICS",
     "M4Series",
     "crps_gaussian",
     "crps_quantiles",
@@ -58,6 +61,7 @@ __all__ = [
     "rmse",
     "score_ett",
     "score_m4",
+    "score_point",
     "seasonal_naive",
     "seasonality_from_freq",
     "smape",

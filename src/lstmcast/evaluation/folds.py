@@ -25,6 +25,8 @@ from lstmcast.scoring.seasonality import seasonality_from_freq
 MODEL = "lstm"
 BACKTEST_BASELINES: tuple[str, ...] = ("naive", "seasonal_naive", "drift", "window_mean")
 """Baselines scored next to the model in every fold."""
+FOLD_METRICS: tuple[str, ...] = ("mae", "rmse", "smape")
+"""The point metrics (:data:`~lstmcast.scoring.metrics.POINT_METRICS` names) of a fold, before its MASE."""
 
 
 @dataclass
@@ -90,8 +92,7 @@ def fold_mases(truth: np.ndarray, pred: np.ndarray, insample: list[np.ndarray], 
 
 def scores_of(truth: np.ndarray, pred: np.ndarray, mases: list[float]) -> dict[str, float]:
     """The metrics of one fold from truth/pred [S, H, T] and the S x T MASEs of :func:`fold_mases`."""
-    return {"mae": M.mae(truth, pred), "rmse": M.rmse(truth, pred), "smape": M.smape(truth, pred),
-            "mase": float(np.mean(mases))}
+    return {**M.score_point(truth, pred, FOLD_METRICS), "mase": float(np.mean(mases))}
 
 
 def fold_baselines(history: np.ndarray, horizon: int, season: int, input_length: int) -> dict[str, np.ndarray]:

@@ -2,6 +2,7 @@
 live so that ``fit`` can score its validation windows without importing the evaluation layer."""
 
 from lstmcast.scoring.metrics import (
+    POINT_METRICS,
     crps_gaussian,
     crps_quantiles,
     interval_coverage,
@@ -13,11 +14,13 @@ from lstmcast.scoring.metrics import (
     pinball_loss,
     point_metrics,
     rmse,
+    score_point,
     smape,
     smape_m3,
 )
 
 __all__ = [
+    "POINT_METRICS",
     "crps_gaussian",
     "crps_quantiles",
     "interval_coverage",
@@ -29,6 +32,7 @@ __all__ = [
     "pinball_loss",
     "point_metrics",
     "rmse",
+    "score_point",
     "smape",
     "smape_m3",
 ]

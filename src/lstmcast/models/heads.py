@@ -31,6 +31,11 @@ class Head(nn.Module):
         self.horizon, self.n_targets = horizon, n_targets
         self.proj = nn.Linear(in_features, horizon * n_targets * self.n_params)
 
+    @classmethod
+    def build(cls, in_features: int, horizon: int, n_targets: int, quantiles: tuple[float, ...]) -> Head:
+        """The head from :func:`make_head`'s arguments (a head that forecasts no levels ignores ``quantiles``)."""
+        return cls(in_features, horizon, n_targets)
+
     def forward(self, summary: torch.Tensor) -> torch.Tensor:
         """[B, D] -> [B, H, T, P] (distribution parameters in scaled units)."""
         raw = self.proj(summary).view(-1, self.horizon, self.n_targets, self.n_params)
@@ -115,6 +120,10 @@ class QuantileHead(Head):
         self.register_buffer("spread", torch.ones(horizon, n_targets, len(levels)))
         self._median = levels.index(0.5) if 0.5 in levels else None
 
+    @classmethod
+    def build(cls, in_features: int, horizon: int, n_targets: int, quantiles: tuple[float, ...]) -> Head:
+        return cls(in_features, horizon, n_targets, quantiles)
+
     def constrain(self, raw: torch.Tensor) -> torch.Tensor:
         steps = F.softplus(raw[..., 1:])
         quantiles = torch.cat([raw[..., :1], raw[..., :1] + torch.cumsum(steps, dim=-1)], dim=-1)
@@ -143,15 +152,17 @@ def head_of(network: nn.Module) -> Head:
     return head
 
 
+HEADS: dict[str, type[Head]] = {"point": PointHead, "gaussian": GaussianHead, "quantile": QuantileHead}
+"""The output heads by ``model.head`` name; ``lstmcast.config.HEADS`` lists the same names (config stays
+torch-free, and a test checks the two agree). Adding a head is a :class:`Head` subclass registered here."""
+
+
 def make_head(kind: str, in_features: int, horizon: int, n_targets: int,
               quantiles: tuple[float, ...]) -> Head:
-    if kind == "point":
-        return PointHead(in_features, horizon, n_targets)
-    if kind == "gaussian":
-        return GaussianHead(in_features, horizon, n_targets)
-    if kind == "quantile":
-        return QuantileHead(in_features, horizon, n_targets, quantiles)
-    raise ValueError(f"Unknown head {kind!r}; expected point, gaussian or quantile.")
+    """The head ``kind`` names in :data:`HEADS`, projecting [B, in_features] to [B, H, T, P]."""
+    if kind not in HEADS:
+        raise ValueError(f"Unknown head {kind!r}; expected one of {', '.join(HEADS)}. Set model.head to one of them.")
+    return HEADS[kind].build(in_features, horizon, n_targets, quantiles)
 
 
 def conformal_spread(head: Head, center: torch.Tensor, quantiles: torch.Tensor, truth: torch.Tensor,

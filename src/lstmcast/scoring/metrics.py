@@ -22,12 +22,13 @@ This module must not import torch (see STYLE.md: the numeric core stays pure num
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 __all__ = [
+    "POINT_METRICS",
     "crps_gaussian",
     "crps_quantiles",
     "interval_coverage",
@@ -39,6 +40,7 @@ __all__ = [
     "pinball_loss",
     "point_metrics",
     "rmse",
+    "score_point",
     "smape",
     "smape_m3",
 ]
@@ -353,7 +355,21 @@ def crps_quantiles(
     return 2.0 * pinball_loss(y_true, q_pred, quantiles)
 
 
-# --------------------------------------------------------------------------- bundle
+# --------------------------------------------------------------------------- registry and bundle
+
+POINT_METRICS: dict[str, Callable[[ArrayLike, ArrayLike], float]] = {
+    "mae": mae, "mse": mse, "rmse": rmse, "mape": mape, "smape": smape, "smape_m3": smape_m3,
+}
+"""Every point metric of ``(y_true, y_pred)`` by name: the one table that :func:`point_metrics`, the
+window scores of ``fit`` / ``evaluate`` and the backtest folds read (through :func:`score_point`)."""
+
+
+def score_point(y_true: ArrayLike, y_pred: ArrayLike, names: Sequence[str]) -> dict[str, float]:
+    """``{name: POINT_METRICS[name](y_true, y_pred)}`` in the order of ``names`` (shapes as in :func:`mae`)."""
+    unknown = [name for name in names if name not in POINT_METRICS]
+    if unknown:
+        raise ValueError(f"Unknown point metric(s) {unknown}; expected names from {sorted(POINT_METRICS)}.")
+    return {name: POINT_METRICS[name](y_true, y_pred) for name in names}
 
 
 def point_metrics(
@@ -368,12 +384,7 @@ def point_metrics(
     Returns:
         ``{"mae", "mse", "rmse", "smape"}`` and ``"mase"`` when ``insample`` is given.
     """
-    out = {
-        "mae": mae(y_true, y_pred),
-        "mse": mse(y_true, y_pred),
-        "rmse": rmse(y_true, y_pred),
-        "smape": smape(y_true, y_pred),
-    }
+    out = score_point(y_true, y_pred, ("mae", "mse", "rmse", "smape"))
     if insample is not None:
         out["mase"] = mase(y_true, y_pred, insample, season=season)
     return out

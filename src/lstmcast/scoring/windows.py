@@ -10,15 +10,14 @@ import numpy as np
 from lstmcast.scoring import metrics as M
 from lstmcast.scoring.baselines import forecast_baseline
 
-__all__ = ["score_windows"]
+__all__ = ["WINDOW_METRICS", "score_windows"]
+
+WINDOW_METRICS = ("rmse", "mae", "smape")
+"""The point metrics (:data:`~lstmcast.scoring.metrics.POINT_METRICS` names) of the model and of each baseline."""
 
 
 def _point(truth: np.ndarray, pred: np.ndarray) -> dict[str, float]:
-    return {
-        "rmse": M.rmse(truth, pred),
-        "mae": M.mae(truth, pred),
-        "smape": M.smape(truth, pred),
-    }
+    return M.score_point(truth, pred, WINDOW_METRICS)
 
 
 def score_windows(
