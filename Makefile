@@ -30,7 +30,8 @@ demo: $(VENV)/.core
 test: $(VENV)/.dev
 	$(BIN)/python -m pytest -q
 
-# The declared dependency floors (requirements/min.txt = pyproject's minimums) with the test tools,
+# The declared floors of the core dependencies (requirements/min.txt = pyproject's minimums) with the
+# test tools and the extras at their dev.txt pins (the extras' floors are not tested),
 # in a separate venv; the whole suite runs against them.
 test-min: requirements/min.txt requirements/dev.txt pyproject.toml
 	test -x $(MIN_VENV)/bin/python || $(PYTHON) -m venv $(MIN_VENV)

@@ -13,8 +13,9 @@ import torch
 
 from lstmcast import DataConfig, ForecastConfig, Forecaster, TrainConfig
 from lstmcast.cli import main
-from lstmcast.errors import ConfigError, DataError
+from lstmcast.errors import ConfigError, DataError, NotFittedError
 from lstmcast.evaluation.baselines import seasonal_naive
+from tests.conftest import tiny_config
 
 FAST = TrainConfig(max_epochs=4, patience=0, batch_size=32)
 
@@ -197,6 +198,20 @@ def test_sklearn_style_params_round_trip():
     # what sklearn.base.clone does: rebuild from get_params(deep=False), then check each is the same object
     rebuilt = type(f)(**f.get_params(deep=False))
     assert all(rebuilt.get_params()[k] is v for k, v in f.get_params(deep=False).items())
+
+
+def test_sklearn_clone_gives_an_unfitted_forecaster_with_equal_params(sine):
+    """sklearn.base.clone itself (requirements/dev.txt installs scikit-learn): the clone of a fitted
+    forecaster has equal parameters, none of the learned state, and refuses to predict."""
+    sklearn_base = pytest.importorskip("sklearn.base", reason="scikit-learn is a test dependency (requirements/dev.txt)")
+    fitted = Forecaster(tiny_config()).fit(sine)
+    copy = sklearn_base.clone(fitted)
+    assert type(copy) is Forecaster and copy is not fitted
+    assert copy.get_params() == fitted.get_params() and copy.config == fitted.config
+    assert not [name for name in vars(copy) if name.endswith("_") and not name.startswith("_")]
+    with pytest.raises(NotFittedError, match="not fitted yet"):
+        copy.predict(sine)
+    fitted.predict(sine)  # the original keeps its weights
 
 
 @pytest.mark.parametrize(("extra", "message"), [

@@ -156,3 +156,38 @@ def test_historical_forecasts_carry_actuals(fitted):
     hist = forecaster.historical_forecasts(frame).to_frame()
     assert len(hist) == 60
     np.testing.assert_allclose(hist["actual"], frame["value"].to_numpy()[-60:])
+
+
+def _two_series() -> pd.DataFrame:
+    """Two hourly series in the unique_id / ds / y layout."""
+    t = np.arange(120)
+    return pd.DataFrame({"unique_id": np.repeat(["a", "b"], 120),
+                         "ds": np.tile(pd.date_range("2024-01-01", periods=120, freq="h"), 2),
+                         "y": np.concatenate([np.sin(2 * np.pi * t / 24), 3 + np.cos(2 * np.pi * t / 12)])})
+
+
+def test_polars_and_pyarrow_frames_fit_predict_and_backtest_like_pandas():
+    """A polars DataFrame and a pyarrow Table are converted at the edge: fitting on them gives the
+    same weights, and predict, historical_forecasts and backtest the same numbers, as the frame."""
+    pa = pytest.importorskip("pyarrow")
+    pl = pytest.importorskip("polars", reason="polars is optional (requirements/dev.txt installs it)")
+    frame = _two_series()
+    config = tiny_config(data=dict(targets=("y",), time_col="ds", series_col="unique_id", input_length=24,
+                                   horizon=3), train=dict(max_epochs=2))
+    others = {"polars": pl.from_pandas(frame), "pyarrow": pa.Table.from_pandas(frame, preserve_index=False)}
+    base = Forecaster(config).fit(frame)
+    expected = base.predict(frame).to_frame()
+    history = base.historical_forecasts(frame).to_frame()
+    folds = Forecaster(config).backtest(frame, folds=2, refit=False).folds
+    assert len(expected) == 2 * 3 and len(history) > 0 and set(folds["fold"]) == {0, 1}
+    for name, other in others.items():
+        assert not isinstance(other, pd.DataFrame)
+        fitted = Forecaster(config).fit(other)
+        for key, value in base.network_.state_dict().items():
+            torch.testing.assert_close(fitted.network_.state_dict()[key], value, rtol=0, atol=0, msg=name)
+        pd.testing.assert_frame_equal(fitted.predict(other).to_frame(), expected, obj=f"predict({name})")
+        pd.testing.assert_frame_equal(base.predict(other).to_frame(), expected, obj=f"predict({name})")
+        pd.testing.assert_frame_equal(base.historical_forecasts(other).to_frame(), history,
+                                      obj=f"historical_forecasts({name})")
+        pd.testing.assert_frame_equal(Forecaster(config).backtest(other, folds=2, refit=False).folds, folds,
+                                      obj=f"backtest({name})")
