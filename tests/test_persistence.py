@@ -192,13 +192,36 @@ def test_sigkill_at_20_random_moments_of_saves_always_leaves_a_loadable_model(fi
         child.join()
         again = Forecaster.load(path)  # recovers a half-finished swap when there is one
         pd.testing.assert_frame_equal(again.predict(frame).to_frame(), expected)
-    f.save(path)  # a later save removes what the killed ones left
-    leftovers = sorted(p.name for p in tmp_path.iterdir() if p.name != "m")
-    assert all(name.startswith(".m.stage.") for name in leftovers), leftovers
-    # staging directories of killed saves are removed once they are stale (complete or > 10 min old)
-    for stale in leftovers:
-        os.utime(tmp_path / stale, (0, 0))
-    f.save(path)
+    killed = sorted(p.name for p in tmp_path.iterdir() if p.name != "m")
+    assert all(name.startswith(".m.stage.p") for name in killed), killed  # each names its writer's pid
+    f.save(path)  # a later save removes every staging directory the killed saves left, young or not
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]
+
+
+def test_a_save_keeps_the_staging_directories_of_live_writers(fitted, tmp_path):
+    import re
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    f, _ = fitted
+    host = re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())  # the name format of docs/saved-models.md
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True)
+    dead, live = int(gone.stdout), os.getppid()  # pytest's parent is alive while the test runs
+    names = {"dead": f".m.stage.p{dead}-{host}.abc", "live": f".m.stage.p{live}-{host}.def",
+             "mine": f".m.stage.p{os.getpid()}-{host}.ghi", "elsewhere": f".m.stage.p{dead}-otherhost.jkl",
+             "old_format": ".m.stage.mno"}
+    for name in names.values():
+        (tmp_path / name).mkdir()
+    f.save(tmp_path / "m")
+    kept = {key for key, name in names.items() if (tmp_path / name).exists()}
+    assert kept == {"live", "mine", "elsewhere", "old_format"}  # only the dead writer's is gone
+    for name in names.values():
+        if (tmp_path / name).exists():
+            os.utime(tmp_path / name, (time.time() - 601, time.time() - 601))
+    f.save(tmp_path / "m")  # older than 10 minutes: stale whoever wrote it (a reused pid)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -68,7 +69,7 @@ def _save_staged(path: Path, config: ForecastConfig, scalers: dict[str, Scaler],
 
     path.parent.mkdir(parents=True, exist_ok=True)
     recover(path)
-    stage = Path(tempfile.mkdtemp(prefix=f".{path.name}.stage.", dir=path.parent))
+    stage = Path(tempfile.mkdtemp(prefix=f".{path.name}.stage.{_writer_tag()}.", dir=path.parent))
     try:
         os.chmod(stage, 0o755)  # readable by a service account, like any directory the user makes
         (stage / "config.json").write_text(config.to_json(), encoding="utf-8")
@@ -236,8 +237,9 @@ def recover(path: Path, clean_stages: bool = True) -> None:
     elif old.is_dir():
         shutil.rmtree(old, ignore_errors=True)
     if clean_stages and path.parent.is_dir():
-        for stale in path.parent.glob(f".{path.name}.stage.*"):
-            if stale.is_dir() and _owner_gone(stale):
+        prefix = f".{path.name}.stage."
+        for stale in path.parent.glob(f"{prefix}*"):
+            if stale.is_dir() and _owner_gone(stale, prefix):
                 shutil.rmtree(stale, ignore_errors=True)
 
 
@@ -245,15 +247,50 @@ def _old_path(path: Path) -> Path:
     return path.with_name(f".{path.name}.old")
 
 
-def _owner_gone(stage: Path) -> bool:
-    """A staging directory is stale when it has no meta.json being written by a live save; we
-    treat any staging directory older than 10 minutes, or complete, as stale."""
+def _writer_tag() -> str:
+    """``p<pid>-<host>``: who writes a staging directory, so that a later save can tell a killed
+    writer's leftovers from a live save's work."""
+    return f"p{os.getpid()}-{_host()}"
+
+
+def _host() -> str:
+    import socket
+
+    return re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())[:64] or "host"
+
+
+def _owner_gone(stage: Path, prefix: str) -> bool:
+    """Whether the save that wrote ``stage`` is gone. A name carrying this host and a pid (see
+    :func:`_writer_tag`) is stale when that process no longer exists; a name it cannot attribute
+    (another host, or written by an older lstmcast) is stale once complete (it has meta.json) or
+    older than 10 minutes. Any staging directory older than that is stale (a reused pid)."""
     import time
 
     try:
-        return time.time() - stage.stat().st_mtime > 600 or (stage / "meta.json").is_file()
+        old = time.time() - stage.stat().st_mtime > 600
+        complete = (stage / "meta.json").is_file()
     except OSError:
         return False
+    pid = _writer_pid(stage.name[len(prefix):])
+    if old or pid is None:
+        return old or complete
+    if pid == os.getpid():
+        return False  # a save running in another thread of this process
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False  # alive, owned by another user
+    return False
+
+
+def _writer_pid(tag: str) -> int | None:
+    """The pid in ``p<pid>-<host>.<random>`` when ``host`` is this host, else None."""
+    match = re.fullmatch(r"p(\d+)-(.+)\.[^.]+", tag)
+    if match is None or match.group(2) != _host():
+        return None
+    return int(match.group(1))
 
 
 def _fsync_dir(path: Path) -> None:
