@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -189,6 +190,23 @@ def run_workers(model_dir: Path, workers: int, args: argparse.Namespace) -> tupl
     return results, soak, failed
 
 
+def run_all(work: Path, args: argparse.Namespace) -> tuple[list[dict], list[dict], bool]:
+    """Train the demo model into ``work`` (unless ``--model``), then one server per ``--workers``
+    value; (stages, soaks, failed)."""
+    model_dir = Path(args.model) if args.model else work / "model"
+    if not args.model:  # the demo model (LSTM(64) on the noisy sine), trained by the CLI
+        print(f"training the demo model ({args.epochs} epochs)...", flush=True)
+        subprocess.run([*lstmcast_program(), "demo", "--out", str(work), "--set", f"train.max_epochs={args.epochs}",
+                        "--quiet", "--json"], check=True, stdout=subprocess.DEVNULL)
+    stages, soaks, failed = [], [], False
+    for workers in args.workers:
+        results, soak, bad = run_workers(model_dir, workers, args)
+        stages += results
+        soaks += [soak] if soak else []
+        failed |= bad
+    return stages, soaks, failed
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", help="model directory (default: train the demo model)")
@@ -202,17 +220,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     work = Path(tempfile.mkdtemp(prefix="lstmcast-serve-bench-"))
-    model_dir = Path(args.model) if args.model else work / "model"
-    if not args.model:  # the demo model (LSTM(64) on the noisy sine), trained by the CLI
-        print(f"training the demo model ({args.epochs} epochs)...", flush=True)
-        subprocess.run([*lstmcast_program(), "demo", "--out", str(work), "--set", f"train.max_epochs={args.epochs}",
-                        "--quiet", "--json"], check=True, stdout=subprocess.DEVNULL)
-    stages, soaks, failed = [], [], False
-    for workers in args.workers:
-        results, soak, bad = run_workers(model_dir, workers, args)
-        stages += results
-        soaks += [soak] if soak else []
-        failed |= bad
+    try:
+        stages, soaks, failed = run_all(work, args)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)  # the demo model trained here, and nothing of a given --model
     if stages:
         print_rows(f"Stages of {args.seconds:.0f}s each (one series per request)", stages)
     if soaks:

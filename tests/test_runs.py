@@ -196,3 +196,13 @@ def test_cli_resume_refuses_damaged_records(killed_cli_run, capsys):
     data.unlink()
     err = error_of(["train", "--resume", str(out)], capsys)
     assert f"{data}, the data file the run started on, no longer exists" in err
+
+
+@pytest.mark.parametrize("state", [{}, {"model": {}, "epoch": "7"}, {"model": {}, "epoch": 2.5}])
+def test_cli_resume_refuses_a_bad_checkpoint(killed_cli_run, capsys, state):
+    out, _ = killed_cli_run
+    checkpoint = out.with_name("m.partial") / "checkpoint.pt"
+    torch.save(state, checkpoint)
+    err = error_of(["train", "--resume", str(out), *FAST], capsys)
+    assert f"Checkpoint {checkpoint} lacks the model state or an integer epoch" in err
+    assert "Start a fresh run" in err and "weights_only" not in err

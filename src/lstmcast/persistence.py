@@ -8,8 +8,8 @@
     history.csv, metrics.json, plots: optional extras
 
 A save writes a hidden staging directory beside the target and swaps it into place with renames;
-a crash at any moment leaves the previous model loadable (a half-finished swap is completed or
-rolled back by the next save or load).
+a crash at any moment leaves the previous model loadable (a half-finished swap is rolled
+back by the next save or load).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -73,7 +74,7 @@ def _save_staged(path: Path, config: ForecastConfig, scalers: dict[str, Scaler],
 
     path.parent.mkdir(parents=True, exist_ok=True)
     recover(path)
-    stage = Path(tempfile.mkdtemp(prefix=f".{path.name}.stage.", dir=path.parent))
+    stage = Path(tempfile.mkdtemp(prefix=f".{path.name}.stage.{_writer_tag()}.", dir=path.parent))
     try:
         os.chmod(stage, 0o755)  # readable by a service account, like any directory the user makes
         (stage / "config.json").write_text(config.to_json(), encoding="utf-8")
@@ -94,23 +95,21 @@ def _save_staged(path: Path, config: ForecastConfig, scalers: dict[str, Scaler],
 
 def load_model_dir(path: str | Path) -> ModelFiles:
     """Read and verify a model directory; refuses missing, modified or malformed files."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
     path = Path(path)
     recover(path, clean_stages=False)
     if not path.is_dir():
         raise ModelFileError(f"Model directory {path} does not exist; train one with `lstmcast train --out {path}`.")
+    dirs = [name for name in MODEL_FILES if (path / name).is_dir()]
+    if dirs:
+        raise ModelFileError(f"{path / dirs[0]} is a directory, not a file; the model directory was tampered "
+                             "with. Restore the original file or retrain.")
     missing = [name for name in MODEL_FILES if not (path / name).is_file()]
     if missing:
         raise ModelFileError(
             f"Model directory {path} is missing {', '.join(missing)}; it is incomplete or not a "
             "model directory. Retrain or restore it."
         )
-    try:
-        meta = json.loads((path / "meta.json").read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ModelFileError(f"{path / 'meta.json'} is not valid JSON ({exc}).") from exc
+    meta = _read_json(path / "meta.json")
     if not isinstance(meta, dict):
         raise ModelFileError(f"{path / 'meta.json'} must hold a JSON object; got {type(meta).__name__}.")
     if meta.get("format_version") not in READABLE_FORMATS:
@@ -128,26 +127,79 @@ def load_model_dir(path: str | Path) -> ModelFiles:
                 f"{path / name} was modified after the model was saved (checksum mismatch); "
                 "it cannot be trusted. Restore the original file or retrain."
             )
+    _check_meta(meta, path / "meta.json")
+    return ModelFiles(_read_config(path / "config.json"), _read_scalers(path / "scaler.json"),
+                      _read_weights(path / "weights.safetensors"), meta)
+
+
+def _check_meta(meta: dict[str, Any], file: Path) -> None:
+    """The fields of meta.json that forecasting reads (meta.json is outside the checksums)."""
+    import pandas as pd
+
+    freq = meta.get("frequency")
+    valid = freq is None or isinstance(freq, str)
+    if isinstance(freq, str) and freq and not freq.lstrip("-").isdigit():  # "" or "1": integer steps
+        try:
+            pd.tseries.frequencies.to_offset(freq)
+        except (ValueError, TypeError):
+            valid = False
+    if not valid:
+        raise ModelFileError(f"{file}: 'frequency' must be a pandas frequency such as \"h\" or \"D\", an integer "
+                             f"step such as \"1\", or null; got {freq!r}. Restore the original file or retrain.")
+    calendar = meta.get("calendar", [])
+    if not isinstance(calendar, list) or not all(isinstance(c, str) for c in calendar):
+        raise ModelFileError(f"{file}: 'calendar' must be a list of calendar feature names; got {calendar!r}. "
+                             "Restore the original file or retrain.")
+
+
+def _read_json(file: Path) -> Any:
     try:
-        raw_config = json.loads((path / "config.json").read_text(encoding="utf-8"))
-        if isinstance(raw_config, dict) and isinstance(raw_config.get("model"), dict):
-            raw_config["model"].setdefault("ensemble", 1)  # format 1 predates ensembles: one network
-        config = ForecastConfig.from_dict(raw_config)
-        raw_scalers = json.loads((path / "scaler.json").read_text(encoding="utf-8"))
-        if not isinstance(raw_scalers, dict):
-            raise DataError("scaler.json must map series names to scalers")
-        scalers = {k: Scaler.from_dict(v) for k, v in raw_scalers.items()}
-    except (json.JSONDecodeError, ConfigError, DataError, AttributeError, TypeError) as exc:
-        raise ModelFileError(f"{path} holds an invalid config or scaler: {exc}") from exc
+        return json.loads(file.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        raise ModelFileError(f"{file} is not valid JSON ({str(exc)[:200]}). Restore the original file "
+                             "or retrain.") from exc
+
+
+def _read_config(file: Path) -> ForecastConfig:
+    raw = _read_json(file)
+    if isinstance(raw, dict) and isinstance(raw.get("model"), dict):
+        raw["model"].setdefault("ensemble", 1)  # format 1 predates ensembles: one network
     try:
-        state = load_file(str(path / "weights.safetensors"))
-    except (SafetensorError, OSError) as exc:
-        raise ModelFileError(f"{path / 'weights.safetensors'} cannot be read: {exc}") from exc
+        return ForecastConfig.from_dict(raw)
+    except (ConfigError, DataError, AttributeError, TypeError, ValueError, OverflowError) as exc:
+        raise ModelFileError(f"{file} holds an invalid config: {exc} Restore the original file or "
+                             "retrain.") from exc
+
+
+def _read_scalers(file: Path) -> dict[str, Scaler]:
+    raw = _read_json(file)
+    if not isinstance(raw, dict):
+        raise ModelFileError(f"{file} must map each series name to its scaler (a JSON object); got "
+                             f"{type(raw).__name__}. Restore the original file or retrain.")
+    scalers = {}
+    for key, value in raw.items():
+        if not isinstance(value, dict):
+            raise ModelFileError(f"{file}: the scaler of series {key!r} must be an object with keys kind, "
+                                 f"offset, scale; got {type(value).__name__}. Restore the original file or retrain.")
+        try:
+            scalers[key] = Scaler.from_dict(value)
+        except (ConfigError, DataError, AttributeError, TypeError, ValueError, OverflowError) as exc:
+            raise ModelFileError(f"{file}: the scaler of series {key!r} is invalid: {exc}") from exc
+    return scalers
+
+
+def _read_weights(file: Path) -> dict[str, torch.Tensor]:
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        state = load_file(str(file))
+    except (SafetensorError, OSError, ValueError, TypeError) as exc:
+        raise ModelFileError(f"{file} cannot be read: {str(exc)[:200]}. Restore the original file or retrain.") from exc
     bad = [k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
     if bad:
-        raise ModelFileError(f"{path / 'weights.safetensors'} holds non-finite values in {bad[0]!r}; "
-                             "the model cannot forecast. Retrain it.")
-    return ModelFiles(config, scalers, state, meta)
+        raise ModelFileError(f"{file} holds non-finite values in {bad[0]!r}; the model cannot forecast. Retrain it.")
+    return state
 
 
 def _swap_into_place(stage: Path, path: Path) -> None:
@@ -190,8 +242,9 @@ def recover(path: Path, clean_stages: bool = True) -> None:
     elif old.is_dir():
         shutil.rmtree(old, ignore_errors=True)
     if clean_stages and path.parent.is_dir():
-        for stale in path.parent.glob(f".{path.name}.stage.*"):
-            if stale.is_dir() and _owner_gone(stale):
+        prefix = f".{path.name}.stage."
+        for stale in path.parent.glob(f"{prefix}*"):
+            if stale.is_dir() and _owner_gone(stale, prefix):
                 shutil.rmtree(stale, ignore_errors=True)
 
 
@@ -199,15 +252,50 @@ def _old_path(path: Path) -> Path:
     return path.with_name(f".{path.name}.old")
 
 
-def _owner_gone(stage: Path) -> bool:
-    """A staging directory is stale when it has no meta.json being written by a live save; we
-    treat any staging directory older than 10 minutes, or complete, as stale."""
+def _writer_tag() -> str:
+    """``p<pid>-<host>``: who writes a staging directory, so that a later save can tell a killed
+    writer's leftovers from a live save's work."""
+    return f"p{os.getpid()}-{_host()}"
+
+
+def _host() -> str:
+    import socket
+
+    return re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())[:64] or "host"
+
+
+def _owner_gone(stage: Path, prefix: str) -> bool:
+    """Whether the save that wrote ``stage`` is gone. A name carrying this host and a pid (see
+    :func:`_writer_tag`) is stale when that process no longer exists; a name it cannot attribute
+    (another host, or written by an older lstmcast) is stale once complete (it has meta.json) or
+    older than 10 minutes. Any staging directory older than that is stale (a reused pid)."""
     import time
 
     try:
-        return time.time() - stage.stat().st_mtime > 600 or (stage / "meta.json").is_file()
+        old = time.time() - stage.stat().st_mtime > 600
+        complete = (stage / "meta.json").is_file()
     except OSError:
         return False
+    pid = _writer_pid(stage.name[len(prefix):])
+    if old or pid is None:
+        return old or complete
+    if pid == os.getpid():
+        return False  # a save running in another thread of this process
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False  # alive, owned by another user
+    return False
+
+
+def _writer_pid(tag: str) -> int | None:
+    """The pid in ``p<pid>-<host>.<random>`` when ``host`` is this host, else None."""
+    match = re.fullmatch(r"p(\d+)-(.+)\.[^.]+", tag)
+    if match is None or match.group(2) != _host():
+        return None
+    return int(match.group(1))
 
 
 def _fsync_dir(path: Path) -> None:

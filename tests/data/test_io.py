@@ -246,3 +246,17 @@ def test_a_time_column_found_by_content_is_noted_once_on_either_path():
             series, _ = series_arrays(frame, DataConfig(targets=("y",), horizon=1), None, "the data", ("y",))
         notes = [w for w in caught if issubclass(w.category, DataNote) and "took column 'when'" in str(w.message)]
         assert len(notes) == 1 and series[0].index.name == "when"
+
+
+def test_a_comma_separated_file_named_tsv_is_read_and_says_why(tmp_path):
+    rows = "\n".join(f"2024-01-{i + 1:02d},{i}.5" for i in range(20))
+    path = write(tmp_path, "commas.tsv", "date,y\n" + rows)
+    frame, notes = read(path)
+    assert frame["y"].iloc[:3].tolist() == [0.5, 1.5, 2.5]  # two columns, not one named 'date,y'
+    assert any("read commas.tsv as comma-separated: its suffix .tsv says tab-separated, but its header has no tab"
+               in n and "rename it to .csv" in n for n in notes), notes
+    tabs = write(tmp_path, "tabs.tsv", "date\ty\n" + rows.replace(",", "\t"))  # a real TSV: no note
+    frame, notes = read(tabs)
+    assert frame["y"].iloc[1] == 1.5 and not any("separated" in n for n in notes)
+    text = write(tmp_path, "text.tsv", "name\tnote\n" + "\n".join(f"n{i}\ta,b,c" for i in range(5)))
+    assert list(read_table(text).columns) == ["name", "note"]  # commas inside tab-separated fields stay

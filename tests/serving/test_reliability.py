@@ -165,7 +165,8 @@ async def _soak(port, clients, seconds, payload):
 
 
 @pytest.mark.slow
-def test_workers_2_under_cpu_load_nodelay_and_a_bounded_soak(half_hourly):
+@pytest.mark.parametrize(("workers", "seconds"), [(1, 4.0), (2, 6.0)])
+def test_workers_under_cpu_load_nodelay_and_a_bounded_soak(half_hourly, workers, seconds):
     import httpx
 
     _, model_dir, frame = half_hourly
@@ -173,7 +174,7 @@ def test_workers_2_under_cpu_load_nodelay_and_a_bounded_soak(half_hourly):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(REPO)])}
     burners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(os.cpu_count() or 2)]
     server = subprocess.Popen([sys.executable, "-m", "lstmcast.cli", "serve", "--model", str(model_dir), "--port",
-                               str(port), "--workers", "2", "--backend", "torch", "--quiet"],
+                               str(port), "--workers", str(workers), "--backend", "torch", "--quiet"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=REPO)
     try:
         deadline, ready = time.monotonic() + 120, False
@@ -200,10 +201,10 @@ def test_workers_2_under_cpu_load_nodelay_and_a_bounded_soak(half_hourly):
                 times.append(time.perf_counter() - t0)
                 assert answer.startswith(b"HTTP/1.1 200")
         assert statistics.median(times) < 0.02, f"median {statistics.median(times) * 1e3:.1f} ms"
-        latencies, errors = asyncio.run(_soak(port, 64, 6.0, payload))
+        latencies, errors = asyncio.run(_soak(port, 64, seconds, payload))
         assert errors == [] and len(latencies) > 64
         assert server.poll() is None
-        print(f"soak: {len(latencies)} answers, p99 {sorted(latencies)[int(0.99 * len(latencies))] * 1e3:.0f} ms")
+        print(f"soak, --workers {workers}: {len(latencies)} answers, p99 {sorted(latencies)[int(0.99 * len(latencies))] * 1e3:.0f} ms")
     finally:
         for burner in burners:
             burner.kill()

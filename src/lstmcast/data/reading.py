@@ -40,10 +40,7 @@ def read_table(path: str | Path) -> pd.DataFrame:
             frame = pd.read_parquet(path)
         elif suffix in CSV_SUFFIXES:
             encoding = _bom_encoding(path)
-            sep, decimal = _sniff(path, "\t" if suffix == ".tsv" else None, encoding)
-            if sep != ("\t" if suffix == ".tsv" else ","):
-                _note(notes, f"read {path.name} as {_SEP_NAMES[sep]}-separated"
-                             + (" with decimal commas" if decimal == "," else ""))
+            sep, decimal = _delimiter(path, suffix, encoding, notes)
             with warnings.catch_warnings():
                 warnings.simplefilter("error", pd.errors.ParserWarning)
                 frame = pd.read_csv(path, sep=sep, decimal=decimal, index_col=False, encoding=encoding)
@@ -99,6 +96,32 @@ def _bom_encoding(path: Path) -> str:
     with open(path, "rb") as handle:
         start = handle.read(2)
     return "utf-16" if start in (b"\xff\xfe", b"\xfe\xff") else "utf-8-sig"
+
+
+def _delimiter(path: Path, suffix: str, encoding: str, notes: list[str]) -> tuple[str, str]:
+    """(separator, decimal mark) of a CSV file, stated when it is not the suffix's. A ``.tsv`` is
+    read with tabs unless its header holds none: then it is sniffed like a ``.csv`` (a
+    comma-separated file named ``.tsv``), and the note says the suffix was overruled."""
+    sep, decimal = _sniff(path, "\t" if suffix == ".tsv" else None, encoding)
+    if suffix == ".tsv" and _header_lacks_tabs(path, encoding):
+        sep, decimal = _sniff(path, None, encoding)
+        if sep != "\t":
+            _note(notes, f"read {path.name} as {_SEP_NAMES[sep]}-separated"
+                         + (" with decimal commas" if decimal == "," else "")
+                         + ": its suffix .tsv says tab-separated, but its header has no tab "
+                         "(rename it to .csv to read it without this note)")
+            return sep, decimal
+    if sep != ("\t" if suffix == ".tsv" else ","):
+        _note(notes, f"read {path.name} as {_SEP_NAMES[sep]}-separated"
+                     + (" with decimal commas" if decimal == "," else ""))
+    return sep, decimal
+
+
+def _header_lacks_tabs(path: Path, encoding: str) -> bool:
+    with open(path, "rb") as handle:
+        head = handle.read(_SNIFF_BYTES)
+    lines = [line for line in head.decode(encoding, errors="replace").splitlines() if line.strip()]
+    return bool(lines) and "\t" not in lines[0]
 
 
 def _sniff(path: Path, sep: str | None, encoding: str = "utf-8") -> tuple[str, str]:
