@@ -68,32 +68,24 @@ def score(task: Task, forecasts: Forecasts, *, with_owa: bool = True) -> dict[st
 
     M4: sMAPE and MASE per series, averaged over series; OWA against Naive2 on the same series.
     M3: the M3 sMAPE (:func:`metrics.smape_m3`) and MASE per series, averaged over series.
+    The ``sm_*`` generalisation rows: sMAPE (M4 definition) and MASE per series, averaged.
     ETT / demand: MAE and MSE over every origin and step (ETT on the z-score scale).
     AirPassengers: MAPE and sMAPE (M4 definition) of its one window.
-    The ``sm_*`` generalisation rows: sMAPE (M4 definition) and MASE per series, averaged.
     """
     H = task.horizon
-    if task.name.startswith("m3") or task.name == "m4_hourly":
-        smape_fn = M.smape if task.name == "m4_hourly" else M.smape_m3
+    if task.name.startswith(("m3", "m4", "sm_")):  # one origin per series: per series, averaged
+        smape_fn = M.smape_m3 if task.name.startswith("m3") else M.smape
         smapes, mases = [], []
         for s in task.series:
             (_, truth), = s.windows(H)
             pred = forecasts[s.id][0]
             smapes.append(smape_fn(truth, pred))
-            mases.append(M.mase(truth, pred, s.train, season=task.season))
+            mases.append(M.mase(truth, pred, s.train, season=max(task.season, 1)))
         out = {"smape": float(np.mean(smapes)), "mase": float(np.mean(mases))}
         if "owa" in task.metrics and with_owa:
             ref = score(task, naive2_forecasts(task), with_owa=False)
             out["owa"] = M.owa(out["smape"], out["mase"], ref["smape"], ref["mase"])
         return out
-    if task.name.startswith("sm_"):  # the generalisation rows: per series, averaged
-        smapes, mases = [], []
-        for s in task.series:
-            (_, truth), = s.windows(H)
-            pred = forecasts[s.id][0]
-            smapes.append(M.smape(truth, pred))
-            mases.append(M.mase(truth, pred, s.train, season=max(task.season, 1)))
-        return {"smape": float(np.mean(smapes)), "mase": float(np.mean(mases))}
     if "mape" in task.metrics:
         truth = np.concatenate([t for s in task.series for _, t in s.windows(H)])
         pred = np.concatenate([forecasts[s.id].ravel() for s in task.series])

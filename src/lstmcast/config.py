@@ -233,7 +233,7 @@ class TrainConfig:
     checkpoint_every: int = 1
     checkpoint_seconds: float = 0.0
     epoch_windows: int = 0
-    final_fit: str = "refit"
+    final_fit: str = "continue"
     min_delta: float = 0.002
     val_windows: int = 4096
 

@@ -7,12 +7,12 @@
 
 Fit, forecast-first: validation for early stopping and the LR schedule is the last
 ``data.val_steps`` (default: the horizon) target steps of each series; then, with
-``train.final_fit="refit"``, a fresh network is trained on every window of every series for the
-number of epochs validation chose, with the same learning-rate schedule, and with scalers fitted
-on all rows. No test part is held out inside ``fit``: held-out scores are the job of
+``train.final_fit="continue"`` (the default), the validated network is trained on every window of
+every series, with scalers fitted on all rows, for a quarter of the epochs validation chose more
+(``"refit"``: a fresh network for all of them, replaying the learning-rate schedule). No test part is held out inside ``fit``: held-out scores are the job of
 ``evaluate`` / ``backtest`` (CLI: ``lstmcast evaluate --holdout H``, ``lstmcast backtest``).
 ``data.val_fraction`` / ``data.test_fraction`` keep the split-by-fractions protocol of
-benchmarks (no refit when a test part is held out).
+benchmarks (no final phase when a test part is held out).
 """
 
 from __future__ import annotations

@@ -241,7 +241,7 @@ def test_two_ranks_on_their_own_series_match_one_process_statistically(tmp_path)
     assert model.config_.model.seasonal_skip == one.config_.model.seasonal_skip == 0
     assert sorted(model.scalers_) == [f"s{k}" for k in range(8)]
     assert model.meta_["shards"]["series"] == [4, 4] and model.validation_["n_windows"] == 8
-    assert f"refit on all {model.meta_['n_windows']['final']} windows" in " ".join(report["training"]["events"])
+    assert f"continued on all {model.meta_['n_windows']['final']} windows" in " ".join(report["training"]["events"])
 
     out = tmp_path / "fc.csv"
     _torchrun(["predict", "--distributed", "--model", str(tmp_path / "m2"), "--data", str(root), "--out",

@@ -63,7 +63,7 @@ def _scores(forecaster: Forecaster, frame: Any, source: str) -> tuple[dict[str, 
                 "Test metrics (original units)")
     # forecast-first: the scores are those of the validation windows, before the refit
     return (forecaster.validation_ or {}, forecaster.validation_forecast_,
-            "Validation metrics: the last horizon of each series, before the final refit (original units)")
+            "Validation metrics: the last horizon of each series, before the final fit on all rows (original units)")
 
 
 def _train_and_report(args: argparse.Namespace, frame: Any, config: Any, out: Path, source: str,

@@ -2,7 +2,7 @@
 
 * :mod:`~lstmcast.fitting.parts` -- which series learn; each scaled, padded and split
   (:class:`TrainPart`).
-* :mod:`~lstmcast.fitting.train` -- the ensemble members on the validation split, then the refit
+* :mod:`~lstmcast.fitting.train` -- the ensemble members on the validation split, then the final fit on every window
   on every window with validation's epoch count and learning-rate schedule.
 * :mod:`~lstmcast.fitting.validation` -- validation windows, scores next to the baselines,
   conformal spread factors.

@@ -58,9 +58,10 @@ def merge_fit(forecaster: Any, ctx: DistributedContext) -> None:
     meta["ranges"] = {k: v for part in parts for k, v in part["ranges"].items()}
     meta["n_windows"] = {k: sum(p["n_windows"].get(k, 0) for p in parts) for k in parts[0]["n_windows"]}
     history = getattr(forecaster, "history_", None)
-    if history is not None and "final" in meta["n_windows"]:  # the refit's note counted this rank's windows
-        history.events = [re.sub(r"^refit on all \d+ windows", f"refit on all {meta['n_windows']['final']} windows",
-                                 event) for event in history.events]
+    if history is not None and "final" in meta["n_windows"]:  # the final fit's note counted this rank's windows
+        history.events = [re.sub(r"^(refit|continued) on all \d+ windows",
+                                 lambda m: f"{m[1]} on all {meta['n_windows']['final']} windows", event)
+                          for event in history.events]
     forecaster.validation_ = merge_scores([p["validation"] for p in parts])
     meta["validation"] = forecaster.validation_
     meta["shards"] = {"processes": ctx.world_size, "series": [len(p["series"]) for p in parts],
