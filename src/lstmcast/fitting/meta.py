@@ -14,6 +14,9 @@ from lstmcast.data.layout import ChannelLayout
 from lstmcast.fitting.parts import TrainPart
 from lstmcast.training.loop import FitResult
 
+FINAL_FIT_TEXT = {"continue": "the validated weights trained further on all rows", "refit": "refit on all rows",
+                  "none": "the validated weights"}
+
 
 def fit_meta(*, frequency: str | None, season: int, layout: ChannelLayout, series: list[str], skipped: list[str],
              parts: list[TrainPart], refit: bool, final_fit: str, n_windows: dict[str, int], seed: int, results: list[FitResult],
@@ -28,8 +31,7 @@ def fit_meta(*, frequency: str | None, season: int, layout: ChannelLayout, serie
         "series": series,
         "skipped_series": skipped,
         "ranges": {p.key: p.ranges() for p in parts},
-        "final_fit": ({"continue": "the validated weights trained further on all rows"}.get(final_fit, "refit on all rows")
-                      if refit else "the validated weights"),
+        "final_fit": FINAL_FIT_TEXT[final_fit] if refit else "the validated weights",
         "n_windows": n_windows,
         "refit": refit,
         "ensemble": [{"seed": seed + k, "best_epoch": r.best_epoch, "epochs": len(r.history)}

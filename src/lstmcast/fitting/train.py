@@ -77,7 +77,7 @@ class FitPlan:
     layout: ChannelLayout
     parts: list[TrainPart]
     final: list[TrainPart]
-    refit: bool
+    refit: bool  # a final fit on every window follows validation (train.final_fit is not "none")
     run: RunOptions
 
 
@@ -107,8 +107,7 @@ def fit_members(plan: FitPlan) -> Members:
             out.n_windows = {part: len(b) for part, b in batches.items()}
         out.validated.append(net.eval())
         if plan.refit:
-            final_phase = _continue if plan.config.train.final_fit == "continue" else _refit
-            net, n_final = final_phase(plan, train, result, net)
+            net, n_final = _final_fit(plan, train, result, net)
             if first:
                 out.n_windows["final"] = n_final
         out.final.append(net.eval())
@@ -123,40 +122,34 @@ def _seeded_network(plan: FitPlan, seed: int) -> LSTMForecastNet:
                            plan.config.model).to(plan.run.device)
 
 
-def _refit(plan: FitPlan, train: TrainConfig, result: FitResult,
-           validated: LSTMForecastNet) -> tuple[LSTMForecastNet, int]:
-    """A fresh network on every window for the epochs validation chose; ``result`` records it."""
-    net = _seeded_network(plan, train.seed)
-    epochs = max(result.best_epoch, 1)
-    rates = [r.learning_rate for r in result.history[:epochs]]
-    refit_train = dataclasses.replace(train, max_epochs=epochs, patience=0, time_budget=0.0)
-    run = RunOptions(plan.run.device, [ReplaySchedule(rates)], plan.run.distributed)
-    final_result, batches = train_network(net, plan.final, plan.config.data, refit_train, run)
-    n_final = len(batches["train"])
-    result.events.append(f"refit on all {n_final} windows for {epochs} epochs "
-                         "(the epoch count validation chose), scalers fitted on every row")
-    result.seconds += final_result.seconds
-    return net, n_final
-
-
 CONTINUE_SHARE = 4  # "continue" trains 1/CONTINUE_SHARE of validation's epochs more (at least one)
 
 
-def _continue(plan: FitPlan, train: TrainConfig, result: FitResult,
-              validated: LSTMForecastNet) -> tuple[LSTMForecastNet, int]:
-    """A copy of the validated network trained on every window for ``ceil(best_epoch / 4)``
-    epochs more at the learning rate of its best epoch (fresh optimizer moments); ``result``
-    records it. The validated network itself is kept for the validation scores."""
-    net = copy.deepcopy(validated).train()
+def _final_fit(plan: FitPlan, train: TrainConfig, result: FitResult,
+               validated: LSTMForecastNet) -> tuple[LSTMForecastNet, int]:
+    """The final weights on every window (scalers fitted on every row); ``result`` records it.
+
+    ``train.final_fit="continue"``: a copy of the validated network trained ``ceil(best_epoch /
+    CONTINUE_SHARE)`` epochs more at the learning rate of its best epoch (fresh optimizer
+    moments; the validated network stays for the validation scores). ``"refit"``: a fresh
+    network for the ``best_epoch`` epochs validation chose, replaying its learning rates."""
     best = max(result.best_epoch, 1)
-    epochs = -(-best // CONTINUE_SHARE)
-    rate = result.history[min(best, len(result.history)) - 1].learning_rate
-    more = dataclasses.replace(train, max_epochs=epochs, patience=0, time_budget=0.0)
-    run = RunOptions(plan.run.device, [ReplaySchedule([rate] * epochs)], plan.run.distributed)
-    final_result, batches = train_network(net, plan.final, plan.config.data, more, run)
+    if plan.config.train.final_fit == "continue":
+        net = copy.deepcopy(validated).train()
+        epochs = -(-best // CONTINUE_SHARE)
+        rates = [result.history[min(best, len(result.history)) - 1].learning_rate] * epochs
+        how = f"continued on all {{n}} windows for {epochs} epochs at lr {rates[0]:.3g} " \
+              f"(1/{CONTINUE_SHARE} of the {best} validation chose)"
+    else:
+        net = _seeded_network(plan, train.seed)
+        epochs = best
+        rates = [r.learning_rate for r in result.history[:epochs]]
+        how = f"refit on all {{n}} windows for {epochs} epochs (the epoch count validation chose)"
+    final_train = dataclasses.replace(train, max_epochs=epochs, patience=0, time_budget=0.0)
+    run = RunOptions(plan.run.device, [ReplaySchedule(rates)], plan.run.distributed)
+    final_result, batches = train_network(net, plan.final, plan.config.data, final_train, run)
     n_final = len(batches["train"])
-    result.events.append(f"continued on all {n_final} windows for {epochs} epochs at lr {rate:.3g} "
-                         f"(a quarter of the {best} validation chose), scalers fitted on every row")
+    result.events.append(how.format(n=n_final) + ", scalers fitted on every row")
     result.seconds += final_result.seconds
     return net, n_final
 
