@@ -129,6 +129,41 @@ def test_ctrl_c_after_the_run_directory_is_made_but_before_its_lock_leaves_nothi
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("step", ["mkdir", "open", "flock"])
+def test_a_real_ctrl_c_right_after_each_step_of_starting_leaves_nothing(tmp_path, monkeypatch, step):
+    """CI's second flake: a SIGINT landing just after the directory was made (before it was marked
+    as this run's) or just after the lock was taken (before it was kept) left OUT.partial/ behind.
+    Here a real SIGINT is raised right after each step: it waits for the step's record, then the
+    failed run removes what it made."""
+    import builtins
+    import fcntl
+    import signal
+
+    if not hasattr(signal, "pthread_sigmask"):
+        pytest.skip("no signal masks on this platform")  # Windows: no SIGINT inside a thread
+    originals = {"mkdir": Path.mkdir, "open": builtins.open, "flock": fcntl.flock}
+    fired = []
+
+    def then_ctrl_c(*args, **kwargs):
+        result = originals[step](*args, **kwargs)
+        if step != "open" or str(args[0]).endswith("lock"):
+            if not fired:
+                fired.append(step)
+                signal.raise_signal(signal.SIGINT)
+        return result
+
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with monkeypatch.context() as patch:
+            patch.setattr(*{"mkdir": (Path, "mkdir"), "open": (builtins, "open"), "flock": (fcntl, "flock")}[step],
+                          then_ctrl_c)
+            with pytest.raises(KeyboardInterrupt):
+                Run.start(tmp_path / "m", config())
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert fired == [step] and list(tmp_path.iterdir()) == []
+
+
 # ---------------------------------------------------------------------------- the command line
 FAST = ["--quiet"]
 

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import FrameType
 
 _POLL_S = 0.02
@@ -51,6 +53,22 @@ def restore() -> None:
     """From here on Ctrl-C raises KeyboardInterrupt (main() turns it into its one line)."""
     if signal.getsignal(signal.SIGINT) is _interrupted_while_starting:
         signal.signal(signal.SIGINT, _ctrl_c)
+
+
+@contextmanager
+def deferred() -> Iterator[None]:
+    """Ctrl-C waits until the block has finished (SIGINT and the SIGALRM poll blocked in this thread),
+    for steps whose state must be recorded together with their effect (a directory made and marked
+    as this run's, a lock taken and kept). A Ctrl-C that arrived before the block lands at its
+    first line, before anything was done."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGALRM})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _is_the_command_line() -> bool:

@@ -34,6 +34,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, TYPE_CHECKING, Any
 
+from lstmcast._interrupt import deferred
 from lstmcast.config import ForecastConfig
 from lstmcast.errors import ConfigError, OutputError, RunError
 
@@ -136,27 +137,29 @@ class Run:
     def start(cls, out: str | Path, config: ForecastConfig, *, data: str | Path | None = None,
               frame: pd.DataFrame | None = None, argv: list[str] | None = None) -> Run:
         """A new run: takes the lock, removes any checkpoint a killed run left, writes run.json."""
-        run = cls(out, data=data, argv=argv)
-        return run._begun(config, frame)
+        return cls(out, data=data, argv=argv).begin(config, frame)
 
     @classmethod
     def resume(cls, out: str | Path, config: ForecastConfig | None = None, *, data: str | Path | None = None,
                frame: pd.DataFrame | None = None) -> Run:
         """Continue a killed run: refuses a changed config (naming the keys) or changed data."""
-        run = cls(out, resume=True, data=data)
-        return run._begun(config, frame)
+        return cls(out, resume=True, data=data).begin(config, frame)
 
     def bind(self, config: ForecastConfig, frame: pd.DataFrame) -> tuple[Path | None, Path | None]:
         """Called by :meth:`Forecaster.fit`: start or resume with this config and frame (or check
         them against the run's record); returns the checkpoint to write and the one to resume."""
         if self.record is None:
-            self._begun(config, frame)
+            self.begin(config, frame)
         else:
             self._check_config(config)
             self._check_frame(frame)
         return (self.checkpoint if _is_main() else None), (self.checkpoint if self.resumed else None)
 
-    def _begun(self, config: ForecastConfig | None, frame: pd.DataFrame | None) -> Run:
+    def begin(self, config: ForecastConfig | None = None, frame: pd.DataFrame | None = None) -> Run:
+        """Start this run (``Run(out)``: lock, run.json) or resume it (``Run(out, resume=True)``:
+        checks the record, the config and the data); a failure, Ctrl-C included, fails the run.
+        :meth:`start` and :meth:`resume` construct and begin in one call; a caller that must fail
+        the run on a Ctrl-C landing between the two constructs it first (the command line does)."""
         try:
             self._begin(config, frame)
         except BaseException:
@@ -195,9 +198,9 @@ class Run:
         if config is None:
             raise RunError("A new run needs its config: Run.start(out, config, ...).")
         with writing(self.dir, "the run directory", "any model at the output is unchanged"):
-            created = not self.dir.exists()
-            self.dir.mkdir(parents=True, exist_ok=True)
-            self._created = created
+            with deferred():  # made and marked as this run's together: a failure from here on removes it
+                self._created = not self.dir.exists()
+                self.dir.mkdir(parents=True, exist_ok=True)
             self._acquire()
             record = {"data": str(self.data) if self.data is not None else None,
                       "data_sha256": sha256_file(self.data) if self.data is not None else None,
@@ -239,14 +242,15 @@ class Run:
         if self._lock is not None or not _is_main():  # torchrun: rank 0 owns the run directory
             return
         (self.dir / "lock").touch()
-        handle = open(self.dir / "lock")  # held until finish/close; read-only: flock needs no write access
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.close()
-            raise RunError(f"Another `lstmcast train` is writing {self.out} right now (it holds "
-                           f"{self.dir / 'lock'}); wait for it, or choose another --out.") from None
-        self._lock = handle
+        with deferred():  # a lock taken is a lock kept in self._lock, which fail() and close() release
+            handle = open(self.dir / "lock")  # held until finish/close; read-only: flock needs no write access
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                handle.close()
+                raise RunError(f"Another `lstmcast train` is writing {self.out} right now (it holds "
+                               f"{self.dir / 'lock'}); wait for it, or choose another --out.") from None
+            self._lock = handle
 
     # ------------------------------------------------------------------ finish / fail
     def finish(self, forecaster: Forecaster | None = None, **save: Any) -> Path:

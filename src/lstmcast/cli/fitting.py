@@ -192,11 +192,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     frame = None
     run: Run | None = None
     try:  # a Ctrl-C between starting the run and entering its block still fails the run
-        if args.resume:
-            run = Run.resume(args.resume, config, data=args.data)
-        else:
+        if not args.resume:
             frame, config = train_input(args, config)
-            run = Run.start(args.out, config, data=args.data, frame=frame, argv=sys.argv[1:])
+        run = Run(args.resume or args.out, resume=bool(args.resume), data=args.data, argv=sys.argv[1:])
+        run.begin(config, frame)  # constructed first: `run` is set before anything is written
         with run:
             if frame is None:
                 frame, config = train_input(args, config)
