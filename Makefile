@@ -5,6 +5,7 @@ BIN := $(VENV)/bin
 # pip's own progress (one line per package, a bar for each download): the first install takes minutes
 PIP := $(BIN)/python -m pip --disable-pip-version-check
 MIN_VENV := .venv-min
+TEST_WORKERS ?= 2
 
 .PHONY: demo test test-min lint docs figures smoke install install-dev clean
 
@@ -27,8 +28,10 @@ install-dev: $(VENV)/.dev
 demo: $(VENV)/.core
 	$(BIN)/lstmcast demo --out runs/demo
 
+# two processes (pytest-xdist; `make test PYTEST_ARGS="-n 0"` runs in one): the docs pages, which
+# run in order in one folder, stay together in one of them
 test: $(VENV)/.dev
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 # The declared floors of the core dependencies (requirements/min.txt = pyproject's minimums) with the
 # test tools and the extras at their dev.txt pins (the extras' floors are not tested),

@@ -55,3 +55,12 @@ def dated_frame(n: int = 240, columns: int = 3, seed: int = 0, freq: str = "h") 
 @pytest.fixture
 def hourly() -> pd.DataFrame:
     return dated_frame()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The docs pages run in one worker, in reading order, and take the longest of any group:
+    they go first, so that with ``-n 2`` (make test) the other worker takes the rest meanwhile."""
+    def grouped(item: pytest.Item) -> bool:
+        return item.get_closest_marker("xdist_group") is not None
+
+    items[:] = [item for item in items if grouped(item)] + [item for item in items if not grouped(item)]

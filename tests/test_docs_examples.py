@@ -92,6 +92,7 @@ def reader(tmp_path_factory) -> Reader:
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("docs_reader")  # one reader's folder: the pages run in order in one worker
 @pytest.mark.parametrize("page", PAGES)
 def test_page_examples_run_as_written(page, reader):
     for before in PAGES[: PAGES.index(page)]:
