@@ -1,8 +1,11 @@
 """The command line: every command on small data, and every bad input with its message."""
 
+import atexit
 import json
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -97,8 +100,15 @@ def write(tmp_path, name, text) -> str:
     return str(path)
 
 
+# the --out of commands expected to fail before they write: one folder per test process (the
+# suite runs in several), removed at exit, so that one that does train never meets another's run
+_SCRATCH = Path(tempfile.mkdtemp(prefix="lstmcast-test-cli-"))
+atexit.register(shutil.rmtree, _SCRATCH, True)
+NEVER = str(_SCRATCH / "never")
+
+
 def train_args(data, *extra):
-    return ["train", "--data", data, "--target", "y", "--out", "/tmp/lstmcast-never", *extra, *FAST]
+    return ["train", "--data", data, "--target", "y", "--out", NEVER, *extra, *FAST]
 
 
 def test_missing_file(capsys):
@@ -118,7 +128,7 @@ def test_unreadable_file(tmp_path, capsys):
 
 
 def test_unknown_column_lists_existing_ones(csv, capsys):
-    err = error_of(["train", "--data", str(csv), "--target", "price", "--out", "/tmp/x", *FAST], capsys)
+    err = error_of(["train", "--data", str(csv), "--target", "price", "--out", NEVER, *FAST], capsys)
     assert "'price' not found" in err and "columns are: 'date', 'y', 'x1', 'x2'" in err
 
 
