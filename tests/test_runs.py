@@ -241,3 +241,20 @@ def test_cli_resume_refuses_a_bad_checkpoint(killed_cli_run, capsys, state):
     err = error_of(["train", "--resume", str(out), *FAST], capsys)
     assert f"Checkpoint {checkpoint} lacks the model state or an integer epoch" in err
     assert "Start a fresh run" in err and "weights_only" not in err
+
+
+def test_the_deferral_restores_the_signal_mask():
+    """Inside deferred() SIGINT is blocked; after it, also after an exception, the mask is as before."""
+    import signal
+
+    from lstmcast._interrupt import deferred
+
+    if not hasattr(signal, "pthread_sigmask"):
+        pytest.skip("no signal masks on this platform")
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, ())
+    with deferred():
+        assert signal.SIGINT in signal.pthread_sigmask(signal.SIG_BLOCK, ())
+    assert signal.pthread_sigmask(signal.SIG_BLOCK, ()) == before
+    with pytest.raises(RuntimeError), deferred():
+        raise RuntimeError("inside")
+    assert signal.pthread_sigmask(signal.SIG_BLOCK, ()) == before

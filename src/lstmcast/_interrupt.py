@@ -64,8 +64,9 @@ def deferred() -> Iterator[None]:
     if not hasattr(signal, "pthread_sigmask"):
         yield
         return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGALRM})
-    try:
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, ())  # the mask as it is: nothing blocked yet
+    try:  # a Ctrl-C landing as the call below returns still restores the mask
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGALRM})
         yield
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
