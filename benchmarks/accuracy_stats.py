@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 from accuracy_data import Task
 
-__all__ = ["CACHE_DIR", "CACHE_VERSION", "stat_forecasts", "statsforecast_version"]
+__all__ = ["CACHE_DIR", "CACHE_VERSION", "stat_forecasts", "stat_series", "statsforecast_version"]
 
 CACHE_DIR = Path(__file__).resolve().parent / "results" / "baselines"
 CACHE_VERSION = 1
@@ -41,7 +41,7 @@ def _stat_model(name: str, season: int) -> Any:
     return AutoETS(season_length=season) if name == "ets" else AutoTheta(season_length=season)
 
 
-def _stat_series(name: str, task: Task, values: np.ndarray, train_end: int, origins: Sequence[int]) -> np.ndarray:
+def stat_series(name: str, task: Task, values: np.ndarray, train_end: int, origins: Sequence[int]) -> np.ndarray:
     """One model fitted on ``values[:train_end]``, forecasting from each origin with the fitted
     parameters (``forward``: the state is filtered through the history up to the origin)."""
     model = _stat_model(name, task.season)
@@ -96,7 +96,7 @@ def stat_forecasts(task: Task, name: str, refresh: bool = False) -> tuple[Foreca
         for s in missing:
             started = time.process_time()
             stored[s.id] = [[float(f"{v:.10g}") for v in row]
-                            for row in _stat_series(name, task, s.values, s.train_end, s.origins)]
+                            for row in stat_series(name, task, s.values, s.train_end, s.origins)]
             seconds[s.id] = round(time.process_time() - started, 4)
             if time.monotonic() - saved > 60:  # a long run keeps what it has done so far
                 _write_cache(task, cache)
