@@ -26,11 +26,10 @@ from accuracy_data import Task, load_task
 from accuracy_stats import stat_forecasts, stat_series
 from rolling_origins import SEEDS, cut
 
-Forecasts = dict[str, np.ndarray]
 COMBINATIONS = ("lstm", "ets", "theta", "lstm+ets", "lstm+theta", "lstm+ets+theta")
 
 
-def statistical(task: Task, name: str, cached: bool) -> Forecasts:
+def statistical(task: Task, name: str, cached: bool) -> A.Forecasts:
     if cached:  # the suite's own task: its cache holds every series' forecasts
         forecasts, _, note = stat_forecasts(task, name)
         if forecasts is None:

@@ -139,13 +139,12 @@ def test_a_real_ctrl_c_right_after_each_step_of_starting_leaves_nothing(tmp_path
     import fcntl
     import signal
 
-    if not hasattr(signal, "pthread_sigmask"):
-        pytest.skip("no signal masks on this platform")  # Windows: no SIGINT inside a thread
-    originals = {"mkdir": Path.mkdir, "open": builtins.open, "flock": fcntl.flock}
+    owner = {"mkdir": Path, "open": builtins, "flock": fcntl}[step]
+    original = getattr(owner, step)
     fired = []
 
     def then_ctrl_c(*args, **kwargs):
-        result = originals[step](*args, **kwargs)
+        result = original(*args, **kwargs)
         if step != "open" or str(args[0]).endswith("lock"):
             if not fired:
                 fired.append(step)
@@ -155,8 +154,7 @@ def test_a_real_ctrl_c_right_after_each_step_of_starting_leaves_nothing(tmp_path
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         with monkeypatch.context() as patch:
-            patch.setattr(*{"mkdir": (Path, "mkdir"), "open": (builtins, "open"), "flock": (fcntl, "flock")}[step],
-                          then_ctrl_c)
+            patch.setattr(owner, step, then_ctrl_c)
             with pytest.raises(KeyboardInterrupt):
                 Run.start(tmp_path / "m", config())
     finally:
@@ -249,8 +247,6 @@ def test_the_deferral_restores_the_signal_mask():
 
     from lstmcast._interrupt import deferred
 
-    if not hasattr(signal, "pthread_sigmask"):
-        pytest.skip("no signal masks on this platform")
     before = signal.pthread_sigmask(signal.SIG_BLOCK, ())
     with deferred():
         assert signal.SIGINT in signal.pthread_sigmask(signal.SIG_BLOCK, ())
