@@ -168,18 +168,21 @@ def lstm_config(task: Task, overrides: Sequence[str], seed: int) -> Any:
     return base.with_overrides([*runtime, *overrides])
 
 
-def lstm_forecasts(task: Task, overrides: Sequence[str], seed: int) -> tuple[Forecasts, dict[str, Any]]:
-    """Fit one lstmcast model on every series' training part; forecast from each origin."""
+def fit_lstm(task: Task, overrides: Sequence[str], seed: int) -> tuple[Any, pd.DataFrame, float]:
+    """One lstmcast model fitted on every series' training part: (model, that frame, CPU seconds)."""
     import torch
 
     from lstmcast.forecaster import Forecaster
 
     torch.set_num_threads(1)
-    cfg = lstm_config(task, overrides, seed)
     train = _long_frame(task, lambda s: s.train_end)
     started = time.process_time()
-    model = Forecaster(cfg).fit(train)
-    fit_seconds = time.process_time() - started
+    model = Forecaster(lstm_config(task, overrides, seed)).fit(train)
+    return model, train, time.process_time() - started
+
+
+def forecast_origins(task: Task, model: Any, train: pd.DataFrame) -> Forecasts:
+    """The fitted model's mean forecast from each scored origin of every series."""
     out: dict[str, list[np.ndarray]] = {s.id: [] for s in task.series}
     for k in range(max(len(s.origins) for s in task.series)):  # M3/M4/demand: one origin each
         members = [s for s in task.series if len(s.origins) > k]
@@ -190,12 +193,20 @@ def lstm_forecasts(task: Task, overrides: Sequence[str], seed: int) -> tuple[For
         means = _forecast_means(model.predict(frame), task.horizon)
         for s in members:
             out[s.id].append(means[s.id])
+    return {k: np.stack(v) for k, v in out.items()}
+
+
+def lstm_forecasts(task: Task, overrides: Sequence[str], seed: int) -> tuple[Forecasts, dict[str, Any]]:
+    """Fit one lstmcast model on every series' training part; forecast from each origin."""
+    started = time.process_time()
+    model, train, fit_seconds = fit_lstm(task, overrides, seed)
+    forecasts = forecast_origins(task, model, train)
     seconds = time.process_time() - started
     resolved = model.config_
     info = {"seed": seed, "fit_seconds": round(fit_seconds, 3), "seconds": round(seconds, 3),
             "input_length": resolved.data.input_length, "patch_length": resolved.model.patch_length,
-            "config": cfg.to_dict()}
-    return {k: np.stack(v) for k, v in out.items()}, info
+            "config": lstm_config(task, overrides, seed).to_dict()}
+    return forecasts, info
 
 
 # --------------------------------------------------------------------------- one dataset

@@ -47,9 +47,7 @@ MAX_BATCH = 1 << 24
 
 def _check_choice(section: str, name: str, value: Any, choices: tuple[str, ...]) -> None:
     if value not in choices:
-        raise ConfigError(
-            f"{section}.{name} must be one of {', '.join(choices)}; got {value!r}."
-        )
+        raise ConfigError(f"{section}.{name} must be one of {', '.join(choices)}; got {value!r}.")
 
 
 def _check_positive_int(section: str, name: str, value: Any, minimum: int = 1, maximum: int | None = None,
@@ -60,9 +58,10 @@ def _check_positive_int(section: str, name: str, value: Any, minimum: int = 1, m
         raise ConfigError(f"{section}.{name} must be at most {maximum}{why}; got {value!r}.")
 
 
-def _check_fraction(section: str, name: str, value: Any, low: float, high: float) -> None:
-    if not isinstance(value, (int, float)) or not (low <= float(value) < high):
-        raise ConfigError(f"{section}.{name} must be a number in [{low}, {high}); got {value!r}.")
+def _check_fraction(section: str, name: str, value: Any, low: float, high: float, closed: bool = False) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (low <= float(value) <= high) or (
+            float(value) == high and not closed):
+        raise ConfigError(f"{section}.{name} must be a number in [{low}, {high}{']' if closed else ')'}; got {value!r}.")
 
 
 @dataclass(frozen=True)
@@ -124,10 +123,8 @@ class DataConfig:
         overlap = set(self.targets) & (set(self.features) | set(self.future_features))
         overlap |= set(self.features) & set(self.future_features)
         if overlap:
-            raise ConfigError(
-                f"Columns {sorted(overlap)} are listed twice among targets, features and "
-                "future_features; list each column once."
-            )
+            raise ConfigError(f"Columns {sorted(overlap)} are listed twice among targets, features and "
+                              "future_features; list each column once.")
 
     @property
     def uses_fractions(self) -> bool:
@@ -155,6 +152,7 @@ class ModelConfig:
     (``patch_length=None`` derives them at fit time; 0 = none), a residual over the seasonal naive
     where the data's season is strong (``seasonal_skip=None`` decides at fit time), and an ensemble of three
     (``ensemble=K``: K members, seeds seed..seed+K-1, their median forecast; 1 = one network).
+    ``theta_weight`` w mixes in the Theta method (:mod:`lstmcast.fitting.combination`; None: chosen at fit).
     """
 
     hidden_size: int = 64
@@ -174,6 +172,7 @@ class ModelConfig:
     ensemble: int = 3
     encoder: str = "lstm"
     seasonal_skip: int | None = None
+    theta_weight: float | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "quantiles", tuple(float(q) for q in self.quantiles))
@@ -185,6 +184,8 @@ class ModelConfig:
         _check_positive_int("model", "ensemble", self.ensemble, maximum=MAX_LAYERS)
         if self.seasonal_skip is not None:
             _check_positive_int("model", "seasonal_skip", self.seasonal_skip, minimum=0, maximum=MAX_STEPS)
+        if self.theta_weight is not None:
+            _check_fraction("model", "theta_weight", self.theta_weight, 0.0, 1.0, closed=True)
         if self.seasonal_skip and self.strategy == "recursive":
             raise ConfigError("model.seasonal_skip does not apply to model.strategy='recursive'; set one back.")
         _check_choice("model", "normalization", self.normalization, NORMALIZATIONS)
@@ -268,9 +269,7 @@ class TrainConfig:
         if not 0.0 < self.lr_factor < 1.0:
             raise ConfigError(f"train.lr_factor must be in (0, 1); got {self.lr_factor!r}.")
         if not isinstance(self.device, str) or not DEVICE_PATTERN.fullmatch(self.device):
-            raise ConfigError(
-                f"train.device must be auto, cpu, cuda, cuda:N (N a device number) or mps; got {self.device!r}."
-            )
+            raise ConfigError(f"train.device must be auto, cpu, cuda, cuda:N (N a device number) or mps; got {self.device!r}.")
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,7 @@ from lstmcast.data.prepare import SeriesData, resolve_columns, series_arrays
 from lstmcast.data.splits import SplitBounds
 from lstmcast.defaults import resolve, season_for, strength_sums
 from lstmcast.errors import ConfigError, ModelFileError, NotFittedError
+from lstmcast.fitting.combination import theta_choice, theta_windows, with_theta_weight
 from lstmcast.fitting.device import resolve_device, torch_settings
 from lstmcast.fitting.meta import fit_meta, saved_meta
 from lstmcast.fitting.parts import (
@@ -114,7 +115,9 @@ class Forecaster:
         of this forecaster goes through it."""
         self._check_fitted()
         return TrainedModel(self.network_, self.layout_, self.scalers_, self.config_.data,
-                            self.meta_.get("frequency"), self.quantile_levels)
+                            self.meta_.get("frequency"), self.quantile_levels,
+                            theta_weight=float(self.config_.model.theta_weight or 0.0),
+                            theta_season=int(self.meta_.get("season") or 1))
 
     @property
     def channels(self) -> list[str]:
@@ -179,6 +182,7 @@ class Forecaster:
         plan = FitPlan(config, layout, parts, final, refit, run)
         fitted = fit_members(plan)
         validation, calibration = self._validate(fitted, plan, frequency, series)
+        config = with_theta_weight(config, self.theta_)
         self.network_: nn.Module = fitted.final[0] if len(fitted.final) == 1 else MedianEnsemble(fitted.final).eval()
         self.config_, self.layout_ = config, layout
         self.scalers_ = {p.key: p.scaler for p in final}
@@ -193,6 +197,7 @@ class Forecaster:
                        n_windows=fitted.n_windows, seed=config.train.seed, results=fitted.results,
                        validation=validation, calibration=calibration),
             "seasonal_strength": strength.measured,
+            "theta": self.theta_,
             "train_seconds": round(time.perf_counter() - started, 3),
             "device": str(run.device),
             "threads": torch.get_num_threads(),
@@ -207,11 +212,14 @@ class Forecaster:
         levels = head_levels(m)
         judged = fitted.validated[0] if len(fitted.validated) == 1 else MedianEnsemble(fitted.validated).eval()
         self.validation_forecast_: Forecast | None = None
-        w = validation_windows(plan.parts, layout, d)
+        season = season_for(frequency)
+        w = validation_windows(plan.parts, layout, d, theta_windows(m, d, season))
+        self.theta_: dict[str, Any] = theta_choice(m.theta_weight, season, None, None)
         if w is None:
             return None, None
-        validation, self.validation_forecast_ = validation_scores(judged, w, layout, d, frequency, series, levels,
-                                                                  season_for(frequency))
+        validation, self.validation_forecast_, mean = validation_scores(judged, w, layout, d, frequency, series,
+                                                                        levels, season)
+        self.theta_ = theta_choice(m.theta_weight, season, mean, w)
         if not m.conformal:
             return validation, None
         scale_spread(fitted.final, conformal_factor(judged, w, layout, d, levels))

@@ -270,6 +270,8 @@ def derived_settings(forecaster: Any) -> dict[str, Any]:
     if given.model.seasonal_skip is None:
         out["seasonal_skip"] = used.model.seasonal_skip
         out["seasonal_strength"] = forecaster.meta_.get("seasonal_strength", {})
+    if given.model.theta_weight is None:
+        out["theta_weight"] = forecaster.meta_.get("theta") or {"weight": used.model.theta_weight}
     return out
 
 
@@ -281,4 +283,16 @@ def derived_line(derived: dict[str, Any]) -> str | None:
         strength = ", ".join(f"{r} at period {p}" for p, r in derived["seasonal_strength"].items())
         parts.append(f"seasonal_skip {derived['seasonal_skip']}"
                      + (f" (seasonal strength {strength}; the skip is taken at <= {SKIP_RATIO})" if strength else ""))
+    if "theta_weight" in derived:
+        parts.append(theta_words(derived["theta_weight"]))
     return f"Derived from the data: {'; '.join(parts)}." if parts else None
+
+
+def theta_words(choice: dict[str, Any]) -> str:
+    """``theta_weight 0.4 (validation MAE / mean step: network 0.61, Theta 0.70, combined 0.55)``."""
+    text = f"theta_weight {choice.get('weight', 0.0):g}"
+    scores = choice.get("scaled_mae")
+    if scores:
+        return text + (f" (validation MAE / mean step: network {scores['network']:.3g}, Theta {scores['theta']:.3g}, "
+                       f"combined {scores['combined']:.3g})")
+    return text + (f" ({choice['reason']})" if choice.get("reason") else "")

@@ -43,6 +43,7 @@ from lstmcast.export.parity import (
     random_windows,
 )
 from lstmcast.export.pipeline import ForecastPipeline
+from lstmcast.inference import THETA_WINDOWS
 
 QUANTIZE = ("int8",)
 SIDECAR_VERSION = 1
@@ -115,6 +116,12 @@ def export_model(model: Any, out: str | Path, fmt: str = "onnx", *, quantize: st
                 report,
             )
         sidecar = describe(forecaster, pipeline, fmt, quantize, report, staged)
+        weight = float(forecaster.config_.model.theta_weight or 0.0)
+        if weight:
+            notes.append(f"The model's forecast is (1 - {weight:g}) * this graph's + {weight:g} * the Theta method's "
+                         "from the series' last theta.history_rows rows (lstmcast.scoring.theta.theta, season "
+                         "theta.season); the graph is the network alone. Train with model.theta_weight=0 for a "
+                         "graph that is the whole forecast.")
         sidecar["notes"] = notes
         if int8 is not None:
             sidecar["int8_vs_float"] = int8
@@ -213,6 +220,9 @@ def describe(forecaster: Any, pipeline: ForecastPipeline, fmt: str, quantize: st
             "scalers": {k: {"offset": s.offset_.tolist(), "scale": s.scale_.tolist()} for k, s in scalers.items()},
         },
         "parity": report.to_dict() if report is not None else None,
+        "theta": {"weight": float(forecaster.config_.model.theta_weight or 0.0),
+                  "season": int(forecaster.meta_.get("season") or 1),
+                  "history_rows": THETA_WINDOWS * pipeline.input_length},
     }
 
 

@@ -24,8 +24,10 @@ from lstmcast.models.heads import conformal_spread, head_of
 from lstmcast.scoring.windows import score_windows
 
 
-def validation_windows(parts: list[TrainPart], layout: ChannelLayout, data: DataConfig) -> WindowBatch | None:
-    """The validation windows of the parts (scaled inputs, truth in original units)."""
+def validation_windows(parts: list[TrainPart], layout: ChannelLayout, data: DataConfig,
+                       theta: tuple[int, int] | None = None) -> WindowBatch | None:
+    """The validation windows of the parts (scaled inputs, truth in original units), with the
+    Theta forecast of each when ``theta`` = (rows, season) is given."""
     L, H = input_length_of(data), data.horizon
     batches = []
     for p in parts:
@@ -33,22 +35,23 @@ def validation_windows(parts: list[TrainPart], layout: ChannelLayout, data: Data
         if not len(starts):
             continue
         raw = p.scaler.inverse_transform(p.scaled.astype(np.float64))  # [pad + n, C]
-        batches.append(series_windows(p.key, p.index, p.scaled, raw, p.scaler, starts, layout, L, H, pad=p.pad))
+        batches.append(series_windows(p.key, p.index, p.scaled, raw, p.scaler, starts, layout, L, H, pad=p.pad,
+                                      theta=theta))
     return stack_windows(batches)
 
 
 def validation_scores(net: nn.Module, windows: WindowBatch, layout: ChannelLayout, data: DataConfig,
                       frequency: str | None, series: list[SeriesData], levels: tuple[float, ...],
-                      season: int) -> tuple[dict[str, Any], Forecast]:
-    """The validated model on the validation windows, next to naive and seasonal naive, and
-    its forecasts of those windows."""
+                      season: int) -> tuple[dict[str, Any], Forecast, np.ndarray]:
+    """The validated model on the validation windows, next to naive and seasonal naive; its
+    forecasts of those windows, and their means [N, H, T]."""
     model = TrainedModel(net.eval(), layout, {}, data, frequency, levels)
     mean, quants = model.forecast_windows(windows)
     forecast = model.to_forecast(mean, quants, list(zip(windows.series, windows.times, strict=True)),
                                  truth=windows.truth, origins=windows.origins)
     histories = {s.key: s.values[:, : layout.n_targets] for s in series}
     windows.history = history_block(windows, histories, max(input_length_of(data), 2 * season))
-    return score_windows(windows, mean, quants, levels, season, list(layout.targets)), forecast
+    return score_windows(windows, mean, quants, levels, season, list(layout.targets)), forecast, mean
 
 
 def conformal_factor(net: nn.Module, windows: WindowBatch, layout: ChannelLayout, data: DataConfig,

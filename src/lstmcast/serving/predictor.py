@@ -57,6 +57,7 @@ class Batch:
     scale: np.ndarray  # [B, C] float64
     ids: list[str | None] = field(default_factory=list)
     times: list[list[Any] | None] = field(default_factory=list)
+    theta: np.ndarray | None = None  # [B, H, T] the Theta forecast, where the model combines with it
 
 
 class Predictor:
@@ -125,12 +126,8 @@ class Predictor:
                 raise ExportError(f"{path} cannot serve this model: {why}.")
             skipped = f"{path.name} not used: {why}" if path.is_file() else None
         session = onnx_session(onnx_model_proto(self.pipeline).SerializeToString(), self.threads)
-        names = self.pipeline.input_names
-
-        def run(inputs: dict[str, np.ndarray]) -> list[np.ndarray]:
-            return session.run(None, {n: inputs[n] for n in names})
-
-        report = check_parity(run, self.forecaster, self.pipeline, tolerance=FLOAT_TOLERANCE)
+        report = check_parity(lambda feed, s=session, n=self.pipeline.input_names: s.run(None, {k: feed[k] for k in n}),
+                              self.forecaster, self.pipeline, tolerance=FLOAT_TOLERANCE)
         if not report.passed:
             raise ExportError(f"the ONNX graph exported at startup misses parity (max relative error "
                               f"{report.max_rel:.3g}); serving with eager torch")
@@ -185,7 +182,7 @@ class Predictor:
         from lstmcast.data.prepare import last_window, request_series
 
         L = self.input_length
-        windows, futures, offsets, scales, ids, times = [], [], [], [], [], []
+        windows, futures, offsets, scales, ids, times, histories = [], [], [], [], [], [], []
         for i, s in enumerate(series):
             loc = ("body", "series", i)
             values, n = self._history(s, loc)
@@ -194,6 +191,7 @@ class Predictor:
             prepared = request_series(self.series_key(s, loc), index, values, self.model.layout)
             scaler = self.model.scaler(prepared)
             windows.append(last_window(prepared, L)[0])
+            histories.append(prepared.values)
             if self.pipeline.n_future:
                 futures.append(self._future(s, future_times, loc))
             elif s.future:
@@ -205,7 +203,8 @@ class Predictor:
             times.append(_time_list(future_times) if (s.time is not None or not dated) else None)
         window = np.stack(windows).astype(np.float32)
         future = np.stack(futures).astype(np.float32) if futures else None
-        return Batch(window, future, np.stack(offsets), np.stack(scales), ids, times)
+        theta = self.model.theta_forecast(histories, self.horizon) if self.model.theta_weight else None
+        return Batch(window, future, np.stack(offsets), np.stack(scales), ids, times, theta)
 
     def _history(self, s: Any, loc: tuple) -> tuple[np.ndarray, int]:
         got = list(s.history)
@@ -333,15 +332,14 @@ class Predictor:
             if not all(np.isfinite(o[i]).all() for o in outputs):
                 raise RequestError(("body", "series", i, "history"), "the forecast is not finite: the values are "
                                    "far outside what the model was trained on.")
-        mean = outputs[0]
-        quantiles = outputs[1] if len(outputs) > 1 else None
+        mean, quantiles = outputs[0], (outputs[1] if len(outputs) > 1 else None)
+        if batch.theta is not None:
+            mean, quantiles = self.model.with_theta(mean, quantiles, batch.theta)
         forecasts = []
         for i in range(len(series)):
-            item: dict[str, Any] = {
-                "id": batch.ids[i], "time": batch.times[i], "step": list(range(1, self.horizon + 1)),
-                "mean": {t: mean[i, :, k].tolist() for k, t in enumerate(self.targets)},
-                "quantiles": None,
-            }
+            item: dict[str, Any] = {"id": batch.ids[i], "time": batch.times[i], "step": list(range(1, self.horizon + 1)),
+                                    "mean": {t: mean[i, :, k].tolist() for k, t in enumerate(self.targets)},
+                                    "quantiles": None}
             if quantiles is not None:
                 item["quantiles"] = {f"q{level:g}": {t: quantiles[i, :, k, q].tolist() for k, t in enumerate(self.targets)}
                                      for q, level in enumerate(self.levels)}
@@ -365,6 +363,8 @@ class Predictor:
             "input_length": self.input_length,
             "horizon": self.horizon,
             "quantile_levels": list(self.levels),
+            "theta": {"weight": self.model.theta_weight, "season": self.model.theta_season,
+                      "history_rows": self.model.theta_rows},  # send as many rows for predict's own forecast
             "frequency": self.frequency,
             "series": known[:1000],
             "n_series": len(known),
@@ -388,9 +388,7 @@ def _check_range(values: np.ndarray, loc: tuple, columns: list[str]) -> None:
 
 
 def _time_list(index: pd.Index) -> list[Any]:
-    if isinstance(index, pd.DatetimeIndex):
-        return [t.isoformat() for t in index]
-    return [int(v) for v in index]
+    return [t.isoformat() for t in index] if isinstance(index, pd.DatetimeIndex) else [int(v) for v in index]
 
 
 def _read_json(path: Path) -> Any:

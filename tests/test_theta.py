@@ -1,0 +1,162 @@
+"""The Theta method (lstmcast.scoring.theta) and the forecast's Theta weight (model.theta_weight):
+the method against M4's published benchmark and an exact SES optimum, the weight's choice, and
+one combined forecast on every path (predict, a saved model, evaluate, the service)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lstmcast import DataConfig, ForecastConfig, Forecaster, ModelConfig, TrainConfig
+from lstmcast.errors import ConfigError
+from lstmcast.evaluation.m4 import load_m4_hourly, score_m4
+from lstmcast.fitting.combination import MIN_THETA_SERIES, choose_theta_weight
+from lstmcast.scoring.theta import ses_fit, theta, theta_of_histories
+
+
+def test_m4_hourly_reproduces_the_published_theta_benchmark(data_dir):
+    # M4 (Makridakis et al., IJF 2020), the Theta benchmark on Hourly: sMAPE 18.138, MASE 2.455, OWA 1.006
+    series = load_m4_hourly(data_dir / "m4_hourly_train.csv", data_dir / "m4_hourly_test.csv")
+    forecasts = theta_of_histories([s.train[:, None] for s in series], 48, 24, rows=10**6)[..., 0]
+    scores = score_m4(list(forecasts), series)
+    assert (round(scores["smape"], 3), round(scores["mase"], 3), round(scores["owa"], 3)) == (18.138, 2.455, 1.006)
+
+
+def test_ses_fit_finds_the_least_squares_alpha_and_level():
+    scipy_optimize = pytest.importorskip("scipy.optimize")
+    rng = np.random.default_rng(3)
+    y = np.cumsum(rng.normal(0.2, 1.0, size=(4, 60)), axis=1) + 20
+
+    def sse(params, row):
+        alpha, level = params
+        total = 0.0
+        for value in row:
+            total += (value - level) ** 2
+            level = alpha * value + (1 - alpha) * level
+        return total
+
+    alpha, last = ses_fit(y)
+    for k, row in enumerate(y):
+        best = scipy_optimize.minimize(sse, x0=[0.5, row[0]], args=(row,), bounds=[(1e-4, 0.9999), (None, None)])
+        ours = min(sse([alpha[k], l0], row) for l0 in np.linspace(row[0] - 5, row[0] + 5, 2001))
+        assert ours <= best.fun * (1 + 1e-4)
+
+
+def test_a_straight_line_is_continued_at_half_its_slope():
+    # theta = 2 line through a line is the line; SES of it ends on its last value; the mean with the
+    # line's extension climbs at half the slope (the Theta method's known damping of a trend)
+    y = 10 + 0.5 * np.arange(40.0)
+    forecast = theta(y[None, :, None], 5)[0, :, 0]
+    np.testing.assert_allclose(forecast, 29.5 + 0.25 * np.arange(1, 6), atol=1e-3)
+
+
+def test_a_seasonal_positive_series_is_adjusted_and_a_non_positive_one_is_not():
+    t = np.arange(96)
+    season = 1 + 0.5 * np.sin(2 * np.pi * t / 12)
+    y = 50 * season
+    forecast = theta(y[None, :, None], 12, 12)[0, :, 0]
+    np.testing.assert_allclose(forecast, y[-12:], rtol=1e-3)  # a pure season repeats
+    shifted = theta((y - 80)[None, :, None], 12, 12)[0, :, 0]  # negative values: no multiplicative season
+    assert np.ptp(shifted) < 0.2 * np.ptp(y)
+
+
+def test_choose_theta_weight_needs_enough_series_and_prefers_the_better_forecast():
+    rng = np.random.default_rng(0)
+    truth = rng.normal(size=(20, 6, 1))
+    history = rng.normal(size=(20, 24, 1))
+    network = truth + rng.normal(0, 1, size=truth.shape)
+    keys = [f"s{k}" for k in range(20)]
+    assert choose_theta_weight(network, truth, truth.copy(), history, keys)["weight"] == 1.0
+    assert choose_theta_weight(truth.copy(), truth, network, history, keys)["weight"] == 0.0
+    half = choose_theta_weight(truth - 1.0, truth, truth + 1.0, history, keys)
+    assert half["weight"] == 0.5 and half["scaled_mae"]["combined"] < half["scaled_mae"]["network"]
+    few = choose_theta_weight(network, truth, truth.copy(), history, ["one"] * 20)
+    assert few["weight"] == 0.0 and f"from {MIN_THETA_SERIES} or more" in few["reason"]
+
+
+@pytest.mark.parametrize("bad", [1.5, -0.1, True, "half"])
+def test_theta_weight_outside_zero_one_is_refused(bad):
+    with pytest.raises(ConfigError, match="model.theta_weight must be a number in"):
+        ModelConfig(theta_weight=bad)
+
+
+def _quarterly(n_series: int = 12, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    parts = []
+    for k in range(n_series):
+        n = 40 + 3 * k
+        parts.append(pd.DataFrame({"unique_id": f"s{k}", "ds": pd.date_range("2000-01-01", periods=n, freq="QS"),
+                                   "y": 100 + np.cumsum(rng.normal(0.3, 1.0, n))}))
+    return pd.concat(parts, ignore_index=True)
+
+
+def _config(weight: float | None) -> ForecastConfig:
+    return ForecastConfig(DataConfig(targets=("y",), series_col="unique_id", time_col="ds", horizon=4),
+                          ModelConfig(hidden_size=8, ensemble=1, theta_weight=weight),
+                          TrainConfig(max_epochs=2, patience=0))
+
+
+def test_the_weight_is_chosen_on_validation_and_kept_in_the_model(tmp_path):
+    frame = _quarterly()
+    f = Forecaster(_config(None)).fit(frame)
+    chosen = f.meta_["theta"]
+    assert f.config_.model.theta_weight == chosen["weight"] and chosen["series"] == 12 and chosen["season"] == 4
+    scores = chosen["scaled_mae"]
+    assert scores["combined"] <= min(scores["network"], scores["theta"])
+    saved = json.loads((f.save(tmp_path / "m") / "config.json").read_text())
+    assert saved["model"]["theta_weight"] == chosen["weight"]
+
+
+def test_one_combined_forecast_on_every_path(tmp_path):
+    frame = _quarterly()
+    f = Forecaster(_config(0.5)).fit(frame)
+    combined = f.predict(frame).to_frame()
+    network = dataclasses.replace(f.model_, theta_weight=0.0).predict(frame).to_frame()
+    stat = {}
+    for key, group in frame.groupby("unique_id"):
+        stat[key] = theta(group["y"].to_numpy()[-f.model_.theta_rows :][None, :, None], 4, 4)[0, :, 0]
+    expected = 0.5 * network["mean"].to_numpy() + 0.5 * np.concatenate([stat[k] for k in network["series"].unique()])
+    np.testing.assert_allclose(combined["mean"], expected, rtol=1e-9)
+    np.testing.assert_allclose(combined["q0.9"] - combined["mean"], network["q0.9"] - network["mean"], rtol=1e-9)
+
+    path = f.save(tmp_path / "m")
+    pd.testing.assert_frame_equal(Forecaster.load(path).predict(frame).to_frame(), combined)
+
+    # evaluate on the last 4 rows of each series scores the same combination
+    cut = frame[frame.groupby("unique_id").cumcount(ascending=False) >= 4]
+    w = f.model_.holdout_windows(frame, season=4)
+    mean, _ = f.model_.forecast_windows(w)
+    np.testing.assert_allclose(mean[:, :, 0].reshape(-1), f.predict(cut).to_frame()["mean"], rtol=1e-6)
+
+    from types import SimpleNamespace
+
+    from lstmcast.serving.predictor import Predictor
+
+    served = Predictor(path, backend="torch")
+    requests = [SimpleNamespace(id=k, history={"y": g["y"].tolist()}, time=[t.isoformat() for t in g["ds"]], future=None)
+                for k, g in frame.groupby("unique_id", sort=False)]
+    answer = {fc["id"]: fc["mean"]["y"] for fc in served.predict(requests)["forecasts"]}
+    for key, group in combined.groupby("series"):
+        np.testing.assert_allclose(answer[key], group["mean"], rtol=1e-5)
+    assert served.describe()["theta"] == {"weight": 0.5, "season": 4, "history_rows": f.model_.theta_rows}
+
+
+def test_a_model_directory_without_the_key_forecasts_as_before(tmp_path):
+    frame = _quarterly()
+    f = Forecaster(_config(0.5)).fit(frame)
+    path = f.save(tmp_path / "m")
+    config = json.loads((path / "config.json").read_text())
+    config["model"].pop("theta_weight")
+    (path / "config.json").write_text(json.dumps(config))
+    meta = json.loads((path / "meta.json").read_text())
+    import hashlib
+
+    meta["sha256"]["config.json"] = hashlib.sha256((path / "config.json").read_bytes()).hexdigest()
+    (path / "meta.json").write_text(json.dumps(meta))
+    old = Forecaster.load(path)
+    network = dataclasses.replace(f.model_, theta_weight=0.0).predict(frame).to_frame()
+    pd.testing.assert_frame_equal(old.predict(frame).to_frame(), network)
