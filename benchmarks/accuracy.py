@@ -205,7 +205,7 @@ def lstm_forecasts(task: Task, overrides: Sequence[str], seed: int) -> tuple[For
     resolved = model.config_
     info = {"seed": seed, "fit_seconds": round(fit_seconds, 3), "seconds": round(seconds, 3),
             "input_length": resolved.data.input_length, "patch_length": resolved.model.patch_length,
-            "config": lstm_config(task, overrides, seed).to_dict()}
+            "theta_weight": resolved.model.theta_weight, "config": lstm_config(task, overrides, seed).to_dict()}
     return forecasts, info
 
 
@@ -224,7 +224,8 @@ def _lstm_runs(task: Task, seeds: Sequence[int], overrides: Sequence[str], score
         except (LstmcastError, ValueError) as exc:  # refused data, or unscorable forecasts
             notes["lstmcast"] = f"{type(exc).__name__}: {exc}"
             return []
-        print(f"{task.name}: lstmcast seed {seed}: {info['scores']} in {info['seconds']:.1f} CPU s",
+        print(f"{task.name}: lstmcast seed {seed}: {info['scores']} in {info['seconds']:.1f} CPU s "
+              f"(theta weight {info['theta_weight']:g})",
               file=sys.stderr, flush=True)
         runs.append(info)
     if runs:
@@ -232,7 +233,8 @@ def _lstm_runs(task: Task, seeds: Sequence[int], overrides: Sequence[str], score
         seconds["lstmcast"] = float(np.median([r["seconds"] for r in runs]))
         notes["lstmcast"] = (f"median of seeds {','.join(str(r['seed']) for r in runs)}"
                              + (f"; --set {' '.join(overrides)}" if overrides else "; defaults")
-                             + f"; window {runs[0]['input_length']}, patch {runs[0]['patch_length']}")
+                             + f"; window {runs[0]['input_length']}, patch {runs[0]['patch_length']}"
+                             + "; theta weight " + ", ".join(f"{r['theta_weight']:g}" for r in runs))
     return runs
 
 

@@ -39,7 +39,7 @@ def test_ses_fit_finds_the_least_squares_alpha_and_level():
             level = alpha * value + (1 - alpha) * level
         return total
 
-    alpha, last = ses_fit(y)
+    alpha, _ = ses_fit(y)
     for k, row in enumerate(y):
         best = scipy_optimize.minimize(sse, x0=[0.5, row[0]], args=(row,), bounds=[(1e-4, 0.9999), (None, None)])
         ours = min(sse([alpha[k], l0], row) for l0 in np.linspace(row[0] - 5, row[0] + 5, 2001))
@@ -76,6 +76,21 @@ def test_choose_theta_weight_needs_enough_series_and_prefers_the_better_forecast
     assert half["weight"] == 0.5 and half["scaled_mae"]["combined"] < half["scaled_mae"]["network"]
     few = choose_theta_weight(network, truth, truth.copy(), history, ["one"] * 20)
     assert few["weight"] == 0.0 and f"from {MIN_THETA_SERIES} or more" in few["reason"]
+
+
+def test_ranks_holding_different_series_choose_on_all_of_them():
+    rng = np.random.default_rng(1)
+    truth = rng.normal(size=(6, 4, 1))
+    history = rng.normal(size=(6, 12, 1))
+    local = [f"s{k}" for k in range(6)]  # 6 series here, 6 on the other rank: 12 in all
+    alone = choose_theta_weight(truth + 1.0, truth, truth.copy(), history, local)
+    assert alone["weight"] == 0.0 and alone["series"] == 6
+
+    def two_ranks(values):  # the other rank holds windows that score alike
+        return [2 * v for v in values]
+
+    both = choose_theta_weight(truth + 1.0, truth, truth.copy(), history, local, sync=two_ranks)
+    assert both["weight"] == 1.0 and both["series"] == 12 and both["windows"] == 12
 
 
 @pytest.mark.parametrize("bad", [1.5, -0.1, True, "half"])
@@ -160,3 +175,23 @@ def test_a_model_directory_without_the_key_forecasts_as_before(tmp_path):
     old = Forecaster.load(path)
     network = dataclasses.replace(f.model_, theta_weight=0.0).predict(frame).to_frame()
     pd.testing.assert_frame_equal(old.predict(frame).to_frame(), network)
+
+
+def test_train_prints_the_weight_and_what_it_was_chosen_on(tmp_path, capsys):
+    from lstmcast.cli import main
+
+    path = tmp_path / "quarterly.csv"
+    _quarterly().to_csv(path, index=False)
+    assert main(["train", "--data", str(path), "--series-col", "unique_id", "--target", "y", "--horizon", "4",
+                 "--out", str(tmp_path / "m"), "--set", "train.max_epochs=2", "--set", "model.ensemble=1",
+                 "--set", "model.hidden_size=8", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    weight = json.loads((tmp_path / "m" / "config.json").read_text())["model"]["theta_weight"]
+    assert f"theta_weight {weight:g} (validation MAE / mean step: network " in out
+    single = tmp_path / "one.csv"
+    _quarterly(n_series=3).to_csv(single, index=False)
+    assert main(["train", "--data", str(single), "--series-col", "unique_id", "--target", "y", "--horizon", "4",
+                 "--out", str(tmp_path / "m3"), "--set", "train.max_epochs=1", "--set", "model.ensemble=1",
+                 "--set", "model.hidden_size=8", "--quiet"]) == 0
+    assert "theta_weight 0 (the validation windows come from 3 series; the weight is chosen from 10 or more" in (
+        capsys.readouterr().out)

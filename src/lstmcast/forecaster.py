@@ -219,7 +219,8 @@ class Forecaster:
             return None, None
         validation, self.validation_forecast_, mean = validation_scores(judged, w, layout, d, frequency, series,
                                                                         levels, season)
-        self.theta_ = theta_choice(m.theta_weight, season, mean, w)
+        ctx = plan.run.distributed  # sharded data: each rank validates its own series
+        self.theta_ = theta_choice(m.theta_weight, season, mean, w, ctx.sync if ctx is not None and ctx.sharded else None)
         if not m.conformal:
             return validation, None
         scale_spread(fitted.final, conformal_factor(judged, w, layout, d, levels))

@@ -34,6 +34,7 @@ __all__ = [
     "SEASONAL_BASELINES",
     "acf",
     "centered_moving_average",
+    "check_history",
     "check_horizon",
     "check_season",
     "deseasonalize",
@@ -51,7 +52,7 @@ __all__ = [
 # --------------------------------------------------------------------------- validation
 
 
-def _check_history(history: ArrayLike) -> np.ndarray:
+def check_history(history: ArrayLike) -> np.ndarray:
     """Return ``history`` as a float64 ``[N, L, C]`` array or raise a ValueError saying how to fix it."""
     arr = np.asarray(history, dtype=np.float64)
     if arr.ndim != 3:
@@ -89,7 +90,7 @@ def check_season(season: int) -> int:
 
 def naive(history: ArrayLike, horizon: int) -> np.ndarray:
     """Repeat the last observed value: ``ŷ[t+h] = y[t]``. ``[N, L, C] -> [N, H, C]``."""
-    x = _check_history(history)
+    x = check_history(history)
     horizon = check_horizon(horizon)
     return np.repeat(x[:, -1:, :], horizon, axis=1)  # [N, 1, C] -> [N, H, C]
 
@@ -99,7 +100,7 @@ def seasonal_naive(history: ArrayLike, horizon: int, season: int) -> np.ndarray:
 
     ``[N, L, C] -> [N, H, C]``; needs ``L >= season``. With ``season=1`` this is :func:`naive`.
     """
-    x = _check_history(history)
+    x = check_history(history)
     horizon = check_horizon(horizon)
     season = check_season(season)
     length = x.shape[1]
@@ -118,7 +119,7 @@ def drift(history: ArrayLike, horizon: int) -> np.ndarray:
     The line through the first and last value of each window, extended. ``[N, L, C] -> [N, H, C]``;
     needs ``L >= 2``.
     """
-    x = _check_history(history)
+    x = check_history(history)
     horizon = check_horizon(horizon)
     length = x.shape[1]
     if length < 2:
@@ -133,7 +134,7 @@ def drift(history: ArrayLike, horizon: int) -> np.ndarray:
 
 def window_mean(history: ArrayLike, horizon: int) -> np.ndarray:
     """Mean of the input window repeated: ``ŷ[t+h] = mean(y[t-L+1..t])``. ``[N, L, C] -> [N, H, C]``."""
-    x = _check_history(history)
+    x = check_history(history)
     horizon = check_horizon(horizon)
     return np.repeat(x.mean(axis=1, keepdims=True), horizon, axis=1)
 
@@ -271,7 +272,7 @@ def naive2(history: ArrayLike, horizon: int, season: int) -> np.ndarray:
     clips negative forecasts to 0; that is left to the protocol
     (:func:`lstmcast.evaluation.protocols.score_m4`) and irrelevant for positive series.
     """
-    x = _check_history(history)
+    x = check_history(history)
     horizon = check_horizon(horizon)
     season = check_season(season)
     length = x.shape[1]

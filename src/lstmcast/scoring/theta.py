@@ -24,12 +24,13 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from lstmcast.scoring.baselines import _check_history, check_horizon, check_season, deseasonalize
+from lstmcast.scoring.baselines import check_history, check_horizon, check_season, deseasonalize
 
 __all__ = ["ses_fit", "theta"]
 
 _COARSE = np.linspace(0.01, 0.99, 99)
 _FINE = np.linspace(-0.01, 0.01, 41)
+_CHUNK = 2048
 
 
 def _ses_sse(y: np.ndarray, alpha: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -78,7 +79,7 @@ def theta(history: ArrayLike, horizon: int, season: int = 1) -> np.ndarray:
     A series with a non-positive value is never seasonally adjusted (the decomposition is
     multiplicative); NaN in a series gives NaN forecasts for it.
     """
-    x = _check_history(history)
+    x = check_history(history)
     horizon = check_horizon(horizon)
     season = check_season(season)
     n, length, channels = x.shape
@@ -117,5 +118,7 @@ def theta_of_histories(histories: list[np.ndarray], horizon: int, season: int, r
     for i, tail in enumerate(tails):
         by_length.setdefault(len(tail), []).append(i)
     for idx in by_length.values():
-        out[idx] = theta(np.stack([tails[i] for i in idx]), horizon, season)
+        for lo in range(0, len(idx), _CHUNK):  # bounded memory: [chunk, alphas] per step
+            part = idx[lo : lo + _CHUNK]
+            out[part] = theta(np.stack([tails[i] for i in part]), horizon, season)
     return out
