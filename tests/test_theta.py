@@ -195,3 +195,14 @@ def test_train_prints_the_weight_and_what_it_was_chosen_on(tmp_path, capsys):
                  "--set", "model.hidden_size=8", "--quiet"]) == 0
     assert "theta_weight 0 (the validation windows come from 3 series; the weight is chosen from 10 or more" in (
         capsys.readouterr().out)
+
+
+def test_an_export_says_the_graph_is_the_network_alone(tmp_path):
+    from lstmcast.export.exporter import export_model
+
+    f = Forecaster(_config(0.5)).fit(_quarterly())
+    result = export_model(f, tmp_path / "model.onnx")
+    assert any(n.startswith("The model's forecast is (1 - 0.5) * this graph's + 0.5 * the Theta method's")
+               for n in result.notes)
+    sidecar = json.loads(result.sidecar.read_text())
+    assert sidecar["theta"] == {"weight": 0.5, "season": 4, "history_rows": f.model_.theta_rows}

@@ -43,7 +43,6 @@ from lstmcast.export.parity import (
     random_windows,
 )
 from lstmcast.export.pipeline import ForecastPipeline
-from lstmcast.inference import THETA_WINDOWS
 
 QUANTIZE = ("int8",)
 SIDECAR_VERSION = 1
@@ -116,7 +115,7 @@ def export_model(model: Any, out: str | Path, fmt: str = "onnx", *, quantize: st
                 report,
             )
         sidecar = describe(forecaster, pipeline, fmt, quantize, report, staged)
-        weight = float(forecaster.config_.model.theta_weight or 0.0)
+        weight = forecaster.model_.theta_weight
         if weight:
             notes.append(f"The model's forecast is (1 - {weight:g}) * this graph's + {weight:g} * the Theta method's "
                          "from the series' last theta.history_rows rows (lstmcast.scoring.theta.theta, season "
@@ -185,7 +184,7 @@ def weights_digest(network: torch.nn.Module) -> str:
 def describe(forecaster: Any, pipeline: ForecastPipeline, fmt: str, quantize: str | None,
              report: ParityReport | None, path: Path) -> dict[str, Any]:
     """The sidecar: how to call the exported file and what it was checked against."""
-    d = forecaster.config_.data
+    d, model = forecaster.config_.data, forecaster.model_
     calendar = list(forecaster.meta_.get("calendar", []))
     scalers = forecaster.scalers_ if pipeline.scaling == "inputs" else {pipeline.series: forecaster.scalers_[pipeline.series]}
     return {
@@ -220,9 +219,7 @@ def describe(forecaster: Any, pipeline: ForecastPipeline, fmt: str, quantize: st
             "scalers": {k: {"offset": s.offset_.tolist(), "scale": s.scale_.tolist()} for k, s in scalers.items()},
         },
         "parity": report.to_dict() if report is not None else None,
-        "theta": {"weight": float(forecaster.config_.model.theta_weight or 0.0),
-                  "season": int(forecaster.meta_.get("season") or 1),
-                  "history_rows": THETA_WINDOWS * pipeline.input_length},
+        "theta": {"weight": model.theta_weight, "season": model.theta_season, "history_rows": model.theta_rows},
     }
 
 
