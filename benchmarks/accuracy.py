@@ -205,7 +205,8 @@ def lstm_forecasts(task: Task, overrides: Sequence[str], seed: int) -> tuple[For
     resolved = model.config_
     info = {"seed": seed, "fit_seconds": round(fit_seconds, 3), "seconds": round(seconds, 3),
             "input_length": resolved.data.input_length, "patch_length": resolved.model.patch_length,
-            "theta_weight": resolved.model.theta_weight, "config": lstm_config(task, overrides, seed).to_dict()}
+            "theta_weight": resolved.model.theta_weight, "ets_weight": resolved.model.ets_weight or 0.0,
+            "config": lstm_config(task, overrides, seed).to_dict()}
     return forecasts, info
 
 
@@ -225,7 +226,7 @@ def _lstm_runs(task: Task, seeds: Sequence[int], overrides: Sequence[str], score
             notes["lstmcast"] = f"{type(exc).__name__}: {exc}"
             return []
         print(f"{task.name}: lstmcast seed {seed}: {info['scores']} in {info['seconds']:.1f} CPU s "
-              f"(theta weight {info['theta_weight']:g})",
+              f"(theta weight {info['theta_weight']:g}, ETS weight {info['ets_weight']:g})",
               file=sys.stderr, flush=True)
         runs.append(info)
     if runs:
@@ -234,7 +235,8 @@ def _lstm_runs(task: Task, seeds: Sequence[int], overrides: Sequence[str], score
         notes["lstmcast"] = (f"median of seeds {','.join(str(r['seed']) for r in runs)}"
                              + (f"; --set {' '.join(overrides)}" if overrides else "; defaults")
                              + f"; window {runs[0]['input_length']}, patch {runs[0]['patch_length']}"
-                             + "; theta weight " + ", ".join(f"{r['theta_weight']:g}" for r in runs))
+                             + "; theta / ETS weight " + ", ".join(f"{r['theta_weight']:g}/{r['ets_weight']:g}"
+                                                                      for r in runs))
     return runs
 
 

@@ -293,8 +293,9 @@ def test_train_says_what_it_derived_from_the_data(tmp_path, capsys):
                  "--quiet"]) == 0
     out = capsys.readouterr().out
     assert "Derived from the data: input_length 336; patch_length 24; seasonal_skip 168 (seasonal strength 0." in out
-    assert ("at period 168; the skip is taken at <= 0.75); theta_weight 0 (the validation windows come from 1 "
-            "series; the weight is chosen from 10 or more (set model.theta_weight to fix it))." in " ".join(out.split()))
+    assert ("at period 168; the skip is taken at <= 0.75); theta_weight 0, ets_weight 0 (the validation windows "
+            "come from 1 series; the weights are chosen from 10 or more (set model.theta_weight and "
+            "model.ets_weight to fix them))." in " ".join(out.split()))
 
 
 def test_the_seasonal_strength_counts_every_target():

@@ -152,7 +152,8 @@ class ModelConfig:
     (``patch_length=None`` derives them at fit time; 0 = none), a residual over the seasonal naive
     where the data's season is strong (``seasonal_skip=None`` decides at fit time), and an ensemble of three
     (``ensemble=K``: K members, seeds seed..seed+K-1, their median forecast; 1 = one network).
-    ``theta_weight`` w mixes in the Theta method (:mod:`lstmcast.fitting.combination`; None: chosen at fit).
+    ``theta_weight`` / ``ets_weight`` mix in the Theta method / exponential smoothing (None: chosen at fit,
+    :mod:`lstmcast.fitting.combination`; the sum is at most 1; ETS is off, 0, unless asked for).
     """
 
     hidden_size: int = 64
@@ -173,6 +174,7 @@ class ModelConfig:
     encoder: str = "lstm"
     seasonal_skip: int | None = None
     theta_weight: float | None = None
+    ets_weight: float | None = 0.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "quantiles", tuple(float(q) for q in self.quantiles))
@@ -184,8 +186,12 @@ class ModelConfig:
         _check_positive_int("model", "ensemble", self.ensemble, maximum=MAX_LAYERS)
         if self.seasonal_skip is not None:
             _check_positive_int("model", "seasonal_skip", self.seasonal_skip, minimum=0, maximum=MAX_STEPS)
-        if self.theta_weight is not None:
-            _check_fraction("model", "theta_weight", self.theta_weight, 0.0, 1.0, closed=True)
+        for name in ("theta_weight", "ets_weight"):
+            if getattr(self, name) is not None:
+                _check_fraction("model", name, getattr(self, name), 0.0, 1.0, closed=True)
+        if (self.theta_weight or 0.0) + (self.ets_weight or 0.0) > 1 + 1e-9:
+            raise ConfigError(f"model.theta_weight + model.ets_weight must be at most 1 (the network keeps the rest); "
+                              f"got {self.theta_weight} + {self.ets_weight}.")
         if self.seasonal_skip and self.strategy == "recursive":
             raise ConfigError("model.seasonal_skip does not apply to model.strategy='recursive'; set one back.")
         _check_choice("model", "normalization", self.normalization, NORMALIZATIONS)
@@ -346,9 +352,7 @@ class ForecastConfig:
             raise ConfigError(f"A config must be a mapping of sections; got {type(raw).__name__}.")
         unknown = set(raw) - {"data", "model", "train"}
         if unknown:
-            raise ConfigError(
-                f"Unknown config section(s) {sorted(unknown)}; valid sections are data, model, train."
-            )
+            raise ConfigError(f"Unknown config section(s) {sorted(unknown)}; valid sections are data, model, train.")
         raw = migrate(raw)
         sections: dict[str, Any] = {}
         for name, klass in (("data", DataConfig), ("model", ModelConfig), ("train", TrainConfig)):
@@ -391,9 +395,6 @@ class ForecastConfig:
                     "data, model, train (e.g. model.hidden_size=128)."
                 )
             if key not in raw[section]:
-                raise ConfigError(
-                    f"Unknown key {dotted!r}; valid keys in [{section}]: "
-                    f"{', '.join(sorted(raw[section]))}."
-                )
+                raise ConfigError(f"Unknown key {dotted!r}; valid keys in [{section}]: {', '.join(sorted(raw[section]))}.")
             raw[section][key] = value
         return ForecastConfig.from_dict(raw)

@@ -39,7 +39,7 @@ from lstmcast.data.prepare import SeriesData, resolve_columns, series_arrays
 from lstmcast.data.splits import SplitBounds
 from lstmcast.defaults import resolve, season_for, strength_sums
 from lstmcast.errors import ConfigError, ModelFileError, NotFittedError
-from lstmcast.fitting.combination import theta_choice, theta_windows, with_theta_weight
+from lstmcast.fitting import combination
 from lstmcast.fitting.device import resolve_device, torch_settings
 from lstmcast.fitting.meta import fit_meta, saved_meta
 from lstmcast.fitting.parts import (
@@ -117,7 +117,8 @@ class Forecaster:
         return TrainedModel(self.network_, self.layout_, self.scalers_, self.config_.data,
                             self.meta_.get("frequency"), self.quantile_levels,
                             theta_weight=float(self.config_.model.theta_weight or 0.0),
-                            theta_season=int(self.meta_.get("season") or 1))
+                            theta_season=int(self.meta_.get("season") or 1),
+                            ets_weight=float(self.config_.model.ets_weight or 0.0))
 
     @property
     def channels(self) -> list[str]:
@@ -182,7 +183,7 @@ class Forecaster:
         plan = FitPlan(config, layout, parts, final, refit, run)
         fitted = fit_members(plan)
         validation, calibration = self._validate(fitted, plan, frequency, series)
-        config = with_theta_weight(config, self.theta_)
+        config = combination.with_statistical_weights(config, self.theta_)
         self.network_: nn.Module = fitted.final[0] if len(fitted.final) == 1 else MedianEnsemble(fitted.final).eval()
         self.config_, self.layout_ = config, layout
         self.scalers_ = {p.key: p.scaler for p in final}
@@ -213,14 +214,14 @@ class Forecaster:
         judged = fitted.validated[0] if len(fitted.validated) == 1 else MedianEnsemble(fitted.validated).eval()
         self.validation_forecast_: Forecast | None = None
         season = season_for(frequency)
-        w = validation_windows(plan.parts, layout, d, theta_windows(m, d, season))
-        self.theta_: dict[str, Any] = theta_choice(m.theta_weight, season, None, None)
+        w = validation_windows(plan.parts, layout, d, combination.statistical_windows(m, d, season))
+        self.theta_: dict[str, Any] = combination.statistical_choice(m, season, None, None)
         if w is None:
             return None, None
         validation, self.validation_forecast_, mean = validation_scores(judged, w, layout, d, frequency, series,
                                                                         levels, season)
         ctx = plan.run.distributed  # sharded data: each rank validates its own series
-        self.theta_ = theta_choice(m.theta_weight, season, mean, w, ctx.sync if ctx is not None and ctx.sharded else None)
+        self.theta_ = combination.statistical_choice(m, season, mean, w, ctx.sync if ctx is not None and ctx.sharded else None)
         if not m.conformal:
             return validation, None
         scale_spread(fitted.final, conformal_factor(judged, w, layout, d, levels))

@@ -38,7 +38,7 @@ from lstmcast.data.windows import input_target_windows
 from lstmcast.errors import ConfigError, DataError
 from lstmcast.forecast import Forecast, quantile_column
 from lstmcast.models.heads import head_of
-from lstmcast.scoring.theta import theta_of_histories
+from lstmcast.scoring.statistical import HISTORY_WINDOWS, StatisticalPart
 from lstmcast.training.threads import cpu_threads, inference_threads
 
 
@@ -47,9 +47,9 @@ class WindowBatch:
     """Windows of one or more series, ready for the network and for scoring.
 
     X [N, L, C] scaled inputs, future [N, H, Kf] scaled known-future covariates, truth [N, H, T]
-    and history [N, L, T] in original units, offset/scale [N, T] of each window's series; theta
-    [N, H, T] the Theta forecast from the rows before each window's targets (where the model
-    combines with it).
+    and history [N, L, T] in original units, offset/scale [N, T] of each window's series; stat
+    {method: [N, H, T]} the statistical forecasts from the rows before each window's targets
+    (where the model combines with them, :mod:`lstmcast.scoring.statistical`).
     """
 
     x: np.ndarray
@@ -61,10 +61,7 @@ class WindowBatch:
     series: list[str]
     origins: list[Any]
     times: list[pd.Index]
-    theta: np.ndarray | None = None
-
-
-THETA_WINDOWS = 4  # Theta reads the last 4 windows of rows: on M3 as good as the whole history (docs/accuracy.md)
+    stat: dict[str, np.ndarray] | None = None
 
 
 @dataclass
@@ -72,9 +69,9 @@ class TrainedModel:
     """A fitted network with what it needs to forecast raw data.
 
     ``scalers`` maps each training series' key to its scaler; ``frequency`` is the training data's
-    step (a pandas frequency string, or the integer step of undated data). ``theta_weight`` w
-    moves every forecast toward the Theta method's (season ``theta_season``) from the series'
-    last :attr:`theta_rows` rows: ``mean + w * (theta - mean)``, the quantiles by the same shift.
+    step (a pandas frequency string, or the integer step of undated data). ``theta_weight`` and
+    ``ets_weight`` move every forecast toward the Theta method's and exponential smoothing's
+    (season ``theta_season``, from the series' last :attr:`theta_rows` rows; :attr:`statistical`).
     """
 
     network: nn.Module
@@ -86,6 +83,7 @@ class TrainedModel:
     notes: list[str] = field(default_factory=list)
     theta_weight: float = 0.0
     theta_season: int = 1
+    ets_weight: float = 0.0
 
     @property
     def input_length(self) -> int:
@@ -103,25 +101,29 @@ class TrainedModel:
 
     @property
     def theta_rows(self) -> int:
-        return THETA_WINDOWS * self.input_length
+        return HISTORY_WINDOWS * self.input_length
 
     @property
-    def _theta(self) -> tuple[int, int] | None:
-        return (self.theta_rows, self.theta_season) if self.theta_weight else None
+    def statistical(self) -> StatisticalPart | None:
+        """The statistical part the forecasts combine with (None: the network alone)."""
+        weights = {"theta": self.theta_weight, "ets": self.ets_weight}
+        return StatisticalPart(weights, self.theta_season, self.theta_rows) if any(weights.values()) else None
 
-    def theta_forecast(self, histories: Sequence[np.ndarray], steps: int) -> np.ndarray:
-        """Theta from each raw history ``[n_i, C]`` (targets first) -> ``[N, steps, T]``."""
-        T = self.layout.n_targets
-        return theta_of_histories([h[:, :T] for h in histories], steps, self.theta_season, self.theta_rows)
+    def statistical_forecasts(self, histories: Sequence[np.ndarray], steps: int) -> dict[str, np.ndarray] | None:
+        """Each statistical method from each raw history ``[n_i, C]`` (targets first) -> ``[N, steps, T]``."""
+        part, T = self.statistical, self.layout.n_targets
+        return None if part is None else part.forecasts([h[:, :T] for h in histories], steps)
 
-    def with_theta(self, mean: np.ndarray, quants: np.ndarray | None, theta: np.ndarray) -> tuple[np.ndarray, Any]:
-        """mean [N, H', T] (+ quantiles [N, H', T, Q]) moved toward ``theta`` [N, H', T] by the
-        weight; a row whose Theta forecast is not finite keeps the network's."""
-        w = self.theta_weight
-        if not w:
+    def with_statistical(self, mean: np.ndarray, quants: np.ndarray | None,
+                         stat: dict[str, np.ndarray] | None) -> tuple[np.ndarray, Any]:
+        """mean [N, H', T] (+ quantiles [N, H', T, Q]) moved toward the statistical forecasts."""
+        part = self.statistical
+        if part is None:
             return mean, quants
-        shift = np.where(np.isfinite(theta), w * (theta - mean), 0.0)
-        return mean + shift, None if quants is None else quants + shift[..., None]
+        if stat is None:
+            raise ConfigError("These windows lack the statistical forecasts the model combines with: use "
+                              "TrainedModel.windows().")
+        return part.apply(mean, quants, stat)
 
     # ------------------------------------------------------------------ arrays
     @torch.no_grad()
@@ -217,8 +219,9 @@ class TrainedModel:
             notes.append(f"Steps {self.horizon + 1}..{steps} are beyond the trained horizon {self.horizon}: the "
                          "model was rolled forward on its own mean forecasts, so those intervals are too narrow.")
         mean, quants = self._roll(rows, lengths, scalers, steps)
-        if self.theta_weight:
-            mean, quants = self.with_theta(mean, quants, self.theta_forecast([s.values for s in series], steps))
+        if self.statistical is not None:
+            stat = self.statistical_forecasts([s.values for s in series], steps)
+            mean, quants = self.with_statistical(mean, quants, stat)
         forecast = self.to_forecast(mean, quants, meta, truth=None, origins=None)
         forecast.notes = notes
         return forecast
@@ -315,7 +318,7 @@ class TrainedModel:
             scaler = self.scaler(s)
             scaled = scaler.transform(s.values).astype(np.float32)
             batches.append(series_windows(s.key, s.index, scaled, s.values, scaler, starts, self.layout, L, H,
-                                          theta=self._theta))
+                                          stat=self.statistical))
         return _require(stack_windows(batches), f"{_capital(source)} has no complete window in its {part} part.")
 
     def holdout_windows(self, frame: pd.DataFrame, season: int, source: str = "the data") -> WindowBatch:
@@ -333,32 +336,28 @@ class TrainedModel:
             start = len(raw) - H
             batches.append(series_windows(s.key, s.index, scaler.transform(raw), raw, scaler,
                                           range(start, start + 1), self.layout, L, H, history_length=need, pad=pad,
-                                          theta=self._theta))
+                                          stat=self.statistical))
         return _require(stack_windows(batches),
                         f"{_capital(source)} has no series longer than the horizon ({H} rows) to score.")
 
     def forecast_windows(self, w: WindowBatch) -> tuple[np.ndarray, np.ndarray | None]:
         """mean [N, H, T] (+ quantiles) of a :class:`WindowBatch` in original units."""
         mean, quants = self.forward_scaled(w.x, w.future, w.offset, w.scale)
-        if not self.theta_weight:
-            return mean, quants
-        if w.theta is None:
-            raise ConfigError("These windows lack the Theta forecast the model combines with: use TrainedModel.windows().")
-        return self.with_theta(mean, quants, w.theta)
+        return self.with_statistical(mean, quants, w.stat)
 
 
 def series_windows(key: str, index: pd.Index, scaled: np.ndarray, raw: np.ndarray, scaler: Scaler,
                    starts: range | np.ndarray, layout: ChannelLayout, input_length: int, horizon: int, *,
                    history_length: int | None = None, pad: int = 0,
-                   theta: tuple[int, int] | None = None) -> WindowBatch:
+                   stat: StatisticalPart | None = None) -> WindowBatch:
     """The windows of one series whose first target row is in ``starts``: the one place a
     :class:`WindowBatch` is built (evaluation, hold-out scoring and validation all use it).
 
     Inputs: ``scaled`` [n', C] (what the network reads) and ``raw`` [n', C] in original units,
     both with ``pad`` rows of left padding before the first row of ``index`` (n' = pad + n);
     ``starts`` [N] rows of those arrays. ``history_length`` (default L) rows before each start
-    become the history the baselines read. ``theta`` = (rows, season): the Theta forecast from the
-    last ``rows`` real rows before each start is computed too.
+    become the history the baselines read. ``stat``: the forecasts of its methods from the last
+    ``stat.rows`` real rows before each start are computed too.
     Outputs: a WindowBatch of N windows (x [N, L, C] views where ``starts`` is a range).
     """
     L, H, T = input_length, horizon, layout.n_targets
@@ -366,13 +365,12 @@ def series_windows(key: str, index: pd.Index, scaled: np.ndarray, raw: np.ndarra
     x, ahead = input_target_windows(scaled, starts, L, H, scaled.shape[1])  # [N, L, C], [N, H, C]
     history, truth = input_target_windows(raw, starts, history_length or L, H, T)  # [N, L_h, C], [N, H, T]
     n = len(first)
-    stat = None
-    if theta is not None:
-        rows, season = theta
-        stat = theta_of_histories([raw[min(max(pad, i - rows), i - 1) : i, :T] for i in first], H, season, rows)
+    forecasts = None
+    if stat is not None:
+        forecasts = stat.forecasts([raw[min(max(pad, i - stat.rows), i - 1) : i, :T] for i in first], H)
     return WindowBatch(x, ahead[..., layout.n_known :] if layout.n_future else None, truth, history[..., :T],
                        np.broadcast_to(scaler.offset_[:T], (n, T)), np.broadcast_to(scaler.scale_[:T], (n, T)),
-                       [key] * n, list(index[first - pad - 1]), [index[i - pad : i - pad + H] for i in first], stat)
+                       [key] * n, list(index[first - pad - 1]), [index[i - pad : i - pad + H] for i in first], forecasts)
 
 
 def stack_windows(batches: Sequence[WindowBatch]) -> WindowBatch | None:
@@ -380,13 +378,14 @@ def stack_windows(batches: Sequence[WindowBatch]) -> WindowBatch | None:
     if not batches:
         return None
     future = [b.future for b in batches if b.future is not None]
-    stat = [b.theta for b in batches if b.theta is not None]
+    stat = [b.stat for b in batches if b.stat is not None]
     return WindowBatch(np.concatenate([b.x for b in batches]), np.concatenate(future) if future else None,
                        np.concatenate([b.truth for b in batches]), np.concatenate([b.history for b in batches]),
                        np.concatenate([b.offset for b in batches]), np.concatenate([b.scale for b in batches]),
                        [k for b in batches for k in b.series], [o for b in batches for o in b.origins],
                        [t for b in batches for t in b.times],
-                       np.concatenate(stat) if len(stat) == len(batches) else None)
+                       {m: np.concatenate([s[m] for s in stat]) for m in stat[0]} if stat and len(stat) == len(batches)
+                       else None)
 
 
 def _require(batch: WindowBatch | None, message: str) -> WindowBatch:

@@ -270,8 +270,9 @@ def derived_settings(forecaster: Any) -> dict[str, Any]:
     if given.model.seasonal_skip is None:
         out["seasonal_skip"] = used.model.seasonal_skip
         out["seasonal_strength"] = forecaster.meta_.get("seasonal_strength", {})
-    if given.model.theta_weight is None:
-        out["theta_weight"] = forecaster.meta_.get("theta") or {"weight": used.model.theta_weight}
+    if given.model.theta_weight is None or given.model.ets_weight is None:
+        out["theta_weight"] = forecaster.meta_.get("theta") or {"weight": used.model.theta_weight,
+                                                                "ets_weight": used.model.ets_weight}
     return out
 
 
@@ -289,10 +290,11 @@ def derived_line(derived: dict[str, Any]) -> str | None:
 
 
 def theta_words(choice: dict[str, Any]) -> str:
-    """``theta_weight 0.4 (validation MAE / mean step: network 0.61, Theta 0.70, combined 0.55)``."""
-    text = f"theta_weight {choice.get('weight', 0.0):g}"
+    """``theta_weight 0.4, ets_weight 0.2 (validation MAE / mean step: network 0.61, Theta 0.70,
+    ETS 0.66, combined 0.55)``."""
+    text = f"theta_weight {choice.get('weight', 0.0):g}, ets_weight {choice.get('ets_weight', 0.0):g}"
     scores = choice.get("scaled_mae")
     if scores:
         return text + (f" (validation MAE / mean step: network {scores['network']:.3g}, Theta {scores['theta']:.3g}, "
-                       f"combined {scores['combined']:.3g})")
+                       f"ETS {scores.get('ets', float('nan')):.3g}, combined {scores['combined']:.3g})")
     return text + (f" ({choice['reason']})" if choice.get("reason") else "")

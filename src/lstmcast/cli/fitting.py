@@ -160,7 +160,8 @@ def demo_inputs(data_seed: int) -> tuple[Any, Any]:
     data = DataConfig(targets=("value",), input_length=20, horizon=1, scaler="minmax",
                       val_fraction=0.1, test_fraction=0.2)
     return frame, ForecastConfig(data=data, model=ModelConfig(head="point", normalization="none", patch_length=0,
-                                                                 ensemble=1, seasonal_skip=0, theta_weight=0.0))
+                                                                 ensemble=1, seasonal_skip=0, theta_weight=0.0,
+                                                                 ets_weight=0.0))
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -115,13 +115,8 @@ def export_model(model: Any, out: str | Path, fmt: str = "onnx", *, quantize: st
                 report,
             )
         sidecar = describe(forecaster, pipeline, fmt, quantize, report, staged)
-        weight = forecaster.model_.theta_weight
-        if weight:
-            notes.append(f"The model's forecast is (1 - {weight:g}) * this graph's + {weight:g} * the Theta method's "
-                         "from the series' last theta.history_rows rows (lstmcast.scoring.theta.theta, season "
-                         "theta.season); the graph is the network alone. Train with model.theta_weight=0 for a "
-                         "graph that is the whole forecast.")
-        sidecar["notes"] = notes
+        statistical = _statistical_note(forecaster.model_)
+        sidecar["notes"] = notes = notes + ([statistical] if statistical else [])
         if int8 is not None:
             sidecar["int8_vs_float"] = int8
         (stage / "sidecar.json").write_text(json.dumps(sidecar, indent=2), encoding="utf-8")
@@ -131,6 +126,18 @@ def export_model(model: Any, out: str | Path, fmt: str = "onnx", *, quantize: st
         shutil.rmtree(stage, ignore_errors=True)
     return ExportResult(out, sidecar_path(out), fmt, quantize, report, out.stat().st_size,
                         time.perf_counter() - started, notes, int8)
+
+
+def _statistical_note(model: Any) -> str | None:
+    """What the graph leaves out when the model's forecast has a statistical part (None: nothing)."""
+    parts = [f"{w:g} * {name}" for w, name in ((model.theta_weight, "the Theta method's (lstmcast.scoring.theta)"),
+                                              (model.ets_weight, "exponential smoothing's (lstmcast.scoring.ets)")) if w]
+    if not parts:
+        return None
+    rest = 1.0 - model.theta_weight - model.ets_weight
+    return (f"The model's forecast is {rest:.3g} * this graph's + {' + '.join(parts)}, each from the series' last "
+            "theta.history_rows rows (season theta.season); the graph is the network alone. Train with "
+            "model.theta_weight=0 and model.ets_weight=0 for a graph that is the whole forecast.")
 
 
 def _check_options(fmt: str, quantize: str | None) -> None:
@@ -220,6 +227,7 @@ def describe(forecaster: Any, pipeline: ForecastPipeline, fmt: str, quantize: st
         },
         "parity": report.to_dict() if report is not None else None,
         "theta": {"weight": model.theta_weight, "season": model.theta_season, "history_rows": model.theta_rows},
+        "ets": {"weight": model.ets_weight, "season": model.theta_season, "history_rows": model.theta_rows},
     }
 
 

@@ -1,17 +1,20 @@
-"""The weight of the Theta method in the forecast (``model.theta_weight``), chosen on validation.
+"""The weights of the statistical part of the forecast (``model.theta_weight``,
+``model.ets_weight``), chosen on validation.
 
-A fit whose ``model.theta_weight`` is None (the default) scores the validated network, the Theta
-method (:mod:`lstmcast.scoring.theta`, from the rows before each validation window) and their
-mixtures ``(1 - w) * network + w * theta`` for w = 0, 0.1, .., 1 on the validation windows, and
-keeps the w with the least error: the mean over windows and targets of the MAE divided by the
-mean absolute one-step change of the window's history (MASE with m = 1, so every series counts
-alike whatever its units). Ties go to the smaller weight.
+A fit that leaves a weight None (the default) scores the validated network, the Theta method
+(:mod:`lstmcast.scoring.theta`) and exponential smoothing (:mod:`lstmcast.scoring.ets`), each
+from the rows before each validation window, and their mixtures ``(1 - a - b) * network + a *
+theta + b * ets`` for a, b = 0, 0.1, .., 1 with ``a + b <= 1`` (a weight given in the config
+stays as given) on the validation windows, and keeps the pair with the least error: the mean over
+windows and targets of the MAE divided by the mean absolute one-step change of the window's
+history (MASE with m = 1, so every series counts alike whatever its units). Ties go to the
+smaller total weight.
 
-The weight is chosen only when the validation windows come from at least
+The weights are chosen only when the validation windows come from at least
 :data:`MIN_THETA_SERIES` series: a single series' one validation horizon is too little to
 choose on (measured on seven single series from three origins: worse than the network alone on
 five; AirPassengers cut a year early picks w = 0.9-1.0 and its MAPE goes from 2.7 to 9.1;
-docs/accuracy.md). Below that the weight is 0 and the reason is kept.
+docs/accuracy.md). Below that the weights are 0 and the reason is kept.
 """
 
 from __future__ import annotations
@@ -24,10 +27,11 @@ import numpy as np
 
 from lstmcast.config import DataConfig, ForecastConfig, ModelConfig
 from lstmcast.fitting.parts import input_length_of
-from lstmcast.inference import THETA_WINDOWS, WindowBatch
+from lstmcast.inference import WindowBatch
+from lstmcast.scoring.statistical import HISTORY_WINDOWS, StatisticalPart
 
-__all__ = ["MIN_THETA_SERIES", "THETA_WEIGHTS", "choose_theta_weight", "theta_choice", "theta_windows",
-           "with_theta_weight"]
+__all__ = ["MIN_THETA_SERIES", "THETA_WEIGHTS", "choose_weights", "statistical_choice", "statistical_windows",
+           "with_statistical_weights"]
 
 THETA_WEIGHTS = tuple(k / 10 for k in range(11))
 MIN_THETA_SERIES = 10
@@ -40,51 +44,75 @@ def _scale(history: np.ndarray) -> np.ndarray:
     return np.where(step > 0, step, np.where(level > 0, level, 1.0))
 
 
-def choose_theta_weight(mean: np.ndarray, truth: np.ndarray, theta: np.ndarray | None, history: np.ndarray,
-                        series: list[str], sync: Callable[[list[float]], list[float]] | None = None) -> dict[str, Any]:
-    """The weight and what it was chosen on. mean / truth / theta [N, H, T] and history [N, L, T]
-    of the N validation windows, ``series`` their series keys. ``sync`` sums a list of numbers
-    over the processes of a training job whose ranks hold different series (so all choose alike)."""
-    if theta is None:
-        return {"weight": 0.0, "reason": "no validation windows"}
+def _pairs(theta: float | None, ets: float | None) -> list[tuple[float, float]]:
+    """The (theta, ets) weights to score, the smaller total weight first."""
+    a_grid = THETA_WEIGHTS if theta is None else (float(theta),)
+    b_grid = THETA_WEIGHTS if ets is None else (float(ets),)
+    pairs = [(a, b) for a in a_grid for b in b_grid if a + b <= 1.0 + 1e-9]
+    return sorted(pairs, key=lambda p: (round(p[0] + p[1], 6), p[1]))
+
+
+def choose_weights(mean: np.ndarray, truth: np.ndarray, stat: dict[str, np.ndarray] | None, history: np.ndarray,
+                   series: list[str], sync: Callable[[list[float]], list[float]] | None = None, *,
+                   theta: float | None = None, ets: float | None = None) -> dict[str, Any]:
+    """The weights and what they were chosen on. mean / truth / each of ``stat`` [N, H, T] and
+    history [N, L, T] of the N validation windows, ``series`` their series keys; ``theta`` /
+    ``ets``: a weight fixed by the config. ``sync`` sums a list of numbers over the processes
+    of a training job whose ranks hold different series (so all choose alike)."""
+    fixed = {"weight": float(theta or 0.0), "ets_weight": float(ets or 0.0)}
+    if stat is None:
+        return {**fixed, "reason": "no validation windows"}
+    zero = np.zeros_like(mean)
+    st, sd = stat.get("theta", zero), stat.get("ets", zero)
     scale = np.broadcast_to(_scale(history)[:, None, :], mean.shape)  # [N, H, T]
-    usable = np.isfinite(theta).all(axis=(1, 2)) & np.isfinite(truth).all(axis=(1, 2))
-    sums = [float(np.sum(np.mean(np.abs((1 - w) * mean + w * theta - truth)[usable] / scale[usable], axis=(1, 2))))
-            for w in THETA_WEIGHTS]
+    usable = np.isfinite(st).all(axis=(1, 2)) & np.isfinite(sd).all(axis=(1, 2)) & np.isfinite(truth).all(axis=(1, 2))
+    pairs = _pairs(theta, ets)
+    sums = [float(np.sum(np.mean(np.abs((1 - a - b) * mean + a * st + b * sd - truth)[usable] / scale[usable],
+                                 axis=(1, 2)))) for a, b in pairs]
+    sums += [float(np.sum(np.mean(np.abs(s - truth)[usable] / scale[usable], axis=(1, 2)))) for s in (mean, st, sd)]
     totals = [*sums, float(usable.sum()), float(len(set(series)))]
     if sync is not None:
         totals = sync(totals)
     windows, n_series = int(totals[-2]), int(totals[-1])
     if n_series < MIN_THETA_SERIES or not windows:
-        return {"weight": 0.0, "series": n_series,
-                "reason": f"the validation windows come from {n_series} series; the weight is chosen from "
-                          f"{MIN_THETA_SERIES} or more (set model.theta_weight to fix it)"}
-    errors = [total / windows for total in totals[: len(THETA_WEIGHTS)]]
+        return {**fixed, "series": n_series,
+                "reason": f"the validation windows come from {n_series} series; the weights are chosen from "
+                          f"{MIN_THETA_SERIES} or more (set model.theta_weight and model.ets_weight to fix them)"}
+    errors = [total / windows for total in totals[: len(pairs)]]
     best = int(np.argmin(errors))
-    return {"weight": THETA_WEIGHTS[best], "series": n_series, "windows": windows,
-            "scaled_mae": {"network": round(errors[0], 6), "theta": round(errors[-1], 6),
+    alone = [total / windows for total in totals[len(pairs) : len(pairs) + 3]]
+    return {"weight": pairs[best][0], "ets_weight": pairs[best][1], "series": n_series, "windows": windows,
+            "scaled_mae": {"network": round(alone[0], 6), "theta": round(alone[1], 6), "ets": round(alone[2], 6),
                            "combined": round(errors[best], 6)}}
 
 
-def theta_windows(model: ModelConfig, data: DataConfig, season: int) -> tuple[int, int] | None:
-    """(rows, season) for the validation windows' Theta forecasts when the weight is to be chosen."""
-    return (THETA_WINDOWS * input_length_of(data), season) if model.theta_weight is None else None
+def statistical_windows(model: ModelConfig, data: DataConfig, season: int) -> StatisticalPart | None:
+    """What the validation windows' statistical forecasts need when a weight is to be chosen."""
+    if model.theta_weight is not None and model.ets_weight is not None:
+        return None
+    weights = {"theta": 1.0 if model.theta_weight is None else model.theta_weight,
+               "ets": 1.0 if model.ets_weight is None else model.ets_weight}
+    return StatisticalPart(weights, season, HISTORY_WINDOWS * input_length_of(data))
 
 
-def theta_choice(weight: float | None, season: int, mean: np.ndarray | None, windows: WindowBatch | None,
-                 sync: Callable[[list[float]], list[float]] | None = None) -> dict[str, Any]:
-    """What the fit records under ``meta["theta"]``: the weight (given, or chosen on ``windows``,
-    whose network forecasts are ``mean``) and the season of the Theta part."""
-    if weight is not None:
-        return {"weight": float(weight), "season": season, "chosen": False}
+def statistical_choice(model: ModelConfig, season: int, mean: np.ndarray | None, windows: WindowBatch | None,
+                       sync: Callable[[list[float]], list[float]] | None = None) -> dict[str, Any]:
+    """What the fit records under ``meta["theta"]``: the weights (given, or chosen on ``windows``,
+    whose network forecasts are ``mean``) and the season of the statistical part."""
+    theta, ets = model.theta_weight, model.ets_weight
+    if theta is not None and ets is not None:
+        return {"weight": float(theta), "ets_weight": float(ets), "season": season, "chosen": False}
     if windows is None or mean is None:
-        return {"weight": 0.0, "season": season, "reason": "no validation windows"}
-    return {**choose_theta_weight(mean, windows.truth, windows.theta, windows.history, windows.series, sync),
-            "season": season}
+        return {"weight": float(theta or 0.0), "ets_weight": float(ets or 0.0), "season": season,
+                "reason": "no validation windows"}
+    return {**choose_weights(mean, windows.truth, windows.stat, windows.history, windows.series, sync,
+                             theta=theta, ets=ets), "season": season}
 
 
-def with_theta_weight(config: ForecastConfig, choice: dict[str, Any]) -> ForecastConfig:
-    """``config`` with ``model.theta_weight`` resolved (the chosen weight where it was None)."""
-    if config.model.theta_weight is not None:
-        return config
-    return dataclasses.replace(config, model=dataclasses.replace(config.model, theta_weight=choice["weight"]))
+def with_statistical_weights(config: ForecastConfig, choice: dict[str, Any]) -> ForecastConfig:
+    """``config`` with ``model.theta_weight`` and ``model.ets_weight`` resolved (the chosen
+    weights where they were None)."""
+    m = config.model
+    theta = m.theta_weight if m.theta_weight is not None else choice["weight"]
+    ets = m.ets_weight if m.ets_weight is not None else choice.get("ets_weight", 0.0)
+    return dataclasses.replace(config, model=dataclasses.replace(m, theta_weight=theta, ets_weight=ets))

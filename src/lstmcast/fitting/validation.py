@@ -21,13 +21,14 @@ from lstmcast.fitting.parts import TrainPart, input_length_of
 from lstmcast.forecast import Forecast
 from lstmcast.inference import TrainedModel, WindowBatch, series_windows, stack_windows
 from lstmcast.models.heads import conformal_spread, head_of
+from lstmcast.scoring.statistical import StatisticalPart
 from lstmcast.scoring.windows import score_windows
 
 
 def validation_windows(parts: list[TrainPart], layout: ChannelLayout, data: DataConfig,
-                       theta: tuple[int, int] | None = None) -> WindowBatch | None:
+                       stat: StatisticalPart | None = None) -> WindowBatch | None:
     """The validation windows of the parts (scaled inputs, truth in original units), with the
-    Theta forecast of each when ``theta`` = (rows, season) is given."""
+    forecasts of ``stat``'s methods for each when it is given."""
     L, H = input_length_of(data), data.horizon
     batches = []
     for p in parts:
@@ -36,7 +37,7 @@ def validation_windows(parts: list[TrainPart], layout: ChannelLayout, data: Data
             continue
         raw = p.scaler.inverse_transform(p.scaled.astype(np.float64))  # [pad + n, C]
         batches.append(series_windows(p.key, p.index, p.scaled, raw, p.scaler, starts, layout, L, H, pad=p.pad,
-                                      theta=theta))
+                                      stat=stat))
     return stack_windows(batches)
 
 

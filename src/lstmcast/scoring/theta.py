@@ -26,14 +26,13 @@ from numpy.typing import ArrayLike
 
 from lstmcast.scoring.baselines import check_history, check_horizon, check_season, deseasonalize
 
-__all__ = ["ses_fit", "theta"]
+__all__ = ["ses_fit", "ses_sse", "theta"]
 
 _COARSE = np.linspace(0.01, 0.99, 99)
 _FINE = np.linspace(-0.01, 0.01, 41)
-_CHUNK = 2048
 
 
-def _ses_sse(y: np.ndarray, alpha: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def ses_sse(y: np.ndarray, alpha: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """SES of ``y [S, T]`` for each smoothing weight ``alpha [S, A]``, with the best initial level.
 
     The level after step ``t`` is ``a_t + c_t * l0`` (``a`` the level from ``l0 = 0``, ``c_t =
@@ -64,10 +63,10 @@ def ses_fit(series: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     being the flat forecast of every step ahead."""
     y = np.asarray(series, dtype=np.float64)
     rows = np.arange(y.shape[0])
-    sse, _, last = _ses_sse(y, np.broadcast_to(_COARSE, (y.shape[0], _COARSE.size)).copy())
+    sse, _, last = ses_sse(y, np.broadcast_to(_COARSE, (y.shape[0], _COARSE.size)).copy())
     best = _COARSE[np.argmin(sse, axis=1)]  # [S]
     fine = np.clip(best[:, None] + _FINE[None, :], 1e-4, 0.9999)  # [S, 41]
-    sse, _, last = _ses_sse(y, fine)
+    sse, _, last = ses_sse(y, fine)
     pick = np.argmin(sse, axis=1)
     return fine[rows, pick], last[rows, pick]
 
@@ -102,23 +101,3 @@ def theta(history: ArrayLike, horizon: int, season: int = 1) -> np.ndarray:
     forecast = 0.5 * (level[:, None] + line_out)  # [S, H]
     forecast = forecast * si[:, ahead.astype(int) % season] / 100.0
     return np.moveaxis(forecast.reshape(n, channels, horizon), 1, -1)  # [N, H, C]
-
-
-def theta_of_histories(histories: list[np.ndarray], horizon: int, season: int, rows: int) -> np.ndarray:
-    """Theta from each history's last ``rows`` rows: ``[n_i, T]`` each -> ``[N, H, T]``.
-
-    Histories of equal length are forecast in one batch (stride-1 windows of one series, or the
-    series of an M-competition set, share few lengths).
-    """
-    if not histories:
-        return np.zeros((0, check_horizon(horizon), 0))
-    tails = [np.asarray(h, dtype=np.float64)[-rows:] for h in histories]
-    out = np.empty((len(tails), horizon, tails[0].shape[1]))
-    by_length: dict[int, list[int]] = {}
-    for i, tail in enumerate(tails):
-        by_length.setdefault(len(tail), []).append(i)
-    for idx in by_length.values():
-        for lo in range(0, len(idx), _CHUNK):  # bounded memory: [chunk, alphas] per step
-            part = idx[lo : lo + _CHUNK]
-            out[part] = theta(np.stack([tails[i] for i in part]), horizon, season)
-    return out

@@ -57,7 +57,7 @@ class Batch:
     scale: np.ndarray  # [B, C] float64
     ids: list[str | None] = field(default_factory=list)
     times: list[list[Any] | None] = field(default_factory=list)
-    theta: np.ndarray | None = None  # [B, H, T] the Theta forecast, where the model combines with it
+    stat: dict[str, np.ndarray] | None = None  # {method: [B, H, T]}: the statistical part, where the model has one
 
 
 class Predictor:
@@ -203,8 +203,8 @@ class Predictor:
             times.append(_time_list(future_times) if (s.time is not None or not dated) else None)
         window = np.stack(windows).astype(np.float32)
         future = np.stack(futures).astype(np.float32) if futures else None
-        theta = self.model.theta_forecast(histories, self.horizon) if self.model.theta_weight else None
-        return Batch(window, future, np.stack(offsets), np.stack(scales), ids, times, theta)
+        stat = self.model.statistical_forecasts(histories, self.horizon)
+        return Batch(window, future, np.stack(offsets), np.stack(scales), ids, times, stat)
 
     def _history(self, s: Any, loc: tuple) -> tuple[np.ndarray, int]:
         got = list(s.history)
@@ -333,8 +333,7 @@ class Predictor:
                 raise RequestError(("body", "series", i, "history"), "the forecast is not finite: the values are "
                                    "far outside what the model was trained on.")
         mean, quantiles = outputs[0], (outputs[1] if len(outputs) > 1 else None)
-        if batch.theta is not None:
-            mean, quantiles = self.model.with_theta(mean, quantiles, batch.theta)
+        mean, quantiles = self.model.with_statistical(mean, quantiles, batch.stat)
         forecasts = []
         for i in range(len(series)):
             item: dict[str, Any] = {"id": batch.ids[i], "time": batch.times[i], "step": list(range(1, self.horizon + 1)),
@@ -365,6 +364,8 @@ class Predictor:
             "quantile_levels": list(self.levels),
             "theta": {"weight": self.model.theta_weight, "season": self.model.theta_season,
                       "history_rows": self.model.theta_rows},  # send as many rows for predict's own forecast
+            "ets": {"weight": self.model.ets_weight, "season": self.model.theta_season,
+                       "history_rows": self.model.theta_rows},
             "frequency": self.frequency,
             "series": known[:1000],
             "n_series": len(known),
