@@ -295,6 +295,7 @@ def theta_words(choice: dict[str, Any]) -> str:
     text = f"theta_weight {choice.get('weight', 0.0):g}, ets_weight {choice.get('ets_weight', 0.0):g}"
     scores = choice.get("scaled_mae")
     if scores:
+        ets = f"ETS {scores['ets']:.3g}, " if "ets" in scores else ""
         return text + (f" (validation MAE / mean step: network {scores['network']:.3g}, Theta {scores['theta']:.3g}, "
-                       f"ETS {scores.get('ets', float('nan')):.3g}, combined {scores['combined']:.3g})")
+                       f"{ets}combined {scores['combined']:.3g})")
     return text + (f" ({choice['reason']})" if choice.get("reason") else "")

@@ -82,8 +82,8 @@ def choose_weights(mean: np.ndarray, truth: np.ndarray, stat: dict[str, np.ndarr
     best = int(np.argmin(errors))
     alone = [total / windows for total in totals[len(pairs) : len(pairs) + 3]]
     return {"weight": pairs[best][0], "ets_weight": pairs[best][1], "series": n_series, "windows": windows,
-            "scaled_mae": {"network": round(alone[0], 6), "theta": round(alone[1], 6), "ets": round(alone[2], 6),
-                           "combined": round(errors[best], 6)}}
+            "scaled_mae": {"network": round(alone[0], 6), "theta": round(alone[1], 6),
+                           **({"ets": round(alone[2], 6)} if "ets" in stat else {}), "combined": round(errors[best], 6)}}
 
 
 def statistical_windows(model: ModelConfig, data: DataConfig, season: int) -> StatisticalPart | None:
