@@ -209,15 +209,18 @@ def write_torchscript(pipeline: ForecastPipeline, path: Path) -> list[str]:
 def quantize_onnx(source: Path, target: Path) -> None:
     """ONNX Runtime's dynamic int8 quantization: int8 weights for LSTM (``DynamicQuantizeLSTM``)
     and MatMul/Gemm, activations quantized on the fly; inputs and outputs stay float32.
-    The graph is first pre-processed (shape inference, ORT's graph optimizations), as ONNX
-    Runtime recommends; the result runs on ONNX Runtime only (com.microsoft ops)."""
+    Weights use 7 bits (``reduce_range``): ONNX Runtime's u8 x s8 kernels on x86 CPUs without
+    VNNI saturate 8-bit products (on an AVX2-only CPU the demo-sized stacked LSTM's max relative
+    error was 0.1 with 8 bits, 0.002 with 7), and the file must be right on any CPU. The graph
+    is first pre-processed (shape inference, ORT's graph optimizations), as ONNX Runtime recommends; the result runs on ONNX Runtime only (com.microsoft ops)."""
     quantization = require("onnxruntime.quantization", "onnx")
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     prepared = target.with_name(target.name + ".pre.onnx")
     try:
         quant_pre_process(str(source), str(prepared))
-        quantization.quantize_dynamic(str(prepared), str(target), weight_type=quantization.QuantType.QInt8)
+        quantization.quantize_dynamic(str(prepared), str(target), weight_type=quantization.QuantType.QInt8,
+                                      reduce_range=True)
     finally:
         prepared.unlink(missing_ok=True)
 
