@@ -15,7 +15,7 @@ import pytest
 from lstmcast import DataConfig, ForecastConfig, Forecaster, ModelConfig, TrainConfig
 from lstmcast.errors import ConfigError
 from lstmcast.evaluation.m4 import load_m4_hourly, score_m4
-from lstmcast.fitting.combination import MIN_THETA_SERIES, choose_weights
+from lstmcast.fitting.combination import MIN_THETA_SERIES, candidates, choose_weights
 from lstmcast.scoring.ets import damped, ets
 from lstmcast.scoring.statistical import of_histories
 from lstmcast.scoring.theta import ses_fit, theta
@@ -123,8 +123,16 @@ def test_choose_theta_weight_needs_enough_series_and_prefers_the_better_forecast
     both = choose_weights(truth + 2.0, truth, {"theta": truth - 1.0, "ets": truth - 1.0}, history, keys)
     assert round(both["weight"] + both["ets_weight"], 6) == 0.7  # |2 - 3 (a + b)| is least on the grid at 0.7
     assert both["scaled_mae"]["combined"] < 0.2 * both["scaled_mae"]["ets"]
-    only_ets = choose_weights(network, truth, {"theta": network, "ets": truth.copy()}, history, keys)
+    only_ets = choose_weights(network, truth, {"theta": network, "ets": truth.copy()}, history, keys, theta=0.0)
     assert (only_ets["weight"], only_ets["ets_weight"]) == (0.0, 1.0)
+    # both left to choose (the default): Theta alone or the mean of the two, never a and b apart
+    mean_of_two = choose_weights(network, truth, {"theta": network, "ets": truth.copy()}, history, keys)
+    assert mean_of_two["weight"] == mean_of_two["ets_weight"] == 0.5
+    theta_alone = choose_weights(network, truth, {"theta": truth.copy(), "ets": network}, history, keys)
+    assert (theta_alone["weight"], theta_alone["ets_weight"]) == (1.0, 0.0)
+    both_open = candidates(None, None)
+    assert len(both_open) == 21 and (1.0, 0.0) in both_open and (0.5, 0.5) in both_open
+    assert (0.2, 0.5) not in both_open and both_open.index((0.1, 0.1)) == both_open.index((0.2, 0.0)) + 1
     kept = choose_weights(network, truth, {"theta": truth.copy(), "ets": truth.copy()}, history, keys, theta=0.2)
     assert kept["weight"] == 0.2 and kept["ets_weight"] == 0.8
 
@@ -180,8 +188,12 @@ def test_the_weight_is_chosen_on_validation_and_kept_in_the_model(tmp_path):
     chosen = f.meta_["theta"]
     assert f.config_.model.theta_weight == chosen["weight"] and chosen["series"] == 12 and chosen["season"] == 4
     assert f.config_.model.ets_weight == chosen["ets_weight"]
+    assert chosen["ets_weight"] in (0.0, chosen["weight"])  # the default: Theta alone or the mean of the two
     scores = chosen["scaled_mae"]
-    assert scores["combined"] <= min(scores["network"], scores["theta"], scores["ets"])
+    assert scores["combined"] <= scores["network"] and {"theta", "ets"} <= set(scores)
+    alone = Forecaster(_config(None, 0.0)).fit(frame).meta_["theta"]  # ETS off: Theta's weight on its own grid
+    assert alone["ets_weight"] == 0.0 and "ets" not in alone["scaled_mae"]
+    assert alone["scaled_mae"]["combined"] <= min(alone["scaled_mae"]["network"], alone["scaled_mae"]["theta"])
     saved = json.loads((f.save(tmp_path / "m") / "config.json").read_text())
     assert saved["model"]["theta_weight"] == chosen["weight"]
     assert saved["model"]["ets_weight"] == chosen["ets_weight"]

@@ -153,7 +153,7 @@ class ModelConfig:
     where the data's season is strong (``seasonal_skip=None`` decides at fit time), and an ensemble of three
     (``ensemble=K``: K members, seeds seed..seed+K-1, their median forecast; 1 = one network).
     ``theta_weight`` / ``ets_weight`` mix in the Theta method / exponential smoothing (None: chosen at fit,
-    :mod:`lstmcast.fitting.combination`; the sum is at most 1; ETS is off, 0, unless asked for).
+    :mod:`lstmcast.fitting.combination`, both None: their mean's weight; the sum is at most 1).
     """
 
     hidden_size: int = 64
@@ -174,7 +174,7 @@ class ModelConfig:
     encoder: str = "lstm"
     seasonal_skip: int | None = None
     theta_weight: float | None = None
-    ets_weight: float | None = 0.0
+    ets_weight: float | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "quantiles", tuple(float(q) for q in self.quantiles))

@@ -13,7 +13,7 @@ from hypothesis.extra.numpy import arrays
 
 from lstmcast.data.io import infer_frequency
 from lstmcast.evaluation import baselines as B
-from lstmcast.scoring.baselines import centered_moving_average
+from lstmcast.scoring.baselines import centered_moving_average, seasonally_adjusted
 
 
 def _one(values) -> np.ndarray:
@@ -74,6 +74,20 @@ def test_naive2_on_exact_multiplicative_seasonality():
     assert B.seasonality_test(y, 4)
     np.testing.assert_allclose(B.deseasonalize(y, 4), [50, 100, 150, 100])
     np.testing.assert_allclose(B.naive2(_one(y), 6, 4)[0, :, 0], [5, 10, 15, 10, 5, 10])
+
+
+def test_seasonally_adjusted_only_positive_seasonal_rows():
+    pattern = np.array([0.5, 1.0, 1.5, 1.0])
+    seasonal = 10 * np.tile(pattern, 6)
+    rows = np.stack([seasonal, seasonal - 6.0, np.linspace(1.0, 2.0, 24)])  # positive / has a negative / no cycle
+    adjusted, si = seasonally_adjusted(rows, 4)
+    np.testing.assert_allclose(si[0], [50, 100, 150, 100])
+    np.testing.assert_allclose(adjusted[0], 10.0)
+    np.testing.assert_array_equal(si[1:], 100.0)  # multiplicative: never for a non-positive row
+    np.testing.assert_allclose(adjusted[1:], rows[1:], rtol=1e-15)
+    same, ones = seasonally_adjusted(rows, 1)
+    np.testing.assert_allclose(same, rows, rtol=1e-15)
+    assert ones.shape == (3, 1)
 
 
 def test_naive2_phase_follows_series_length():

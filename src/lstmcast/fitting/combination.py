@@ -1,14 +1,21 @@
 """The weights of the statistical part of the forecast (``model.theta_weight``,
 ``model.ets_weight``), chosen on validation.
 
-A fit that leaves a weight None (the default) scores the validated network, the Theta method
+A fit that leaves a weight None scores the validated network, the Theta method
 (:mod:`lstmcast.scoring.theta`) and exponential smoothing (:mod:`lstmcast.scoring.ets`), each
-from the rows before each validation window, and their mixtures ``(1 - a - b) * network + a *
-theta + b * ets`` for a, b = 0, 0.1, .., 1 with ``a + b <= 1`` (a weight given in the config
-stays as given) on the validation windows, and keeps the pair with the least error: the mean over
+from the rows before each validation window, and mixtures ``(1 - a - b) * network + a * theta +
+b * ets`` on the validation windows, and keeps the one with the least error: the mean over
 windows and targets of the MAE divided by the mean absolute one-step change of the window's
 history (MASE with m = 1, so every series counts alike whatever its units). Ties go to the
-smaller total weight.
+smaller total weight. Which mixtures (:func:`candidates`):
+
+- both None (the default): Theta alone, ``(a, 0)``, or the mean of Theta and ETS, ``a = b = w /
+  2``, each weight on ``0, 0.1, .., 1`` (21 candidates; at equal total weight Theta alone goes
+  first). The mean is how the M4 benchmarks combine methods; Theta alone is kept beside it because
+  where ETS is poor (M4 Hourly) the mean's weight is chosen 0 and Theta's share is lost. Choosing
+  ``a`` and ``b`` apart (every pair of the grid) scored no better than Theta alone on the M3 sets
+  (docs/forecasting.md);
+- one None: that weight on ``0, 0.1, ..`` up to ``1 -`` the other, which stays as given.
 
 The weights are chosen only when the validation windows come from at least
 :data:`MIN_THETA_SERIES` series: a single series' one validation horizon is too little to
@@ -30,7 +37,7 @@ from lstmcast.fitting.parts import input_length_of
 from lstmcast.inference import WindowBatch
 from lstmcast.scoring.statistical import HISTORY_WINDOWS, StatisticalPart
 
-__all__ = ["MIN_THETA_SERIES", "THETA_WEIGHTS", "choose_weights", "statistical_choice", "statistical_windows",
+__all__ = ["MIN_THETA_SERIES", "THETA_WEIGHTS", "candidates", "choose_weights", "statistical_choice", "statistical_windows",
            "with_statistical_weights"]
 
 THETA_WEIGHTS = tuple(k / 10 for k in range(11))
@@ -44,8 +51,11 @@ def _scale(history: np.ndarray) -> np.ndarray:
     return np.where(step > 0, step, np.where(level > 0, level, 1.0))
 
 
-def _pairs(theta: float | None, ets: float | None) -> list[tuple[float, float]]:
+def candidates(theta: float | None, ets: float | None) -> list[tuple[float, float]]:
     """The (theta, ets) weights to score, the smaller total weight first."""
+    if theta is None and ets is None:  # Theta alone or the mean of the two
+        return sorted({*candidates(None, 0.0), *((w / 2, w / 2) for w in THETA_WEIGHTS)},
+                      key=lambda p: (round(p[0] + p[1], 6), p[1]))
     a_grid = THETA_WEIGHTS if theta is None else (float(theta),)
     b_grid = THETA_WEIGHTS if ets is None else (float(ets),)
     pairs = [(a, b) for a in a_grid for b in b_grid if a + b <= 1.0 + 1e-9]
@@ -62,14 +72,24 @@ def choose_weights(mean: np.ndarray, truth: np.ndarray, stat: dict[str, np.ndarr
     fixed = {"weight": float(theta or 0.0), "ets_weight": float(ets or 0.0)}
     if stat is None:
         return {**fixed, "reason": "no validation windows"}
-    zero = np.zeros_like(mean)
-    st, sd = stat.get("theta", zero), stat.get("ets", zero)
+    parts: dict[str, np.ndarray] = {m: stat[m] for m in ("theta", "ets") if m in stat}  # the methods computed (a weight to choose or not 0)
     scale = np.broadcast_to(_scale(history)[:, None, :], mean.shape)  # [N, H, T]
-    usable = np.isfinite(st).all(axis=(1, 2)) & np.isfinite(sd).all(axis=(1, 2)) & np.isfinite(truth).all(axis=(1, 2))
-    pairs = _pairs(theta, ets)
-    sums = [float(np.sum(np.mean(np.abs((1 - a - b) * mean + a * st + b * sd - truth)[usable] / scale[usable],
-                                 axis=(1, 2)))) for a, b in pairs]
-    sums += [float(np.sum(np.mean(np.abs(s - truth)[usable] / scale[usable], axis=(1, 2)))) for s in (mean, st, sd)]
+    usable = np.isfinite(truth).all(axis=(1, 2))
+    for forecast in parts.values():
+        usable &= np.isfinite(forecast).all(axis=(1, 2))
+    pairs = candidates(theta, ets)
+
+    def total(forecast: np.ndarray) -> float:
+        return float(np.sum(np.mean(np.abs(forecast - truth)[usable] / scale[usable], axis=(1, 2))))
+
+    def mixed(a: float, b: float) -> np.ndarray:
+        out: np.ndarray = (1 - a - b) * mean
+        for weight, m in ((a, "theta"), (b, "ets")):
+            if weight:
+                out = out + weight * parts[m]
+        return out
+
+    sums = [total(mixed(a, b)) for a, b in pairs] + [total(f) for f in (mean, *parts.values())]
     totals = [*sums, float(usable.sum()), float(len(set(series)))]
     if sync is not None:
         totals = sync(totals)
@@ -78,21 +98,21 @@ def choose_weights(mean: np.ndarray, truth: np.ndarray, stat: dict[str, np.ndarr
         return {**fixed, "series": n_series,
                 "reason": f"the validation windows come from {n_series} series; the weights are chosen from "
                           f"{MIN_THETA_SERIES} or more (set model.theta_weight and model.ets_weight to fix them)"}
-    errors = [total / windows for total in totals[: len(pairs)]]
+    errors = [t / windows for t in totals[: len(pairs)]]
     best = int(np.argmin(errors))
-    alone = [total / windows for total in totals[len(pairs) : len(pairs) + 3]]
+    alone = dict(zip(("network", *parts), [t / windows for t in totals[len(pairs) : len(pairs) + 1 + len(parts)]], strict=True))
     return {"weight": pairs[best][0], "ets_weight": pairs[best][1], "series": n_series, "windows": windows,
-            "scaled_mae": {"network": round(alone[0], 6), "theta": round(alone[1], 6),
-                           **({"ets": round(alone[2], 6)} if "ets" in stat else {}), "combined": round(errors[best], 6)}}
+            "scaled_mae": {**{k: round(v, 6) for k, v in alone.items()}, "combined": round(errors[best], 6)}}
 
 
 def statistical_windows(model: ModelConfig, data: DataConfig, season: int) -> StatisticalPart | None:
     """What the validation windows' statistical forecasts need when a weight is to be chosen."""
     if model.theta_weight is not None and model.ets_weight is not None:
         return None
-    weights = {"theta": 1.0 if model.theta_weight is None else model.theta_weight,
-               "ets": 1.0 if model.ets_weight is None else model.ets_weight}
-    return StatisticalPart(weights, season, HISTORY_WINDOWS * input_length_of(data))
+    given = {"theta": model.theta_weight, "ets": model.ets_weight}
+    compute = frozenset(m for m, w in given.items() if w is None or w)  # a weight to choose, or one that counts
+    return StatisticalPart({m: w or 0.0 for m, w in given.items()}, season, HISTORY_WINDOWS * input_length_of(data),
+                           compute=compute)
 
 
 def statistical_choice(model: ModelConfig, season: int, mean: np.ndarray | None, windows: WindowBatch | None,

@@ -44,6 +44,7 @@ __all__ = [
     "naive2",
     "seasonal_naive",
     "seasonality_test",
+    "seasonally_adjusted",
     "window_mean",
 ]
 
@@ -255,6 +256,20 @@ def deseasonalize(series: ArrayLike, season: int) -> np.ndarray:
     si = si / (np.sum(si, axis=-1, keepdims=True) / (season * 100.0))
     indices[seasonal] = si
     return indices
+
+
+def seasonally_adjusted(series: ArrayLike, season: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each row of ``series [S, T]`` divided by its seasonal indices, and the indices ``[S, m]``
+    (percent), as M4's Theta and Damped benchmarks adjust: :func:`deseasonalize` for the rows
+    whose values are all positive (the decomposition is multiplicative), 100 for the others and
+    for ``season == 1``. Index ``j`` belongs to the steps ``t`` with ``t % m == j``."""
+    y = np.asarray(series, dtype=np.float64)
+    season = check_season(season)
+    si = np.full((y.shape[0], season), 100.0)
+    positive = np.all(y > 0, axis=1)
+    if season > 1 and positive.any():
+        si[positive] = deseasonalize(y[positive], season)
+    return y / si[:, np.arange(y.shape[1]) % season] * 100.0, si
 
 
 def naive2(history: ArrayLike, horizon: int, season: int) -> np.ndarray:

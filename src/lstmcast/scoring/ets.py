@@ -34,7 +34,12 @@ import itertools
 import numpy as np
 from numpy.typing import ArrayLike
 
-from lstmcast.scoring.baselines import check_history, check_horizon, check_season, deseasonalize
+from lstmcast.scoring.baselines import (
+    check_history,
+    check_horizon,
+    check_season,
+    seasonally_adjusted,
+)
 from lstmcast.scoring.theta import ses_fit, ses_sse
 
 __all__ = ["ALPHAS", "BETA_SHARES", "INIT_POINTS", "PHIS", "damped", "damped_fit", "ets"]
@@ -74,25 +79,14 @@ def damped_fit(series: ArrayLike) -> tuple[np.ndarray, np.ndarray, np.ndarray, n
     return _GRID[:, best].T, lev[rows, best], b[rows, best], sse[rows, best]
 
 
-def _adjusted(x: np.ndarray, season: int) -> tuple[np.ndarray, np.ndarray, tuple[int, int, int]]:
-    """The (window, channel) series of ``x [N, L, C]`` seasonally adjusted ``[S, L]``, their seasonal
-    indices ``[S, m]`` (100 = none) and ``x``'s shape."""
-    n, length, channels = x.shape
-    y = np.moveaxis(x, 1, -1).reshape(n * channels, length)  # [S, L]
-    si = np.full((y.shape[0], season), 100.0)
-    positive = np.all(y > 0, axis=1)
-    if season > 1 and positive.any():
-        si[positive] = deseasonalize(y[positive], season)
-    return y / si[:, np.arange(length) % season] * 100.0, si, (n, length, channels)
-
-
 def _forecast(history: ArrayLike, horizon: int, season: int, choose: bool) -> np.ndarray:
     x = check_history(history)
     horizon = check_horizon(horizon)
     season = check_season(season)
     if x.shape[1] < 2:
         return np.repeat(x[:, -1:, :], horizon, axis=1)
-    adjusted, si, (n, length, channels) = _adjusted(x, season)
+    n, length, channels = x.shape
+    adjusted, si = seasonally_adjusted(np.moveaxis(x, 1, -1).reshape(n * channels, length), season)  # [S, L], [S, m]
     params, level, trend, sse = damped_fit(adjusted)
     phi = params[:, 2:3]  # [S, 1]
     damping = np.cumsum(phi ** np.arange(1, horizon + 1)[None, :], axis=1)  # [S, H]: phi + .. + phi^h

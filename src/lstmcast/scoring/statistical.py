@@ -50,14 +50,18 @@ def of_histories(method: str, histories: Sequence[np.ndarray], horizon: int, sea
 @dataclass(frozen=True)
 class StatisticalPart:
     """The methods of a forecast's statistical part, their weights, season and history rows.
-    The methods whose weight is not 0 are computed (:attr:`methods`)."""
+    The methods computed (:attr:`methods`) are those whose weight is not 0, or ``compute`` where
+    given (validation windows, on which weights still to be chosen are scored)."""
 
     weights: Mapping[str, float]
     season: int
     rows: int
+    compute: frozenset[str] | None = None
 
     @property
     def methods(self) -> tuple[str, ...]:
+        if self.compute is not None:
+            return tuple(m for m in METHODS if m in self.compute)
         return tuple(m for m in METHODS if self.weights.get(m))
 
     def forecasts(self, histories: Sequence[np.ndarray], steps: int) -> dict[str, np.ndarray]:
@@ -70,5 +74,5 @@ class StatisticalPart:
         shift = np.zeros_like(mean)
         for m in self.methods:
             stat = forecasts[m]
-            shift += np.where(np.isfinite(stat), self.weights[m] * (stat - mean), 0.0)
+            shift += np.where(np.isfinite(stat), self.weights.get(m, 0.0) * (stat - mean), 0.0)
         return mean + shift, None if quants is None else quants + shift[..., None]

@@ -5,7 +5,7 @@ forecast on its own (the :mod:`lstmcast.scoring.baselines` contract). The steps 
 ``Theta_classic`` and ``Benchmarks`` in M4's ``Benchmarks and Evaluation.R``
 (Mcompetitions/M4-methods), the benchmark behind the published Theta figures:
 
-1. seasonal adjustment exactly as Naive2 does it (:func:`~lstmcast.scoring.baselines.deseasonalize`:
+1. seasonal adjustment exactly as Naive2 does it (:func:`~lstmcast.scoring.baselines.seasonally_adjusted`:
    M4's 90% autocorrelation test, multiplicative classical decomposition), so only positive,
    seasonal series are adjusted;
 2. the theta=0 line: the least-squares line through the adjusted series, extended;
@@ -24,7 +24,12 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from lstmcast.scoring.baselines import check_history, check_horizon, check_season, deseasonalize
+from lstmcast.scoring.baselines import (
+    check_history,
+    check_horizon,
+    check_season,
+    seasonally_adjusted,
+)
 
 __all__ = ["ses_fit", "ses_sse", "theta"]
 
@@ -85,12 +90,8 @@ def theta(history: ArrayLike, horizon: int, season: int = 1) -> np.ndarray:
     y = np.moveaxis(x, 1, -1).reshape(n * channels, length)  # [S, L]
     if length < 2:
         return np.repeat(x[:, -1:, :], horizon, axis=1)
-    si = np.full((y.shape[0], season), 100.0)
-    positive = np.all(y > 0, axis=1)
-    if season > 1 and positive.any():
-        si[positive] = deseasonalize(y[positive], season)
+    adjusted, si = seasonally_adjusted(y, season)  # [S, L], [S, m]
     t = np.arange(length, dtype=np.float64)
-    adjusted = y / si[:, t.astype(int) % season] * 100.0  # [S, L]
     tc = t - t.mean()
     slope = (adjusted - adjusted.mean(axis=1, keepdims=True)) @ tc / (tc @ tc)  # [S]
     intercept = adjusted.mean(axis=1) - slope * t.mean()

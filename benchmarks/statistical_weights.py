@@ -1,0 +1,130 @@
+"""Rules for the statistical part's weights (``model.theta_weight``, ``model.ets_weight``), on the
+same networks.
+
+    python benchmarks/statistical_weights.py --datasets m3_yearly,m3_quarterly,m3_other --seeds 0,1,2
+    python benchmarks/statistical_weights.py --datasets m4_hourly --seeds 0 --json F
+
+For each row and seed one fit with the defaults; the validation windows its weights were chosen on
+are kept (the arguments of :func:`lstmcast.fitting.combination.choose_weights`), and each rule
+chooses again on those same windows, then forecasts the holdout with the same networks:
+
+- ``network``: both weights 0;
+- ``theta``: the Theta weight on its grid, ETS off (``model.ets_weight=0``);
+- ``ets``: the ETS weight on its grid, Theta off;
+- ``apart``: every pair ``a + b <= 1`` of the grid;
+- ``mean``: one weight for the mean of the two (``a = b = w / 2``);
+- ``default``: the library's candidates, those of ``theta`` and of ``mean`` together;
+- ``thirds``: network, Theta and ETS a third each, not chosen.
+
+Training is deterministic on CPU, so the rules differ only in their choice. Prints one line per row
+and seed and a table of medians over seeds (the chosen total weights in brackets). Not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import statistics
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import accuracy as A
+from accuracy_data import Task, load_task
+
+from lstmcast.fitting import combination
+
+W = combination.THETA_WEIGHTS
+RULES: dict[str, list[tuple[float, float]]] = {
+    "network": [(0.0, 0.0)],
+    "theta": combination.candidates(None, 0.0),
+    "ets": combination.candidates(0.0, None),
+    "apart": [(a, b) for a in W for b in W if a + b <= 1 + 1e-9],
+    "mean": [(w / 2, w / 2) for w in W],
+    "default": combination.candidates(None, None),
+    "thirds": [(1 / 3, 1 / 3)],
+}
+
+
+def _recording() -> dict[str, Any]:
+    """Wrap ``choose_weights`` so a fit leaves its arguments in the returned dict."""
+    seen: dict[str, Any] = {}
+    choose = combination.choose_weights
+
+    def record(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        seen["args"], seen["kwargs"] = args, kwargs
+        return choose(*args, **kwargs)
+
+    combination.choose_weights = record
+    seen["choose"] = choose
+    return seen
+
+
+def _choose(seen: dict[str, Any], pairs: list[tuple[float, float]]) -> tuple[float, float]:
+    """The pair of ``pairs`` of least validation error (ties: the smaller total), as the library scores."""
+    original = combination.candidates
+    combination.candidates = lambda theta, ets: sorted(pairs, key=lambda p: (round(p[0] + p[1], 6), p[1]))
+    try:
+        kwargs = {**seen["kwargs"], "theta": None, "ets": None}
+        choice = seen["choose"](*seen["args"], **kwargs)
+    finally:
+        combination.candidates = original
+    return choice["weight"], choice["ets_weight"]
+
+
+def row(task: Task, seed: int, overrides: list[str], seen: dict[str, Any]) -> dict[str, Any]:
+    """Every rule's choice and score for one fit of ``task``."""
+    model, train, fit_seconds = A.fit_lstm(task, ["model.theta_weight=null", "model.ets_weight=null", *overrides], seed)
+    metric = task.metrics[0]
+    out: dict[str, Any] = {"dataset": task.name, "seed": seed, "metric": metric, "fit_seconds": round(fit_seconds, 1),
+                           "rules": {}}
+    for rule, pairs in RULES.items():
+        a, b = _choose(seen, pairs)
+        m = model.config_.model
+        model.config_ = dataclasses.replace(model.config_, model=dataclasses.replace(m, theta_weight=a, ets_weight=b))
+        scores = A.score(task, A.forecast_origins(task, model, train))
+        out["rules"][rule] = {"theta_weight": a, "ets_weight": b, **{k: round(v, 4) for k, v in scores.items()}}
+    print(f"{task.name} seed {seed} ({metric}): " + ", ".join(
+        f"{r} {v[metric]:.3f} ({v['theta_weight']:g}+{v['ets_weight']:g})" for r, v in out["rules"].items()), flush=True)
+    return out
+
+
+def table(results: list[dict[str, Any]]) -> str:
+    """Medians over seeds per row and rule, the chosen weights in brackets."""
+    lines = ["| row | " + " | ".join(RULES) + " |", "|---|" + "---|" * len(RULES)]
+    for name in dict.fromkeys(r["dataset"] for r in results):
+        runs = [r for r in results if r["dataset"] == name]
+        cells = []
+        for rule in RULES:
+            picks = [run["rules"][rule] for run in runs]
+            metric = runs[0].get("metric", "smape")
+            weights = ", ".join(f"{p['theta_weight']:g}+{p['ets_weight']:g}" for p in picks)
+            cells.append(f"{statistics.median(p[metric] for p in picks):.3f} ({weights})")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--datasets", default="m3_yearly,m3_quarterly,m3_other")
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides")
+    parser.add_argument("--data-dir", type=Path, default=A.DEFAULT_DATA)
+    parser.add_argument("--json", type=Path, default=None, help="write every run here")
+    args = parser.parse_args()
+    seen = _recording()
+    results = []
+    for name in args.datasets.split(","):
+        task = load_task(name, args.data_dir)
+        for seed in (int(s) for s in args.seeds.split(",")):
+            results.append(row(task, seed, args.overrides, seen))
+            if args.json is not None:
+                args.json.write_text(json.dumps(results, indent=1) + "\n")
+    print(table(results))
+
+
+if __name__ == "__main__":
+    main()
