@@ -212,7 +212,8 @@ def quantize_onnx(source: Path, target: Path) -> None:
     Weights use 7 bits (``reduce_range``): ONNX Runtime's u8 x s8 kernels on x86 CPUs without
     VNNI saturate 8-bit products (on an AVX2-only CPU the demo-sized stacked LSTM's max relative
     error was 0.1 with 8 bits, 0.002 with 7), and the file must be right on any CPU. The graph
-    is first pre-processed (shape inference, ORT's graph optimizations), as ONNX Runtime recommends; the result runs on ONNX Runtime only (com.microsoft ops)."""
+    is first pre-processed (shape inference, ORT's graph optimizations), as ONNX Runtime
+    recommends; the result runs on ONNX Runtime only (com.microsoft ops)."""
     quantization = require("onnxruntime.quantization", "onnx")
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
