@@ -13,7 +13,8 @@ chooses again on those same windows, then forecasts the holdout with the same ne
 - ``ets``: the ETS weight on its grid, Theta off;
 - ``apart``: every pair ``a + b <= 1`` of the grid;
 - ``mean``: one weight for the mean of the two (``a = b = w / 2``);
-- ``default``: the library's candidates, those of ``theta`` and of ``mean`` together;
+- ``union``: the least error among the candidates of ``theta`` and of ``mean`` together;
+- ``default``: the library's rule (``mean``, and ``theta`` where the mean's weight is 0);
 - ``thirds``: network, Theta and ETS a third each, not chosen.
 
 Training is deterministic on CPU, so the rules differ only in their choice. Prints one line per row
@@ -38,13 +39,14 @@ from accuracy_data import Task, load_task
 from lstmcast.fitting import combination
 
 W = combination.THETA_WEIGHTS
-RULES: dict[str, list[tuple[float, float]]] = {
+RULES: dict[str, list[tuple[float, float]] | None] = {  # None: the library's own rule
     "network": [(0.0, 0.0)],
     "theta": combination.candidates(None, 0.0),
     "ets": combination.candidates(0.0, None),
     "apart": [(a, b) for a in W for b in W if a + b <= 1 + 1e-9],
     "mean": [(w / 2, w / 2) for w in W],
-    "default": combination.candidates(None, None),
+    "union": combination.candidates(None, None),
+    "default": None,
     "thirds": [(1 / 3, 1 / 3)],
 }
 
@@ -63,15 +65,20 @@ def _recording() -> dict[str, Any]:
     return seen
 
 
-def _choose(seen: dict[str, Any], pairs: list[tuple[float, float]]) -> tuple[float, float]:
-    """The pair of ``pairs`` of least validation error (ties: the smaller total), as the library scores."""
-    original = combination.candidates
+def _choose(seen: dict[str, Any], pairs: list[tuple[float, float]] | None) -> tuple[float, float]:
+    """The pair of ``pairs`` of least validation error (ties: the smaller total), scored as the
+    library scores; ``None``: the library's own choice with both weights open."""
+    kwargs = {**seen["kwargs"], "theta": None, "ets": None}
+    if pairs is None:
+        choice = seen["choose"](*seen["args"], **kwargs)
+        return choice["weight"], choice["ets_weight"]
+    original, rule = combination.candidates, combination.pick
     combination.candidates = lambda theta, ets: sorted(pairs, key=lambda p: (round(p[0] + p[1], 6), p[1]))
+    combination.pick = lambda pairs, errors, both_open: int(min(range(len(errors)), key=errors.__getitem__))
     try:
-        kwargs = {**seen["kwargs"], "theta": None, "ets": None}
         choice = seen["choose"](*seen["args"], **kwargs)
     finally:
-        combination.candidates = original
+        combination.candidates, combination.pick = original, rule
     return choice["weight"], choice["ets_weight"]
 
 

@@ -125,10 +125,13 @@ def test_choose_theta_weight_needs_enough_series_and_prefers_the_better_forecast
     assert both["scaled_mae"]["combined"] < 0.2 * both["scaled_mae"]["ets"]
     only_ets = choose_weights(network, truth, {"theta": network, "ets": truth.copy()}, history, keys, theta=0.0)
     assert (only_ets["weight"], only_ets["ets_weight"]) == (0.0, 1.0)
-    # both left to choose (the default): Theta alone or the mean of the two, never a and b apart
+    # both left to choose (the default): the mean of the two, never a and b apart, even where Theta alone
+    # would validate better; Theta alone only where the mean's weight is 0
     mean_of_two = choose_weights(network, truth, {"theta": network, "ets": truth.copy()}, history, keys)
     assert mean_of_two["weight"] == mean_of_two["ets_weight"] == 0.5
-    theta_alone = choose_weights(network, truth, {"theta": truth.copy(), "ets": network}, history, keys)
+    preferred = choose_weights(network, truth, {"theta": truth.copy(), "ets": network}, history, keys)
+    assert preferred["weight"] == preferred["ets_weight"] == 0.5
+    theta_alone = choose_weights(network, truth, {"theta": truth.copy(), "ets": truth + 20.0}, history, keys)
     assert (theta_alone["weight"], theta_alone["ets_weight"]) == (1.0, 0.0)
     both_open = candidates(None, None)
     assert len(both_open) == 21 and (1.0, 0.0) in both_open and (0.5, 0.5) in both_open

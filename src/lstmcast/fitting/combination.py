@@ -9,12 +9,12 @@ windows and targets of the MAE divided by the mean absolute one-step change of t
 history (MASE with m = 1, so every series counts alike whatever its units). Ties go to the
 smaller total weight. Which mixtures (:func:`candidates`):
 
-- both None (the default): Theta alone, ``(a, 0)``, or the mean of Theta and ETS, ``a = b = w /
-  2``, each weight on ``0, 0.1, .., 1`` (21 candidates; at equal total weight Theta alone goes
-  first). The mean is how the M4 benchmarks combine methods; Theta alone is kept beside it because
-  where ETS is poor (M4 Hourly) the mean's weight is chosen 0 and Theta's share is lost. Choosing
-  ``a`` and ``b`` apart (every pair of the grid) scored no better than Theta alone on the M3 sets
-  (docs/forecasting.md);
+- both None (the default): the mean of Theta and ETS, ``a = b = w / 2``, its weight ``w`` on
+  ``0, 0.1, .., 1`` (the equal weights the M4 benchmarks combine methods with); where that weight
+  is 0, Theta alone, ``(a, 0)``, on the same grid (:func:`candidates` lists both families). Where
+  ETS is poor (M4 Hourly) the mean's weight is 0 and Theta alone still gets its share. Choosing
+  ``a`` and ``b`` apart (every pair of the grid) or freely among both families let the one
+  validation horizon per series pick Theta alone where the mean was better (docs/forecasting.md);
 - one None: that weight on ``0, 0.1, ..`` up to ``1 -`` the other, which stays as given.
 
 The weights are chosen only when the validation windows come from at least
@@ -37,7 +37,7 @@ from lstmcast.fitting.parts import input_length_of
 from lstmcast.inference import WindowBatch
 from lstmcast.scoring.statistical import HISTORY_WINDOWS, StatisticalPart
 
-__all__ = ["MIN_THETA_SERIES", "THETA_WEIGHTS", "candidates", "choose_weights", "statistical_choice", "statistical_windows",
+__all__ = ["MIN_THETA_SERIES", "THETA_WEIGHTS", "candidates", "choose_weights", "pick", "statistical_choice", "statistical_windows",
            "with_statistical_weights"]
 
 THETA_WEIGHTS = tuple(k / 10 for k in range(11))
@@ -53,13 +53,25 @@ def _scale(history: np.ndarray) -> np.ndarray:
 
 def candidates(theta: float | None, ets: float | None) -> list[tuple[float, float]]:
     """The (theta, ets) weights to score, the smaller total weight first."""
-    if theta is None and ets is None:  # Theta alone or the mean of the two
+    if theta is None and ets is None:  # the mean of the two, and Theta alone (see pick)
         return sorted({*candidates(None, 0.0), *((w / 2, w / 2) for w in THETA_WEIGHTS)},
                       key=lambda p: (round(p[0] + p[1], 6), p[1]))
     a_grid = THETA_WEIGHTS if theta is None else (float(theta),)
     b_grid = THETA_WEIGHTS if ets is None else (float(ets),)
     pairs = [(a, b) for a in a_grid for b in b_grid if a + b <= 1.0 + 1e-9]
     return sorted(pairs, key=lambda p: (round(p[0] + p[1], 6), p[1]))
+
+
+def pick(pairs: list[tuple[float, float]], errors: list[float], both_open: bool) -> int:
+    """The index of the chosen pair: the least error (the first of equals: the smaller total);
+    with both weights open, the mean's weight first, and Theta alone only where the mean's is 0."""
+    if not both_open:
+        return int(np.argmin(errors))
+    family = [i for i, (a, b) in enumerate(pairs) if a == b]  # the mean of the two, (0, 0) first
+    best = min(family, key=lambda i: errors[i])
+    if pairs[best] != (0.0, 0.0):
+        return best
+    return min((i for i, (_, b) in enumerate(pairs) if b == 0.0), key=lambda i: errors[i])
 
 
 def choose_weights(mean: np.ndarray, truth: np.ndarray, stat: dict[str, np.ndarray] | None, history: np.ndarray,
@@ -99,7 +111,7 @@ def choose_weights(mean: np.ndarray, truth: np.ndarray, stat: dict[str, np.ndarr
                 "reason": f"the validation windows come from {n_series} series; the weights are chosen from "
                           f"{MIN_THETA_SERIES} or more (set model.theta_weight and model.ets_weight to fix them)"}
     errors = [t / windows for t in totals[: len(pairs)]]
-    best = int(np.argmin(errors))
+    best = pick(pairs, errors, both_open=theta is None and ets is None)
     alone = dict(zip(("network", *parts), [t / windows for t in totals[len(pairs) : len(pairs) + 1 + len(parts)]], strict=True))
     return {"weight": pairs[best][0], "ets_weight": pairs[best][1], "series": n_series, "windows": windows,
             "scaled_mae": {**{k: round(v, 6) for k, v in alone.items()}, "combined": round(errors[best], 6)}}
