@@ -41,11 +41,11 @@ from lstmcast.fitting import combination
 W = combination.THETA_WEIGHTS
 RULES: dict[str, list[tuple[float, float]] | None] = {  # None: the library's own rule
     "network": [(0.0, 0.0)],
-    "theta": combination.candidates(None, 0.0),
-    "ets": combination.candidates(0.0, None),
+    "theta": combination.candidates(None, 0.0)[0],
+    "ets": combination.candidates(0.0, None)[0],
     "apart": [(a, b) for a in W for b in W if a + b <= 1 + 1e-9],
     "mean": [(w / 2, w / 2) for w in W],
-    "union": combination.candidates(None, None),
+    "union": [p for family in combination.candidates(None, None) for p in family],
     "default": None,
     "thirds": [(1 / 3, 1 / 3)],
 }
@@ -68,17 +68,7 @@ def _recording() -> dict[str, Any]:
 def _choose(seen: dict[str, Any], pairs: list[tuple[float, float]] | None) -> tuple[float, float]:
     """The pair of ``pairs`` of least validation error (ties: the smaller total), scored as the
     library scores; ``None``: the library's own choice with both weights open."""
-    kwargs = {**seen["kwargs"], "theta": None, "ets": None}
-    if pairs is None:
-        choice = seen["choose"](*seen["args"], **kwargs)
-        return choice["weight"], choice["ets_weight"]
-    original, rule = combination.candidates, combination.pick
-    combination.candidates = lambda theta, ets: sorted(pairs, key=lambda p: (round(p[0] + p[1], 6), p[1]))
-    combination.pick = lambda pairs, errors, both_open: int(min(range(len(errors)), key=errors.__getitem__))
-    try:
-        choice = seen["choose"](*seen["args"], **kwargs)
-    finally:
-        combination.candidates, combination.pick = original, rule
+    choice = seen["choose"](*seen["args"], **{**seen["kwargs"], "theta": None, "ets": None, "pairs": pairs})
     return choice["weight"], choice["ets_weight"]
 
 

@@ -15,7 +15,7 @@ import pytest
 from lstmcast import DataConfig, ForecastConfig, Forecaster, ModelConfig, TrainConfig
 from lstmcast.errors import ConfigError
 from lstmcast.evaluation.m4 import load_m4_hourly, score_m4
-from lstmcast.fitting.combination import MIN_THETA_SERIES, candidates, choose_weights
+from lstmcast.fitting.combination import MIN_THETA_SERIES, candidates, choose_weights, pick
 from lstmcast.scoring.ets import damped, ets
 from lstmcast.scoring.statistical import of_histories
 from lstmcast.scoring.theta import ses_fit, theta
@@ -133,11 +133,25 @@ def test_choose_theta_weight_needs_enough_series_and_prefers_the_better_forecast
     assert preferred["weight"] == preferred["ets_weight"] == 0.5
     theta_alone = choose_weights(network, truth, {"theta": truth.copy(), "ets": truth + 20.0}, history, keys)
     assert (theta_alone["weight"], theta_alone["ets_weight"]) == (1.0, 0.0)
-    both_open = candidates(None, None)
-    assert len(both_open) == 21 and (1.0, 0.0) in both_open and (0.5, 0.5) in both_open
-    assert (0.2, 0.5) not in both_open and both_open.index((0.1, 0.1)) == both_open.index((0.2, 0.0)) + 1
+    given = choose_weights(network, truth, {"theta": truth.copy(), "ets": truth + 20.0}, history, keys,
+                           pairs=[(0.0, 0.0), (0.3, 0.3)])
+    assert (given["weight"], given["ets_weight"]) == (0.0, 0.0)  # the least error among the pairs given
     kept = choose_weights(network, truth, {"theta": truth.copy(), "ets": truth.copy()}, history, keys, theta=0.2)
     assert kept["weight"] == 0.2 and kept["ets_weight"] == 0.8
+
+
+def test_the_mean_of_the_two_stands_unless_its_weight_is_zero():
+    mean_family, theta_alone = candidates(None, None)
+    assert mean_family[0] == (0.0, 0.0) and mean_family[-1] == (0.5, 0.5) and len(mean_family) == 11
+    assert theta_alone == [(w, 0.0) for w in (k / 10 for k in range(11))]
+    errors = {p: 1.0 for p in {*mean_family, *theta_alone}}
+    errors.update({(0.2, 0.2): 0.9, (0.7, 0.0): 0.5})  # the mean best at 0.4, Theta alone lower still
+    assert pick([mean_family, theta_alone], errors.__getitem__) == (0.2, 0.2)
+    errors[(0.2, 0.2)] = 1.1  # the mean best at 0 (ties go to the smaller total): Theta alone
+    assert pick([mean_family, theta_alone], errors.__getitem__) == (0.7, 0.0)
+    errors[(0.7, 0.0)] = 1.2  # neither helps: the network alone
+    assert pick([mean_family, theta_alone], errors.__getitem__) == (0.0, 0.0)
+    assert candidates(0.2, None) == [[(0.2, b) for b in (k / 10 for k in range(9))]]
 
 
 def test_ranks_holding_different_series_choose_on_all_of_them():

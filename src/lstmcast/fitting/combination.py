@@ -11,7 +11,7 @@ smaller total weight. Which mixtures (:func:`candidates`):
 
 - both None (the default): the mean of Theta and ETS, ``a = b = w / 2``, its weight ``w`` on
   ``0, 0.1, .., 1`` (the equal weights the M4 benchmarks combine methods with); where that weight
-  is 0, Theta alone, ``(a, 0)``, on the same grid (:func:`candidates` lists both families). Where
+  is 0, Theta alone, ``(a, 0)``, on the same grid (:func:`candidates`, :func:`pick`). Where
   ETS is poor (M4 Hourly) the mean's weight is 0 and Theta alone still gets its share. Choosing
   ``a`` and ``b`` apart (every pair of the grid) or freely among both families let the one
   validation horizon per series pick Theta alone where the mean was better (docs/forecasting.md);
@@ -51,35 +51,39 @@ def _scale(history: np.ndarray) -> np.ndarray:
     return np.where(step > 0, step, np.where(level > 0, level, 1.0))
 
 
-def candidates(theta: float | None, ets: float | None) -> list[tuple[float, float]]:
-    """The (theta, ets) weights to score, the smaller total weight first."""
-    if theta is None and ets is None:  # the mean of the two, and Theta alone (see pick)
-        return sorted({*candidates(None, 0.0), *((w / 2, w / 2) for w in THETA_WEIGHTS)},
-                      key=lambda p: (round(p[0] + p[1], 6), p[1]))
-    a_grid = THETA_WEIGHTS if theta is None else (float(theta),)
-    b_grid = THETA_WEIGHTS if ets is None else (float(ets),)
-    pairs = [(a, b) for a in a_grid for b in b_grid if a + b <= 1.0 + 1e-9]
+def _by_total(pairs: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """``pairs`` the smaller total weight first (then the smaller ETS weight): ties go to it."""
     return sorted(pairs, key=lambda p: (round(p[0] + p[1], 6), p[1]))
 
 
-def pick(pairs: list[tuple[float, float]], errors: list[float], both_open: bool) -> int:
-    """The index of the chosen pair: the least error (the first of equals: the smaller total);
-    with both weights open, the mean's weight first, and Theta alone only where the mean's is 0."""
-    if not both_open:
-        return int(np.argmin(errors))
-    family = [i for i, (a, b) in enumerate(pairs) if a == b]  # the mean of the two, (0, 0) first
-    best = min(family, key=lambda i: errors[i])
-    if pairs[best] != (0.0, 0.0):
-        return best
-    return min((i for i, (_, b) in enumerate(pairs) if b == 0.0), key=lambda i: errors[i])
+def candidates(theta: float | None, ets: float | None) -> list[list[tuple[float, float]]]:
+    """The families of (theta, ets) weights to score, in order (see :func:`pick`), each the
+    smaller total weight first: with both weights open the mean of the two, then Theta alone."""
+    if theta is None and ets is None:
+        return [[(w / 2, w / 2) for w in THETA_WEIGHTS], *candidates(None, 0.0)]
+    a_grid = THETA_WEIGHTS if theta is None else (float(theta),)
+    b_grid = THETA_WEIGHTS if ets is None else (float(ets),)
+    return [_by_total([(a, b) for a in a_grid for b in b_grid if a + b <= 1.0 + 1e-9])]
+
+
+def pick(families: list[list[tuple[float, float]]], error: Callable[[tuple[float, float]], float]) -> tuple[float, float]:
+    """The pair of least ``error`` in the first family (the first of equals: the smaller total),
+    unless that is (0, 0): then the next family's, and so on."""
+    for family in families:
+        best = min(family, key=error)
+        if best != (0.0, 0.0):
+            return best
+    return 0.0, 0.0
 
 
 def choose_weights(mean: np.ndarray, truth: np.ndarray, stat: dict[str, np.ndarray] | None, history: np.ndarray,
                    series: list[str], sync: Callable[[list[float]], list[float]] | None = None, *,
-                   theta: float | None = None, ets: float | None = None) -> dict[str, Any]:
+                   theta: float | None = None, ets: float | None = None,
+                   pairs: list[tuple[float, float]] | None = None) -> dict[str, Any]:
     """The weights and what they were chosen on. mean / truth / each of ``stat`` [N, H, T] and
     history [N, L, T] of the N validation windows, ``series`` their series keys; ``theta`` /
-    ``ets``: a weight fixed by the config. ``sync`` sums a list of numbers over the processes
+    ``ets``: a weight fixed by the config; ``pairs``: the candidates instead of
+    :func:`candidates`' (the least error among them). ``sync`` sums a list of numbers over the processes
     of a training job whose ranks hold different series (so all choose alike)."""
     fixed = {"weight": float(theta or 0.0), "ets_weight": float(ets or 0.0)}
     if stat is None:
@@ -89,7 +93,8 @@ def choose_weights(mean: np.ndarray, truth: np.ndarray, stat: dict[str, np.ndarr
     usable = np.isfinite(truth).all(axis=(1, 2))
     for forecast in parts.values():
         usable &= np.isfinite(forecast).all(axis=(1, 2))
-    pairs = candidates(theta, ets)
+    families = candidates(theta, ets) if pairs is None else [_by_total(pairs)]
+    scored = list(dict.fromkeys(p for family in families for p in family))
 
     def total(forecast: np.ndarray) -> float:
         return float(np.sum(np.mean(np.abs(forecast - truth)[usable] / scale[usable], axis=(1, 2))))
@@ -101,7 +106,7 @@ def choose_weights(mean: np.ndarray, truth: np.ndarray, stat: dict[str, np.ndarr
                 out = out + weight * parts[m]
         return out
 
-    sums = [total(mixed(a, b)) for a, b in pairs] + [total(f) for f in (mean, *parts.values())]
+    sums = [total(mixed(a, b)) for a, b in scored] + [total(f) for f in (mean, *parts.values())]
     totals = [*sums, float(usable.sum()), float(len(set(series)))]
     if sync is not None:
         totals = sync(totals)
@@ -110,10 +115,10 @@ def choose_weights(mean: np.ndarray, truth: np.ndarray, stat: dict[str, np.ndarr
         return {**fixed, "series": n_series,
                 "reason": f"the validation windows come from {n_series} series; the weights are chosen from "
                           f"{MIN_THETA_SERIES} or more (set model.theta_weight and model.ets_weight to fix them)"}
-    errors = [t / windows for t in totals[: len(pairs)]]
-    best = pick(pairs, errors, both_open=theta is None and ets is None)
-    alone = dict(zip(("network", *parts), [t / windows for t in totals[len(pairs) : len(pairs) + 1 + len(parts)]], strict=True))
-    return {"weight": pairs[best][0], "ets_weight": pairs[best][1], "series": n_series, "windows": windows,
+    errors = {p: t / windows for p, t in zip(scored, totals[: len(scored)], strict=True)}
+    best = pick(families, errors.__getitem__)
+    alone = dict(zip(("network", *parts), [t / windows for t in totals[len(scored) : len(scored) + 1 + len(parts)]], strict=True))
+    return {"weight": best[0], "ets_weight": best[1], "series": n_series, "windows": windows,
             "scaled_mae": {**{k: round(v, 6) for k, v in alone.items()}, "combined": round(errors[best], 6)}}
 
 
