@@ -22,6 +22,7 @@ from tests.conftest import dated_frame
     ("train.device='cpu:abc'", r"train.device must be auto, cpu, cuda, cuda:N"),
     ("train.device='cuda:x'", r"train.device must be auto, cpu, cuda, cuda:N"),
     ("train.seed=inf", r"train.seed must be an integer"),
+    ("model.skip_cycles=0", r"model.skip_cycles must be an integer >= 1; got 0"),
 ])
 def test_out_of_bounds_overrides(override, message):
     with pytest.raises(ConfigError, match=message):

@@ -150,7 +150,8 @@ class ModelConfig:
     instance normalisation (``normalization="standard"``), a quantile head whose median is the point
     forecast (pinball loss: robust to outliers, intervals for free), patches of one seasonal period
     (``patch_length=None`` derives them at fit time; 0 = none), a residual over the seasonal naive
-    where the data's season is strong (``seasonal_skip=None`` decides at fit time), and an ensemble of three
+    where the data's season is strong (``seasonal_skip=None`` decides at fit time; ``skip_cycles=n``: its
+    base averages the window's last n cycles, 1 = the seasonal naive), and an ensemble of three
     (``ensemble=K``: K members, seeds seed..seed+K-1, their median forecast; 1 = one network).
     ``theta_weight`` / ``ets_weight`` mix in the Theta method / exponential smoothing (None: chosen at fit,
     :mod:`lstmcast.fitting.combination`, both None: their mean's weight; the sum is at most 1).
@@ -173,6 +174,7 @@ class ModelConfig:
     ensemble: int = 3
     encoder: str = "lstm"
     seasonal_skip: int | None = None
+    skip_cycles: int = 1
     theta_weight: float | None = None
     ets_weight: float | None = None
 
@@ -186,6 +188,7 @@ class ModelConfig:
         _check_positive_int("model", "ensemble", self.ensemble, maximum=MAX_LAYERS)
         if self.seasonal_skip is not None:
             _check_positive_int("model", "seasonal_skip", self.seasonal_skip, minimum=0, maximum=MAX_STEPS)
+        _check_positive_int("model", "skip_cycles", self.skip_cycles, maximum=MAX_STEPS)
         for name in ("theta_weight", "ets_weight"):
             if getattr(self, name) is not None:
                 _check_fraction("model", name, getattr(self, name), 0.0, 1.0, closed=True)
@@ -205,17 +208,13 @@ class ModelConfig:
         if self.head == "quantile":
             qs = self.quantiles
             if not qs or any(not 0.0 < q < 1.0 for q in qs) or list(qs) != sorted(set(qs)):
-                raise ConfigError(
-                    "model.quantiles must be distinct, increasing levels strictly between 0 "
-                    f"and 1, e.g. [0.1, 0.5, 0.9]; got {list(qs)}."
-                )
+                raise ConfigError("model.quantiles must be distinct, increasing levels strictly between 0 "
+                                  f"and 1, e.g. [0.1, 0.5, 0.9]; got {list(qs)}.")
         if self.attention:
             width = self.hidden_size * (2 if self.bidirectional else 1)
             if width % self.attention_heads:
-                raise ConfigError(
-                    f"model.attention_heads ({self.attention_heads}) must divide the LSTM output "
-                    f"width ({width} = hidden_size x directions); change one of them."
-                )
+                raise ConfigError(f"model.attention_heads ({self.attention_heads}) must divide the LSTM output "
+                                  f"width ({width} = hidden_size x directions); change one of them.")
 
 
 @dataclass(frozen=True)
@@ -249,10 +248,8 @@ class TrainConfig:
         _check_positive_int("train", "val_windows", self.val_windows, minimum=0)
         if isinstance(self.min_delta, bool) or not isinstance(self.min_delta, (int, float)) \
                 or not 0.0 <= self.min_delta < 1.0:
-            raise ConfigError(
-                f"train.min_delta must be a number in [0, 1): the relative improvement of the "
-                f"validation loss that counts as progress for early stopping (0.01 = 1%); got {self.min_delta!r}."
-            )
+            raise ConfigError(f"train.min_delta must be a number in [0, 1): the relative improvement of the "
+                              f"validation loss that counts as progress for early stopping (0.01 = 1%); got {self.min_delta!r}.")
         _check_positive_int("train", "patience", self.patience, minimum=0)
         _check_positive_int("train", "lr_patience", self.lr_patience, minimum=0)
         _check_positive_int("train", "seed", self.seed, minimum=0, maximum=MAX_SEED,

@@ -31,6 +31,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from lstmcast.config import ForecastConfig
+from lstmcast.errors import ConfigError
 
 
 def seasons_for(frequency: str | None) -> tuple[int, ...]:
@@ -142,9 +143,11 @@ def resolve(config: ForecastConfig, frequency: str | None, lengths: Sequence[int
     if skip is None:
         skip = skip_period(config, seasons_for(frequency), length, strength)
     if skip > length:
-        from lstmcast.errors import ConfigError
-
         raise ConfigError(f"model.seasonal_skip={skip} needs a window of at least that many steps; "
                           f"data.input_length is {length}. Lengthen the window or shorten the period.")
+    if skip and m.skip_cycles * skip > length:
+        raise ConfigError(f"model.skip_cycles={m.skip_cycles} needs {m.skip_cycles} cycles of model.seasonal_skip={skip} "
+                          f"steps in the window; data.input_length is {length}. Set model.skip_cycles={max(1, length // skip)} "
+                          f"or lengthen the window.")
     return dataclasses.replace(config, data=dataclasses.replace(d, input_length=int(length)),
                                model=dataclasses.replace(m, patch_length=int(patch), seasonal_skip=int(skip)))

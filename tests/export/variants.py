@@ -57,7 +57,7 @@ VARIANTS: dict[str, tuple[dict, dict, dict]] = {
     "channel_independent_two_targets": ({"targets": ("value", "value2")},
                                         {"channel_independent": True, "head": "quantile"}, {}),
     "patches_conformal_quantile": ({}, {"patch_length": 4, "head": "quantile", "conformal": True,
-                                        "normalization": "last", "seasonal_skip": 4}, {}),
+                                        "normalization": "last", "seasonal_skip": 4, "skip_cycles": 3}, {}),
     # the forecast-first defaults (standard instance norm, quantile head, derived patches) on dated data
     "defaults_dated": ({"input_length": None, "time_col": "date"}, {"head": "quantile", "normalization": "standard",
                                                                     "patch_length": None, "ensemble": 3}, {"dated": True}),

@@ -225,9 +225,25 @@ def test_seasonal_skip_forecasts_the_residual_over_the_seasonal_naive():
         assert torch.allclose(out, expected), (normalization, out)
 
 
+def test_skip_cycles_average_the_window_cycles_at_the_last_cycles_level():
+    # (the test above leaves skip_cycles at 1, the default, which a model saved before the key reads)
+    for normalization in ("none", "standard"):
+        net = LSTMForecastNet(1, 1, 0, 5, ModelConfig(hidden_size=4, head="point", seasonal_skip=3, skip_cycles=2,
+                                                      normalization=normalization))
+        for p in net.head.parameters():
+            torch.nn.init.zeros_(p)
+        x = torch.tensor([9.0, 9, 9, 9, 1, 5, 3, 3, 3, 3]).reshape(1, 10, 1)
+        # cycles [1, 5, 3] and [3, 3, 3]: their mean [2, 4, 3], at the last cycle's level (3 - 3 = +0)
+        assert torch.allclose(net(x)[0, :, 0, 0], torch.tensor([2.0, 4, 3, 2, 4])), normalization
+        x[0, 7:] += 6.0  # the last cycle 6 higher: the mean profile moves up to its level, +3 over the two cycles' mean
+        assert torch.allclose(net(x)[0, :, 0, 0], torch.tensor([8.0, 10, 9, 8, 10])), normalization
+
+
 @pytest.mark.parametrize(("model", "data", "message"), [
     ({"seasonal_skip": 3, "strategy": "recursive"}, {"features": ()}, "does not apply to model.strategy='recursive'"),
     ({"seasonal_skip": 30}, {}, "model.seasonal_skip=30 needs a window of at least that many steps; data.input_length is 24"),
+    ({"seasonal_skip": 12, "skip_cycles": 3}, {}, "model.skip_cycles=3 needs 3 cycles of model.seasonal_skip=12 steps "
+                                                  "in the window; data.input_length is 24. Set model.skip_cycles=2"),
 ])
 def test_seasonal_skip_misuse_is_named(frame, model, data, message):
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):

@@ -118,8 +118,8 @@ class LSTMForecastNet(nn.Module):
         """The trained map with instance normalisation applied and undone: [B, L, F] -> [B, H', T, P].
 
         With ``model.seasonal_skip`` = S the network forecasts the residual over the seasonal naive
-        forecast of period S (in units of the window's spread): the output is the seasonal naive
-        plus the network's correction."""
+        forecast of period S (averaged over ``model.skip_cycles`` cycles; in units of the window's
+        spread): the output is that seasonal forecast plus the network's correction."""
         period = 0 if self.recursive else int(self.config.seasonal_skip or 0)
         ref = self.instance_norm.reference(x, always=period > 0)  # [B, 1, F] location and scale
         if ref is None:
@@ -128,7 +128,8 @@ class LSTMForecastNet(nn.Module):
             future = ref.normalise_future(future, self.n_inputs - self.n_future)
         params = self._step(ref.normalise(x), future)
         steps = params.shape[1]
-        offset = (seasonal_naive(x, period, self.horizon, self.n_targets) if period  # [B, H', T]
+        cycles = self.config.skip_cycles
+        offset = (seasonal_naive(x, period, self.horizon, self.n_targets, cycles) if period  # [B, H', T]
                   else ref.offset(self.n_targets, steps))
         return self.head.denormalize(params, offset, ref.scale(self.n_targets, steps))
 

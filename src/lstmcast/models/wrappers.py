@@ -4,7 +4,7 @@
   and project each to ``hidden_size`` with a linear layer + ReLU (SegRNN, Lin et al. 2023);
 - :class:`InstanceNorm` (``model.normalization``): each window's reference (location, scale),
   the normalised inputs and the offset / scale that undo it on the head's parameters;
-- :func:`seasonal_naive` (``model.seasonal_skip``): the offset a seasonal skip adds back;
+- :func:`seasonal_naive` (``model.seasonal_skip``, ``model.skip_cycles``): the offset a seasonal skip adds back;
 - :class:`ChannelIndependence` (``model.channel_independent``): every target channel through the
   encoder on its own, folded into the batch and unfolded after the head;
 - :class:`RecursiveStrategy` (``model.strategy="recursive"``): a one-step model rolled out H times.
@@ -103,10 +103,18 @@ class InstanceNorm:
         return WindowReference(loc, torch.ones_like(loc) if spread is None else spread)
 
 
-def seasonal_naive(x: torch.Tensor, period: int, horizon: int, n_targets: int) -> torch.Tensor:
-    """The seasonal naive forecast of the window's targets at period S: step h repeats
-    x[L - S + (h mod S)]. [B, L, F] -> [B, H, T]."""
-    return x[:, [h % period - period for h in range(horizon)], :n_targets]
+def seasonal_naive(x: torch.Tensor, period: int, horizon: int, n_targets: int, cycles: int = 1) -> torch.Tensor:
+    """The seasonal forecast of the window's targets at period S: step h repeats x[L - S + (h mod S)]
+    (the seasonal naive); with ``cycles`` = n > 1 the mean of that step over the window's last n
+    cycles, moved to the last cycle's level (its mean minus the n cycles' mean): one cycle's noise
+    averaged out, its level kept. [B, L, F] -> [B, H, T]."""
+    steps = [h % period - period for h in range(horizon)]
+    y = x[..., :n_targets]
+    if cycles <= 1:
+        return y[:, steps]
+    profile = torch.stack([y[:, [s - c * period for s in steps]] for c in range(cycles)]).mean(dim=0)
+    level = y[:, -period:].mean(dim=1, keepdim=True) - y[:, -cycles * period :].mean(dim=1, keepdim=True)
+    return profile + level
 
 
 @dataclass(frozen=True)
