@@ -109,9 +109,9 @@ def seasonal_naive(x: torch.Tensor, period: int, horizon: int, n_targets: int, c
     cycles, moved to the last cycle's level (its mean minus the n cycles' mean): one cycle's noise
     averaged out, its level kept. [B, L, F] -> [B, H, T]."""
     steps = [h % period - period for h in range(horizon)]
-    y = x[..., :n_targets]
     if cycles <= 1:
-        return y[:, steps]
+        return x[:, steps, :n_targets]
+    y = x[..., :n_targets]
     profile = torch.stack([y[:, [s - c * period for s in steps]] for c in range(cycles)]).mean(dim=0)
     level = y[:, -period:].mean(dim=1, keepdim=True) - y[:, -cycles * period :].mean(dim=1, keepdim=True)
     return profile + level
