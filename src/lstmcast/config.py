@@ -197,6 +197,9 @@ class ModelConfig:
                               f"got {self.theta_weight} + {self.ets_weight}.")
         if self.seasonal_skip and self.strategy == "recursive":
             raise ConfigError("model.seasonal_skip does not apply to model.strategy='recursive'; set one back.")
+        if self.skip_cycles > 1 and (self.seasonal_skip == 0 or self.strategy == "recursive"):
+            raise ConfigError(f"model.skip_cycles={self.skip_cycles} averages the cycles of a seasonal skip, which "
+                              "model.seasonal_skip=0 / model.strategy='recursive' turn off; set model.skip_cycles=1.")
         _check_choice("model", "normalization", self.normalization, NORMALIZATIONS)
         _check_positive_int("model", "num_layers", self.num_layers, maximum=MAX_LAYERS)
         _check_positive_int("model", "attention_heads", self.attention_heads, maximum=MAX_HIDDEN)

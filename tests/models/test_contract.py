@@ -225,6 +225,14 @@ def test_seasonal_skip_forecasts_the_residual_over_the_seasonal_naive():
         assert torch.allclose(out, expected), (normalization, out)
 
 
+@pytest.mark.parametrize("off", [{"seasonal_skip": 0}, {"strategy": "recursive"}])
+def test_skip_cycles_without_a_skip_is_refused(off):
+    with pytest.raises(ConfigError, match=r"model.skip_cycles=2 averages the cycles of a seasonal skip, which "
+                                          r"model.seasonal_skip=0 / model.strategy='recursive' turn off; "
+                                          r"set model.skip_cycles=1\."):
+        ModelConfig(skip_cycles=2, **off)
+
+
 def test_skip_cycles_average_the_window_cycles_at_the_last_cycles_level():
     # (the test above leaves skip_cycles at 1, the default, which a model saved before the key reads)
     for normalization in ("none", "standard"):
