@@ -44,6 +44,14 @@ def test_gaps_refused_then_filled_on_request(tmp_path, capsys):
     assert code == 0 and "note:" in err and "added 3 missing timestamp(s)" in err
 
 
+def test_a_relative_file_name_is_quoted_as_written(tmp_path, capsys, monkeypatch):
+    # the file name starts the sentence, and keeps its case: "daily_gaps.csv has ...", not "Daily_gaps.csv"
+    monkeypatch.chdir(tmp_path)
+    dated_frame(120, columns=1).drop(index=[10]).to_csv("daily_gaps.csv", index=False)
+    code, err = run(["train", "--data", "daily_gaps.csv", "--out", "m", *FAST], capsys)
+    assert code == 2 and "daily_gaps.csv has 1 missing timestamp(s)" in err
+
+
 def test_predict_on_data_of_another_frequency(hourly_model, tmp_path, capsys):
     monthly = dated_frame(40, columns=1, freq="MS")
     monthly.to_csv(tmp_path / "monthly.csv", index=False)

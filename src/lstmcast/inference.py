@@ -35,6 +35,7 @@ from lstmcast.data.prepare import (
 from lstmcast.data.scaling import Scaler
 from lstmcast.data.splits import SplitBounds, check_length
 from lstmcast.data.windows import input_target_windows
+from lstmcast.data.wording import cap
 from lstmcast.errors import ConfigError, DataError
 from lstmcast.forecast import Forecast, quantile_column
 from lstmcast.models.heads import head_of
@@ -319,7 +320,7 @@ class TrainedModel:
             scaled = scaler.transform(s.values).astype(np.float32)
             batches.append(series_windows(s.key, s.index, scaled, s.values, scaler, starts, self.layout, L, H,
                                           stat=self.statistical))
-        return _require(stack_windows(batches), f"{_capital(source)} has no complete window in its {part} part.")
+        return _require(stack_windows(batches), f"{cap(source)} has no complete window in its {part} part.")
 
     def holdout_windows(self, frame: pd.DataFrame, season: int, source: str = "the data") -> WindowBatch:
         """One window per series: the rows before its last H as input (scaled by the series'
@@ -338,7 +339,7 @@ class TrainedModel:
                                           range(start, start + 1), self.layout, L, H, history_length=need, pad=pad,
                                           stat=self.statistical))
         return _require(stack_windows(batches),
-                        f"{_capital(source)} has no series longer than the horizon ({H} rows) to score.")
+                        f"{cap(source)} has no series longer than the horizon ({H} rows) to score.")
 
     def forecast_windows(self, w: WindowBatch) -> tuple[np.ndarray, np.ndarray | None]:
         """mean [N, H, T] (+ quantiles) of a :class:`WindowBatch` in original units."""
@@ -393,7 +394,3 @@ def _require(batch: WindowBatch | None, message: str) -> WindowBatch:
         raise DataError(message)
     return batch
 
-
-def _capital(text: str) -> str:
-    """The first letter upper-cased, the rest kept (file paths keep their case)."""
-    return text[:1].upper() + text[1:]

@@ -31,4 +31,9 @@ def names(columns: Sequence) -> str:
 
 
 def cap(text: str) -> str:
+    """``text`` with its first letter upper-cased, to start a sentence; a file name or path
+    (``daily.csv``, ``data/x.parquet``) or a quoted name is kept as it is written."""
+    first = text.split(" ", 1)[0]
+    if any(c in first for c in "./\\'\""):
+        return text
     return text[:1].upper() + text[1:]

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from lstmcast.data.wording import cap
 from lstmcast.errors import DataError
 from lstmcast.export.pipeline import ForecastPipeline, as_trained_model
 
@@ -173,7 +174,7 @@ def real_windows(forecaster: Any, pipeline: ForecastPipeline, frame: pd.DataFram
         starts = np.unique(np.linspace(0, len(s.values) - need, num=max(1, n), dtype=int))
         pieces += [(s.key, s.values[i : i + need], scaler) for i in starts]
     if not pieces:
-        raise DataError(f"{source[:1].upper() + source[1:]} has no series with the {need} rows a parity window needs.")
+        raise DataError(f"{cap(source)} has no series with the {need} rows a parity window needs.")
     picks = np.unique(np.linspace(0, len(pieces) - 1, num=min(n, len(pieces)), dtype=int))
     keys = [pieces[i][0] for i in picks]
     block = np.stack([pieces[i][1] for i in picks])  # [N, L (+H), C]
