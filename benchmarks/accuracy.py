@@ -34,7 +34,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from accuracy_data import DATASETS, Task, load_task, subsample
+from accuracy_data import DATASETS, OPTIONAL, Task, load_task, subsample
 from accuracy_stats import stat_forecasts, statsforecast_version
 from accuracy_table import markdown
 
@@ -315,9 +315,9 @@ def _ints(text: str) -> list[int]:
 
 def _datasets(text: str) -> list[str]:
     names = [x.strip() for x in text.split(",") if x.strip()]
-    unknown = [n for n in names if n not in DATASETS]
+    unknown = [n for n in names if n not in DATASETS + OPTIONAL]
     if unknown or not names:
-        raise argparse.ArgumentTypeError(f"unknown dataset(s) {unknown or [text]}; valid: {', '.join(DATASETS)}")
+        raise argparse.ArgumentTypeError(f"unknown dataset(s) {unknown or [text]}; valid: {', '.join(DATASETS + OPTIONAL)}")
     return names
 
 
@@ -331,7 +331,8 @@ def _write_json(path: Path, payload: dict[str, Any]) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", type=_datasets, default=list(DATASETS),
-                        help=f"comma-separated subset of {','.join(DATASETS)} (default: all)")
+                        help=f"comma-separated subset of {','.join(DATASETS)} (default: all), or {','.join(OPTIONAL)} "
+                             f"(files not in shared/data: docs/accuracy.md)")
     parser.add_argument("--seeds", type=_ints, default=[0], help="lstmcast seeds, e.g. 0,1,2 (median reported)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="ForecastConfig override for lstmcast only (repeatable)")

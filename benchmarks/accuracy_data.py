@@ -22,6 +22,10 @@ Holdouts (documented in docs/accuracy.md):
 * ``air_passengers``: Box & Jenkins' monthly airline passengers (144 months, 1949-1960), the
   last 12 months from the 132 before; season 12. Read from ``statsforecast.utils`` (a benchmark
   requirement), not from ``data_dir``. MAPE / sMAPE in percent.
+* ``m3_monthly`` (not in ``../shared/data``; only when asked for by ``--datasets``): the 1428
+  monthly M3 series and their official 18 test values, read from ``M3C.xls`` (the file the
+  International Institute of Forecasters distributes) in ``data_dir``; season 12; made-up
+  dates 'MS'. A check of the defaults on data they were not chosen on.
 * ``sm_*``: six small public series from ``statsmodels.datasets`` that no default was chosen on
   (benchmarks/accuracy_unseen.py): the last horizon of each; sMAPE / MASE.
 """
@@ -41,11 +45,15 @@ from lstmcast.errors import DataError
 from lstmcast.evaluation import baselines as B
 from lstmcast.evaluation import protocols as P
 
-__all__ = ["DATASETS", "PUBLISHED", "Series", "Task", "load_task", "subsample"]
+__all__ = ["DATASETS", "OPTIONAL", "PUBLISHED", "Series", "Task", "load_task", "subsample"]
 
 DATASETS = ("m4_hourly", "m3_yearly", "m3_quarterly", "m3_other", "etth1", "etth2", "demand", "air_passengers",
             *UNSEEN)
 """Every dataset of the suite, in table order (the ``sm_*`` rows: benchmarks/accuracy_unseen.py)."""
+OPTIONAL = ("m3_monthly",)
+"""Datasets read only when named: their files are not in ../shared/data (:func:`load_task`)."""
+M3_XLS = "M3C.xls"
+M3_XLS_URL = "https://forecasters.org/resources/time-series-data/m3-competition/"
 
 ETT_TRAIN_END = 11520
 ETT_TEST_END = 14400
@@ -67,6 +75,7 @@ PUBLISHED: dict[str, dict[str, dict[str, float]]] = {
                                "N-BEATS-G": 8.92, "N-BEATS-I+G": 8.84}},
     "m3_other": {"smape": {"Naive2": 6.30, "ARIMA": 5.06, "ForecastPro": 4.60, "Theta": 4.41,
                            "N-BEATS-G": 4.19, "N-BEATS-I+G": 4.24}},
+    "m3_monthly": {"smape": {"Theta": 13.85}},  # Makridakis & Hibon (2000), the M3 winner, h = 1..18
     "etth1": {},
     "etth2": {},
     "demand": {},
@@ -174,6 +183,32 @@ def _m3(name: str, data_dir: Path) -> Task:
                 published=PUBLISHED[name])
 
 
+def _m3_monthly(data_dir: Path) -> Task:
+    path = data_dir / M3_XLS
+    if not path.is_file():
+        raise DataError(f"m3_monthly reads {M3_XLS} (the M3 competition's data, {M3_XLS_URL}) from --data-dir; "
+                        f"{os.fspath(path)!r} does not exist. Download it into a directory and pass --data-dir DIR "
+                        f"(with --datasets m3_monthly alone, or with the ../shared/data files copied beside it).")
+    try:
+        frame = pd.read_excel(path, sheet_name="M3Month", engine="xlrd")
+    except ImportError as exc:
+        raise DataError(f"reading {os.fspath(path)!r} needs xlrd: pip install -r requirements/bench.txt ({exc}).") from exc
+    if list(frame.columns[:3]) != ["Series", "N", "NF"]:
+        raise DataError(f"{os.fspath(path)!r}: sheet M3Month should start with columns Series, N, NF; got "
+                        f"{list(frame.columns[:3])}. Use the unmodified file.")
+    values = frame.iloc[:, 6:].to_numpy(np.float64)
+    series = []
+    for sid, n, h, row in zip(frame["Series"], frame["N"], frame["NF"], values, strict=True):
+        y = row[: int(n)]
+        if int(h) != 18 or np.isnan(y).any():
+            raise DataError(f"M3 series {str(sid).strip()!r} has horizon {h} or missing values; the monthly "
+                            f"protocol has 18 and none. Use the unmodified file.")
+        series.append(Series("N" + str(sid).replace("N", "").strip().zfill(4), y.copy(), int(n) - 18, (int(n) - 18,)))
+    return Task("m3_monthly", "M3 monthly", 18, *_periods("MS"), "MS", "1900-01-01", ("smape", "mase"), series,
+                _sha(path), notes="official test set; sMAPE in the M3 variant 200|y-f|/(y+f)",
+                published=PUBLISHED["m3_monthly"])
+
+
 def _ett(name: str, data_dir: Path) -> Task:
     path = data_dir / ("ETTh1.csv" if name == "etth1" else "ETTh2.csv")
     frame = P.load_ett(path)
@@ -223,6 +258,8 @@ def load_task(name: str, data_dir: str | os.PathLike[str]) -> Task:
         return _m4_hourly(data_dir)
     if name in _M3:
         return _m3(name, data_dir)
+    if name == "m3_monthly":
+        return _m3_monthly(data_dir)
     if name in ("etth1", "etth2"):
         return _ett(name, data_dir)
     if name == "demand":
@@ -231,7 +268,7 @@ def load_task(name: str, data_dir: str | os.PathLike[str]) -> Task:
         return _air_passengers()
     if name in UNSEEN:
         return unseen_task(name, Task, Series)
-    raise ValueError(f"Unknown dataset {name!r}. Valid names: {', '.join(DATASETS)}.")
+    raise ValueError(f"Unknown dataset {name!r}. Valid names: {', '.join(DATASETS + OPTIONAL)}.")
 
 
 def subsample(task: Task, max_series: int | None) -> Task:

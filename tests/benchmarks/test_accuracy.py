@@ -169,3 +169,14 @@ def test_generalisation_rows_come_from_statsmodels_with_the_last_horizon_held_ou
     assert scores["smape"] == pytest.approx(float(np.mean(200 * 1.0 / (2 * truth + 1.0))))
     assert scores["mase"] == pytest.approx(1.0 / 2.0)  # in-sample naive step is 2
     assert suite.score(task, suite.naive_forecasts(task))["mase"] > scores["mase"]
+
+
+def test_m3_monthly_without_its_file_names_the_file_and_where_to_get_it(suite, tmp_path, capsys):
+    # an optional row whose file is not in shared/data: a usage error (exit 2) saying what to do
+    with pytest.raises(_load("accuracy_data").DataError, match=r"M3C\.xls.*forecasters\.org.*--data-dir"):
+        _load("accuracy_data").load_task("m3_monthly", tmp_path)
+    with pytest.raises(SystemExit) as exc:
+        suite.main(["--datasets", "m3_monthly", "--data-dir", str(tmp_path), "--no-lstm"])
+    assert exc.value.code == 2
+    assert "--datasets m3_monthly:" in capsys.readouterr().err
+    assert "m3_monthly" not in _load("accuracy_data").DATASETS  # not in the default run
