@@ -37,14 +37,14 @@ from lstmcast.fitting.parts import input_length_of
 from lstmcast.inference import WindowBatch
 from lstmcast.scoring.statistical import HISTORY_WINDOWS, StatisticalPart
 
-__all__ = ["MIN_THETA_SERIES", "THETA_WEIGHTS", "candidates", "choose_weights", "pick", "statistical_choice", "statistical_windows",
-           "with_statistical_weights"]
+__all__ = ["MIN_THETA_SERIES", "THETA_WEIGHTS", "candidates", "choose_weights", "history_scale", "pick",
+           "statistical_choice", "statistical_windows", "with_statistical_weights"]
 
 THETA_WEIGHTS = tuple(k / 10 for k in range(11))
 MIN_THETA_SERIES = 10
 
 
-def _scale(history: np.ndarray) -> np.ndarray:
+def history_scale(history: np.ndarray) -> np.ndarray:
     """Mean absolute one-step change of each window's history [N, L, T] -> [N, T] (never 0)."""
     step = np.mean(np.abs(np.diff(history, axis=1)), axis=1) if history.shape[1] > 1 else np.zeros(history.shape[::2])
     level = np.mean(np.abs(history), axis=1)
@@ -89,7 +89,7 @@ def choose_weights(mean: np.ndarray, truth: np.ndarray, stat: dict[str, np.ndarr
     if stat is None:
         return {**fixed, "reason": "no validation windows"}
     parts: dict[str, np.ndarray] = {m: stat[m] for m in ("theta", "ets") if m in stat}  # the methods computed (a weight to choose or not 0)
-    scale = np.broadcast_to(_scale(history)[:, None, :], mean.shape)  # [N, H, T]
+    scale = np.broadcast_to(history_scale(history)[:, None, :], mean.shape)  # [N, H, T]
     usable = np.isfinite(truth).all(axis=(1, 2))
     for forecast in parts.values():
         usable &= np.isfinite(forecast).all(axis=(1, 2))

@@ -1,0 +1,138 @@
+"""One statistical weight for every forecast step, or a weight per step, on the same networks.
+
+    python benchmarks/step_weights.py --datasets m3_yearly,m3_quarterly,m3_other --seeds 0,1,2
+    python benchmarks/step_weights.py --datasets m3_monthly --seeds 0 --data-dir DIR   # DIR holds M3C.xls
+
+For each row and seed one fit with the defaults; the validation windows its weights were chosen on
+are kept (the arguments of :func:`lstmcast.fitting.combination.choose_weights`), and the holdout is
+forecast three times with the same networks: the network alone, Theta alone and ETS alone
+(``model.theta_weight`` / ``model.ets_weight`` set to 0 or 1). The statistical part moves the mean
+linearly in the weights (:meth:`lstmcast.scoring.statistical.StatisticalPart.apply`), so each
+rule's forecast is mixed from those three exactly. Rules, each chosen on the validation windows by
+the library's error (MAE over the mean absolute one-step change of the window's history):
+
+- ``scalar``: the library's choice, one weight for every step (the default);
+- ``per_step``: the library's rule (the mean of Theta and ETS, else Theta alone) applied to each
+  forecast step's error on its own;
+- ``ramp``: the mean of Theta and ETS with a weight linear in the step, from ``w0`` at the first
+  step to ``w1`` at the last, both on the grid ``0, 0.1, .., 1``.
+
+Prints one line per row and seed and a table of medians over seeds. Not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import statistics
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import accuracy as A
+from accuracy_data import Task, load_task
+
+from lstmcast.fitting import combination as C
+
+RULES = ("scalar", "per_step", "ramp")
+
+
+def _recording() -> dict[str, Any]:
+    """Wrap ``choose_weights`` so a fit leaves its arguments in the returned dict."""
+    seen: dict[str, Any] = {}
+    choose = C.choose_weights
+
+    def record(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        seen["args"] = args
+        return choose(*args, **kwargs)
+
+    C.choose_weights = record
+    return seen
+
+
+def _step_error(args: tuple[Any, ...]) -> Any:
+    """``error(a, b, w=None) -> [H]``: the validation error per step of ``(1 - a - b) * network +
+    a * theta + b * ets`` (a and b scalars, or [H] weights), as the library scores it."""
+    mean, truth, stat, history = args[:4]
+    scale = np.broadcast_to(C.history_scale(history)[:, None, :], mean.shape)
+    usable = np.isfinite(truth).all(axis=(1, 2))
+    for m in ("theta", "ets"):
+        usable &= np.isfinite(stat[m]).all(axis=(1, 2))
+
+    def error(a: Any, b: Any) -> np.ndarray:
+        a, b = (np.broadcast_to(np.asarray(v, float), (mean.shape[1],))[None, :, None] for v in (a, b))
+        forecast = (1 - a - b) * mean + a * stat["theta"] + b * stat["ets"]
+        return np.mean(np.abs(forecast - truth)[usable] / scale[usable], axis=(0, 2))
+
+    return error
+
+
+def _rules(chosen: tuple[float, float], error: Any, horizon: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Each rule's (theta, ets) weights per step; ``chosen``: the fit's own (scalar) weights."""
+    families = C.candidates(None, None)
+    errors = {p: error(*p) for family in families for p in family}
+    per = [C.pick(families, lambda p, h=h: float(errors[p][h])) for h in range(horizon)]
+    ramps = [(w0, w1) for w0 in C.THETA_WEIGHTS for w1 in C.THETA_WEIGHTS]  # first of equals kept
+    w0, w1 = min(ramps, key=lambda r: float(np.mean(error(*(np.linspace(*r, horizon) / 2,) * 2))))
+    ramp = np.linspace(w0, w1, horizon) / 2
+    return {"scalar": (np.full(horizon, chosen[0]), np.full(horizon, chosen[1])),
+            "per_step": (np.array([p[0] for p in per]), np.array([p[1] for p in per])),
+            "ramp": (ramp, ramp)}
+
+
+def row(task: Task, seed: int, seen: dict[str, Any]) -> dict[str, Any]:
+    """Every rule's weights and score for one fit of ``task``."""
+    model, train, _ = A.fit_lstm(task, [], seed)
+    chosen = (float(model.config_.model.theta_weight or 0.0), float(model.config_.model.ets_weight or 0.0))
+    base = {}
+    for ab in ((0.0, 0.0), (1.0, 0.0), (0.0, 1.0)):
+        m = model.config_.model
+        model.config_ = dataclasses.replace(model.config_, model=dataclasses.replace(m, theta_weight=ab[0], ets_weight=ab[1]))
+        base[ab] = A.forecast_origins(task, model, train)
+    net, theta, ets = base[(0.0, 0.0)], base[(1.0, 0.0)], base[(0.0, 1.0)]
+    out: dict[str, Any] = {"dataset": task.name, "seed": seed, "metric": task.metrics[0], "rules": {}}
+    for rule, (a, b) in _rules(chosen, _step_error(seen["args"]), task.horizon).items():
+        mixed = {k: net[k] + a * (theta[k] - net[k]) + b * (ets[k] - net[k]) for k in net}
+        out["rules"][rule] = {"score": round(A.score(task, mixed)[out["metric"]], 4),
+                              "total_weight": [round(float(x + y), 3) for x, y in zip(a, b, strict=True)]}
+    print(f"{task.name} seed {seed}: " + ", ".join(
+        f"{r} {v['score']:.3f} (w {v['total_weight'][0]:g}..{v['total_weight'][-1]:g})" for r, v in out["rules"].items()),
+        flush=True)
+    return out
+
+
+def table(results: list[dict[str, Any]]) -> str:
+    """Medians over seeds per row and rule."""
+    lines = ["| row | " + " | ".join(RULES) + " |", "|---|" + "---|" * len(RULES)]
+    for name in dict.fromkeys(r["dataset"] for r in results):
+        runs = [r for r in results if r["dataset"] == name]
+        cells = [f"{statistics.median(run['rules'][rule]['score'] for run in runs):.3f}" for rule in RULES]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--datasets", default="m3_yearly,m3_quarterly,m3_other")
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--data-dir", type=Path, default=A.DEFAULT_DATA)
+    parser.add_argument("--json", type=Path, default=None, help="write every run here")
+    args = parser.parse_args()
+    seen = _recording()
+    results = []
+    for name in args.datasets.split(","):
+        task = load_task(name, args.data_dir)
+        for seed in (int(s) for s in args.seeds.split(",")):
+            results.append(row(task, seed, seen))
+            if args.json is not None:
+                args.json.write_text(json.dumps(results, indent=1) + "\n")
+    print(table(results))
+
+
+if __name__ == "__main__":
+    main()
