@@ -28,6 +28,7 @@ import dataclasses
 import json
 import statistics
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +52,7 @@ RULES: dict[str, list[tuple[float, float]] | None] = {  # None: the library's ow
 }
 
 
-def _recording() -> dict[str, Any]:
+def recording() -> dict[str, Any]:
     """Wrap ``choose_weights`` so a fit leaves its arguments in the returned dict."""
     seen: dict[str, Any] = {}
     choose = combination.choose_weights
@@ -104,23 +105,33 @@ def table(results: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--datasets", default="m3_yearly,m3_quarterly,m3_other")
-    parser.add_argument("--seeds", default="0,1,2")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides")
-    parser.add_argument("--data-dir", type=Path, default=A.DEFAULT_DATA)
-    parser.add_argument("--json", type=Path, default=None, help="write every run here")
-    args = parser.parse_args()
-    seen = _recording()
+def parser(description: str) -> argparse.ArgumentParser:
+    """The options of a weight-rule benchmark: --datasets, --seeds, --set, --data-dir, --json."""
+    out = argparse.ArgumentParser(description=description)
+    out.add_argument("--datasets", default="m3_yearly,m3_quarterly,m3_other")
+    out.add_argument("--seeds", default="0,1,2")
+    out.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides")
+    out.add_argument("--data-dir", type=Path, default=A.DEFAULT_DATA)
+    out.add_argument("--json", type=Path, default=None, help="write every run here")
+    return out
+
+
+def run_rows(args: argparse.Namespace, row_of: Callable[[Task, int], dict[str, Any]]) -> list[dict[str, Any]]:
+    """``row_of(task, seed)`` for every dataset and seed of ``args``, each written to --json as it ends."""
     results = []
     for name in args.datasets.split(","):
         task = load_task(name, args.data_dir)
         for seed in (int(s) for s in args.seeds.split(",")):
-            results.append(row(task, seed, args.overrides, seen))
+            results.append(row_of(task, seed))
             if args.json is not None:
                 args.json.write_text(json.dumps(results, indent=1) + "\n")
-    print(table(results))
+    return results
+
+
+def main() -> None:
+    args = parser(__doc__.splitlines()[0]).parse_args()
+    seen = recording()
+    print(table(run_rows(args, lambda task, seed: row(task, seed, args.overrides, seen))))
 
 
 if __name__ == "__main__":

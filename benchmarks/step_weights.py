@@ -17,14 +17,13 @@ the library's error (MAE over the mean absolute one-step change of the window's 
 - ``ramp``: the mean of Theta and ETS with a weight linear in the step, from ``w0`` at the first
   step to ``w1`` at the last, both on the grid ``0, 0.1, .., 1``.
 
-Prints one line per row and seed and a table of medians over seeds. Not a test.
+Options as in benchmarks/statistical_weights.py (``--set KEY=VALUE`` for another config). Prints
+one line per row and seed and a table of medians over seeds. Not a test.
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import json
 import statistics
 import sys
 from pathlib import Path
@@ -35,24 +34,12 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import accuracy as A
-from accuracy_data import Task, load_task
+import statistical_weights as W
+from accuracy_data import Task
 
 from lstmcast.fitting import combination as C
 
 RULES = ("scalar", "per_step", "ramp")
-
-
-def _recording() -> dict[str, Any]:
-    """Wrap ``choose_weights`` so a fit leaves its arguments in the returned dict."""
-    seen: dict[str, Any] = {}
-    choose = C.choose_weights
-
-    def record(*args: Any, **kwargs: Any) -> dict[str, Any]:
-        seen["args"] = args
-        return choose(*args, **kwargs)
-
-    C.choose_weights = record
-    return seen
 
 
 def _step_error(args: tuple[Any, ...]) -> Any:
@@ -85,9 +72,9 @@ def _rules(chosen: tuple[float, float], error: Any, horizon: int) -> dict[str, t
             "ramp": (ramp, ramp)}
 
 
-def row(task: Task, seed: int, seen: dict[str, Any]) -> dict[str, Any]:
-    """Every rule's weights and score for one fit of ``task``."""
-    model, train, _ = A.fit_lstm(task, [], seed)
+def row(task: Task, seed: int, overrides: list[str], seen: dict[str, Any]) -> dict[str, Any]:
+    """Every rule's weights and score for one fit of ``task`` (the defaults, then ``overrides``)."""
+    model, train, _ = A.fit_lstm(task, overrides, seed)
     chosen = (float(model.config_.model.theta_weight or 0.0), float(model.config_.model.ets_weight or 0.0))
     base = {}
     for ab in ((0.0, 0.0), (1.0, 0.0), (0.0, 1.0)):
@@ -117,21 +104,9 @@ def table(results: list[dict[str, Any]]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--datasets", default="m3_yearly,m3_quarterly,m3_other")
-    parser.add_argument("--seeds", default="0,1,2")
-    parser.add_argument("--data-dir", type=Path, default=A.DEFAULT_DATA)
-    parser.add_argument("--json", type=Path, default=None, help="write every run here")
-    args = parser.parse_args()
-    seen = _recording()
-    results = []
-    for name in args.datasets.split(","):
-        task = load_task(name, args.data_dir)
-        for seed in (int(s) for s in args.seeds.split(",")):
-            results.append(row(task, seed, seen))
-            if args.json is not None:
-                args.json.write_text(json.dumps(results, indent=1) + "\n")
-    print(table(results))
+    args = W.parser(__doc__.splitlines()[0]).parse_args()
+    seen = W.recording()
+    print(table(W.run_rows(args, lambda task, seed: row(task, seed, args.overrides, seen))))
 
 
 if __name__ == "__main__":
