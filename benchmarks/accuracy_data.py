@@ -53,6 +53,7 @@ DATASETS = ("m4_hourly", "m3_yearly", "m3_quarterly", "m3_other", "etth1", "etth
 OPTIONAL = ("m3_monthly",)
 """Datasets read only when named: their files are not in ../shared/data (:func:`load_task`)."""
 M3_XLS = "M3C.xls"
+M3_MONTHLY_HORIZON = 18
 M3_XLS_URL = "https://forecasters.org/resources/time-series-data/m3-competition/"
 
 ETT_TRAIN_END = 11520
@@ -200,11 +201,12 @@ def _m3_monthly(data_dir: Path) -> Task:
     series = []
     for sid, n, h, row in zip(frame["Series"], frame["N"], frame["NF"], values, strict=True):
         y = row[: int(n)]
-        if int(h) != 18 or np.isnan(y).any():
+        end = int(n) - M3_MONTHLY_HORIZON
+        if int(h) != M3_MONTHLY_HORIZON or np.isnan(y).any():
             raise DataError(f"M3 series {str(sid).strip()!r} has horizon {h} or missing values; the monthly "
-                            f"protocol has 18 and none. Use the unmodified file.")
-        series.append(Series("N" + str(sid).replace("N", "").strip().zfill(4), y.copy(), int(n) - 18, (int(n) - 18,)))
-    return Task("m3_monthly", "M3 monthly", 18, *_periods("MS"), "MS", "1900-01-01", ("smape", "mase"), series,
+                            f"protocol has {M3_MONTHLY_HORIZON} and none. Use the unmodified file.")
+        series.append(Series("N" + str(sid).replace("N", "").strip().zfill(4), y.copy(), end, (end,)))
+    return Task("m3_monthly", "M3 monthly", M3_MONTHLY_HORIZON, *_periods("MS"), "MS", "1900-01-01", ("smape", "mase"), series,
                 _sha(path), notes="official test set; sMAPE in the M3 variant 200|y-f|/(y+f)",
                 published=PUBLISHED["m3_monthly"])
 

@@ -260,3 +260,12 @@ def test_a_comma_separated_file_named_tsv_is_read_and_says_why(tmp_path):
     assert frame["y"].iloc[1] == 1.5 and not any("separated" in n for n in notes)
     text = write(tmp_path, "text.tsv", "name\tnote\n" + "\n".join(f"n{i}\ta,b,c" for i in range(5)))
     assert list(read_table(text).columns) == ["name", "note"]  # commas inside tab-separated fields stay
+
+
+def test_cap_starts_a_sentence_but_keeps_file_names_and_quoted_names():
+    from lstmcast.data.wording import cap
+
+    assert cap("the data") == "The data"
+    assert cap("series 'a' of the data") == "Series 'a' of the data"
+    for kept in ("daily.csv", "data/x.parquet", "C:\\data\\x.csv", "'a' (series)", "sales.csv (series 'a')"):
+        assert cap(kept) == kept
