@@ -43,7 +43,7 @@ RULES = ("scalar", "per_step", "ramp")
 
 
 def _step_error(args: tuple[Any, ...]) -> Any:
-    """``error(a, b, w=None) -> [H]``: the validation error per step of ``(1 - a - b) * network +
+    """``error(a, b) -> [H]``: the validation error per step of ``(1 - a - b) * network +
     a * theta + b * ets`` (a and b scalars, or [H] weights), as the library scores it."""
     mean, truth, stat, history = args[:4]
     scale = np.broadcast_to(C.history_scale(history)[:, None, :], mean.shape)
@@ -64,9 +64,11 @@ def _rules(chosen: tuple[float, float], error: Any, horizon: int) -> dict[str, t
     families = C.candidates(None, None)
     errors = {p: error(*p) for family in families for p in family}
     per = [C.pick(families, lambda p, h=h: float(errors[p][h])) for h in range(horizon)]
+    def ramp_of(ends: tuple[float, float]) -> np.ndarray:  # Theta's (= ETS') weight per step
+        return np.linspace(*ends, horizon) / 2
+
     ramps = [(w0, w1) for w0 in C.THETA_WEIGHTS for w1 in C.THETA_WEIGHTS]  # first of equals kept
-    w0, w1 = min(ramps, key=lambda r: float(np.mean(error(*(np.linspace(*r, horizon) / 2,) * 2))))
-    ramp = np.linspace(w0, w1, horizon) / 2
+    ramp = ramp_of(min(ramps, key=lambda r: float(np.mean(error(ramp_of(r), ramp_of(r))))))
     return {"scalar": (np.full(horizon, chosen[0]), np.full(horizon, chosen[1])),
             "per_step": (np.array([p[0] for p in per]), np.array([p[1] for p in per])),
             "ramp": (ramp, ramp)}

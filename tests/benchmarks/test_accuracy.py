@@ -180,3 +180,28 @@ def test_m3_monthly_without_its_file_names_the_file_and_where_to_get_it(suite, t
     assert exc.value.code == 2
     assert "--datasets m3_monthly:" in capsys.readouterr().err
     assert "m3_monthly" not in _load("accuracy_data").DATASETS  # not in the default run
+
+
+@pytest.mark.parametrize(("sheet", "message"), [
+    ({"Series": ["N1402"], "Obs": [20], "NF": [18]}, r"sheet M3Month should start with columns Series, N, NF"),
+    ({"Series": ["N1402"], "N": [20], "NF": [12], "Category": ["MICRO"], "Starting Year": [1990],
+      "Starting Month": [1], **{str(i): [1.0] for i in range(1, 21)}}, r"'N1402' has horizon 12 .* the monthly protocol has 18"),
+])
+def test_m3_monthly_refuses_a_changed_file_naming_the_problem(tmp_path, monkeypatch, sheet, message):
+    data = _load("accuracy_data")
+    (tmp_path / "M3C.xls").write_bytes(b"")  # read_excel is replaced: only the file's presence counts
+    monkeypatch.setattr(data.pd, "read_excel", lambda *a, **k: data.pd.DataFrame(sheet))
+    with pytest.raises(data.DataError, match=message):
+        data.load_task("m3_monthly", tmp_path)
+
+
+def test_m3_monthly_without_xlrd_says_how_to_install_it(tmp_path, monkeypatch):
+    data = _load("accuracy_data")
+    (tmp_path / "M3C.xls").write_bytes(b"")
+
+    def no_xlrd(*args, **kwargs):
+        raise ImportError("Missing optional dependency 'xlrd'.")
+
+    monkeypatch.setattr(data.pd, "read_excel", no_xlrd)
+    with pytest.raises(data.DataError, match=r"needs xlrd: pip install -r requirements/bench.txt"):
+        data.load_task("m3_monthly", tmp_path)
