@@ -26,6 +26,10 @@ Holdouts (documented in docs/accuracy.md):
   monthly M3 series and their official 18 test values, read from ``M3C.xls`` (the file the
   International Institute of Forecasters distributes) in ``data_dir``; season 12; made-up
   dates 'MS'. A check of the defaults on data they were not chosen on.
+* ``m4_weekly`` (not in ``../shared/data``; only when asked for): the 359 weekly M4 series and
+  their official 13 test values, read from ``Weekly-train.csv`` / ``Weekly-test.csv`` (the M4
+  competition's files) in ``data_dir``; season 1 for MASE, Naive2 and ETS / Theta, as in M4; the
+  network sees weekly dates (made-up, from 1950-01-01). Data no default was chosen on.
 * ``sm_*``: six small public series from ``statsmodels.datasets`` that no default was chosen on
   (benchmarks/accuracy_unseen.py): the last horizon of each; sMAPE / MASE.
 """
@@ -50,11 +54,14 @@ __all__ = ["DATASETS", "OPTIONAL", "PUBLISHED", "Series", "Task", "load_task", "
 DATASETS = ("m4_hourly", "m3_yearly", "m3_quarterly", "m3_other", "etth1", "etth2", "demand", "air_passengers",
             *UNSEEN)
 """Every dataset of the suite, in table order (the ``sm_*`` rows: benchmarks/accuracy_unseen.py)."""
-OPTIONAL = ("m3_monthly",)
+OPTIONAL = ("m3_monthly", "m4_weekly")
 """Datasets read only when named: their files are not in ../shared/data (:func:`load_task`)."""
 M3_XLS = "M3C.xls"
 M3_MONTHLY_HORIZON = 18
 M3_XLS_URL = "https://forecasters.org/resources/time-series-data/m3-competition/"
+M4_WEEKLY_FILES = ("Weekly-train.csv", "Weekly-test.csv")
+M4_WEEKLY_HORIZON = 13
+M4_URL = "https://github.com/Mcompetitions/M4-methods (Dataset/Train, Dataset/Test)"
 
 ETT_TRAIN_END = 11520
 ETT_TEST_END = 14400
@@ -77,6 +84,13 @@ PUBLISHED: dict[str, dict[str, dict[str, float]]] = {
     "m3_other": {"smape": {"Naive2": 6.30, "ARIMA": 5.06, "ForecastPro": 4.60, "Theta": 4.41,
                            "N-BEATS-G": 4.19, "N-BEATS-I+G": 4.24}},
     "m3_monthly": {"smape": {"Theta": 13.85}},  # Makridakis & Hibon (2000), the M3 winner, h = 1..18
+    # M4's "Evaluation and Ranks.xlsx" (M4-methods repository), sheet Point Forecasts-Frequency, Weekly
+    "m4_weekly": {
+        "smape": {"Naive2": 9.161, "Theta": 9.093, "Comb": 8.944, "ES-LSTM (winner)": 7.817,
+                  "best Weekly (user 235)": 6.582},
+        "mase": {"Naive2": 2.777, "Theta": 2.637, "ES-LSTM (winner)": 2.356},
+        "owa": {"Theta": 0.971, "ES-LSTM (winner)": 0.851},
+    },
     "etth1": {},
     "etth2": {},
     "demand": {},
@@ -211,6 +225,20 @@ def _m3_monthly(data_dir: Path) -> Task:
                 published=PUBLISHED["m3_monthly"])
 
 
+def _m4_weekly(data_dir: Path) -> Task:
+    train, test = (data_dir / f for f in M4_WEEKLY_FILES)
+    for path in (train, test):
+        if not path.is_file():
+            raise DataError(f"m4_weekly reads {' and '.join(M4_WEEKLY_FILES)} ({M4_URL}) from --data-dir; "
+                            f"{os.fspath(path)!r} does not exist. Put both files in a directory and pass --data-dir DIR.")
+    rows = P.load_m4(train, test, M4_WEEKLY_HORIZON, "Weekly")
+    series = [Series(s.id, np.concatenate([s.train, s.test]), s.train.size, (s.train.size,)) for s in rows]
+    # season 1 as in M4 (MASE, Naive2 and the statistical baselines); the network sees weekly dates
+    return Task("m4_weekly", "M4 Weekly", M4_WEEKLY_HORIZON, 1, B.seasonal_periods("W"), "W", "1950-01-01",
+                ("smape", "mase", "owa"), series, _sha(train, test),
+                notes="official test set; sMAPE/MASE/OWA as in M4 (seasonality 1)", published=PUBLISHED["m4_weekly"])
+
+
 def _ett(name: str, data_dir: Path) -> Task:
     path = data_dir / ("ETTh1.csv" if name == "etth1" else "ETTh2.csv")
     frame = P.load_ett(path)
@@ -262,6 +290,8 @@ def load_task(name: str, data_dir: str | os.PathLike[str]) -> Task:
         return _m3(name, data_dir)
     if name == "m3_monthly":
         return _m3_monthly(data_dir)
+    if name == "m4_weekly":
+        return _m4_weekly(data_dir)
     if name in ("etth1", "etth2"):
         return _ett(name, data_dir)
     if name == "demand":

@@ -187,7 +187,7 @@ def test_m3_monthly_without_its_file_names_the_file_and_where_to_get_it(suite, t
     ({"Series": ["N1402"], "N": [20], "NF": [12], "Category": ["MICRO"], "Starting Year": [1990],
       "Starting Month": [1], **{str(i): [1.0] for i in range(1, 21)}}, r"'N1402' has horizon 12 .* the monthly protocol has 18"),
 ])
-def test_m3_monthly_refuses_a_changed_file_naming_the_problem(tmp_path, monkeypatch, sheet, message):
+def test_m3_monthly_refuses_a_changed_file_naming_the_problem(suite, tmp_path, monkeypatch, sheet, message):
     data = _load("accuracy_data")
     (tmp_path / "M3C.xls").write_bytes(b"")  # read_excel is replaced: only the file's presence counts
     monkeypatch.setattr(data.pd, "read_excel", lambda *a, **k: data.pd.DataFrame(sheet))
@@ -195,7 +195,7 @@ def test_m3_monthly_refuses_a_changed_file_naming_the_problem(tmp_path, monkeypa
         data.load_task("m3_monthly", tmp_path)
 
 
-def test_m3_monthly_without_xlrd_says_how_to_install_it(tmp_path, monkeypatch):
+def test_m3_monthly_without_xlrd_says_how_to_install_it(suite, tmp_path, monkeypatch):
     data = _load("accuracy_data")
     (tmp_path / "M3C.xls").write_bytes(b"")
 
@@ -205,3 +205,32 @@ def test_m3_monthly_without_xlrd_says_how_to_install_it(tmp_path, monkeypatch):
     monkeypatch.setattr(data.pd, "read_excel", no_xlrd)
     with pytest.raises(data.DataError, match=r"needs xlrd: pip install -r requirements/bench.txt"):
         data.load_task("m3_monthly", tmp_path)
+
+
+def _m4_weekly_files(directory: Path, lengths: tuple[int, ...], test_length: int = 13) -> None:
+    import pandas as pd
+
+    width = max(lengths)
+    train = [[f"W{k + 1}", *np.arange(1.0, n + 1), *[np.nan] * (width - n)] for k, n in enumerate(lengths)]
+    pd.DataFrame(train, columns=[f"V{i + 1}" for i in range(width + 1)]).to_csv(directory / "Weekly-train.csv", index=False)
+    test = [[f"W{k + 1}", *np.full(test_length, float(n + 1))] for k, n in enumerate(lengths)]
+    pd.DataFrame(test, columns=[f"V{i + 1}" for i in range(test_length + 1)]).to_csv(directory / "Weekly-test.csv", index=False)
+
+
+def test_m4_weekly_follows_the_m4_protocol(suite, tmp_path):
+    data = _load("accuracy_data")
+    _m4_weekly_files(tmp_path, (80, 120))
+    task = data.load_task("m4_weekly", tmp_path)
+    assert (task.horizon, task.season, task.seasons, task.freq) == (13, 1, (52,), "W")  # M4: seasonality 1
+    assert [s.train_end for s in task.series] == [80, 120] and [s.origins for s in task.series] == [(80,), (120,)]
+    assert task.series[0].windows(13)[0][1].tolist() == [81.0] * 13
+    assert "m4_weekly" in data.OPTIONAL and "m4_weekly" not in data.DATASETS
+
+
+def test_m4_weekly_refuses_missing_or_mismatched_files(suite, tmp_path):
+    data = _load("accuracy_data")
+    with pytest.raises(data.DataError, match=r"Weekly-train\.csv and Weekly-test\.csv .*M4-methods.*--data-dir"):
+        data.load_task("m4_weekly", tmp_path)
+    _m4_weekly_files(tmp_path, (80, 120), test_length=12)
+    with pytest.raises(data.DataError, match=r"'W1' has 12 test values; M4 Weekly has 13"):
+        data.load_task("m4_weekly", tmp_path)

@@ -21,7 +21,7 @@ from lstmcast.errors import DataError
 from lstmcast.scoring import metrics
 from lstmcast.scoring.baselines import naive2
 
-__all__ = ["M4_HOURLY_HORIZON", "M4_HOURLY_SEASON", "M4Series", "load_m4_hourly", "score_m4"]
+__all__ = ["M4_HOURLY_HORIZON", "M4_HOURLY_SEASON", "M4Series", "load_m4", "load_m4_hourly", "score_m4"]
 
 
 M4_HOURLY_HORIZON = 48
@@ -69,19 +69,30 @@ def load_m4_hourly(
     Raises:
         DataError: if the ids of the two files differ or a test series is not 48 long.
     """
+    return load_m4(train_path, test_path, M4_HOURLY_HORIZON, "Hourly")
+
+
+def load_m4(train_path: str | os.PathLike[str], test_path: str | os.PathLike[str], horizon: int,
+            frequency: str) -> list[M4Series]:
+    """Read one M4 frequency's files (``{frequency}-train.csv``, ``{frequency}-test.csv``, e.g.
+    ``"Weekly"`` with ``horizon=13``): every series in file order, its test part ``horizon`` long.
+
+    Raises:
+        DataError: if the ids of the two files differ or a test series is not ``horizon`` long.
+    """
     train_ids, trains = _read_m4_wide(train_path)
     test_ids, tests = _read_m4_wide(test_path)
     if train_ids != test_ids:
         raise DataError(
             f"The train and test files list different series ({len(train_ids)} vs "
-            f"{len(test_ids)} ids, or a different order). Pass the matching Hourly files."
+            f"{len(test_ids)} ids, or a different order). Pass the matching {frequency} files."
         )
     out = []
     for sid, train, test in zip(train_ids, trains, tests, strict=True):
-        if test.size != M4_HOURLY_HORIZON:
+        if test.size != horizon:
             raise DataError(
-                f"Series {sid!r} has {test.size} test values; M4 Hourly has {M4_HOURLY_HORIZON}. "
-                "Check that the test file is Hourly-test.csv."
+                f"Series {sid!r} has {test.size} test values; M4 {frequency} has {horizon}. "
+                f"Check that the test file is {frequency}-test.csv."
             )
         out.append(M4Series(sid, train, test))
     return out

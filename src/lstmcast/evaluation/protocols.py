@@ -37,6 +37,7 @@ from lstmcast.evaluation.m4 import (
     M4_HOURLY_HORIZON,
     M4_HOURLY_SEASON,
     M4Series,
+    load_m4,
     load_m4_hourly,
     score_m4,
 )
@@ -54,6 +55,7 @@ __all__ = [
     "ett_window_count",
     "ett_windows",
     "load_ett",
+    "load_m4",
     "load_m4_hourly",
     "scale_ett",
     "score_ett",
