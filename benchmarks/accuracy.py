@@ -205,6 +205,7 @@ def lstm_forecasts(task: Task, overrides: Sequence[str], seed: int) -> tuple[For
     resolved = model.config_
     info = {"seed": seed, "fit_seconds": round(fit_seconds, 3), "seconds": round(seconds, 3),
             "input_length": resolved.data.input_length, "patch_length": resolved.model.patch_length,
+            "num_layers": resolved.model.num_layers, "train_windows": model.meta_.get("n_windows", {}).get("train"),
             "theta_weight": resolved.model.theta_weight, "ets_weight": resolved.model.ets_weight or 0.0,
             "config": lstm_config(task, overrides, seed).to_dict()}
     return forecasts, info
@@ -216,7 +217,7 @@ def lstm_forecasts(task: Task, overrides: Sequence[str], seed: int) -> tuple[For
 def _lstm_runs(task: Task, seeds: Sequence[int], overrides: Sequence[str], scores: dict[str, dict[str, float]],
                seconds: dict[str, float], notes: dict[str, str]) -> list[dict[str, Any]]:
     """lstmcast over ``seeds``: the per-seed runs; the median scores and seconds, and a note
-    (the seeds, the overrides, the resolved window and patch), go into the given dicts."""
+    (the seeds, the overrides, the resolved window, patch and depth), go into the given dicts."""
     runs: list[dict[str, Any]] = []
     for seed in seeds:
         try:
@@ -235,6 +236,7 @@ def _lstm_runs(task: Task, seeds: Sequence[int], overrides: Sequence[str], score
         notes["lstmcast"] = (f"median of seeds {','.join(str(r['seed']) for r in runs)}"
                              + (f"; --set {' '.join(overrides)}" if overrides else "; defaults")
                              + f"; window {runs[0]['input_length']}, patch {runs[0]['patch_length']}"
+                             + f", {runs[0]['num_layers']} layer(s)"
                              + "; theta / ETS weight " + ", ".join(f"{r['theta_weight']:g}/{r['ets_weight']:g}"
                                                                       for r in runs))
     return runs

@@ -87,7 +87,7 @@ PUBLISHED: dict[str, dict[str, dict[str, float]]] = {
     # M4's "Evaluation and Ranks.xlsx" (M4-methods repository), sheet Point Forecasts-Frequency, Weekly
     "m4_weekly": {
         "smape": {"Naive2": 9.161, "Theta": 9.093, "Comb": 8.944, "ES-LSTM (winner)": 7.817,
-                  "best Weekly (user 235)": 6.582},
+                  "best Weekly (Darin & Stellwagen)": 6.582},
         "mase": {"Naive2": 2.777, "Theta": 2.637, "ES-LSTM (winner)": 2.356},
         "owa": {"Theta": 0.971, "ES-LSTM (winner)": 0.851},
     },

@@ -89,10 +89,10 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(f"training the demo model ({args.epochs} epochs)...", flush=True)
         f, frame = demo_model(args.epochs)
-    m = f.config.model
+    m = f.config_.model  # the config as fitted, with what fit derived from the data
     torch_threads = torch.get_num_threads()
-    print(f"model: hidden {m.hidden_size}, layers {m.num_layers}, input_length {f.config.data.input_length}, "
-          f"horizon {f.config.data.horizon}; torch {torch.__version__} ({torch_threads} threads), "
+    print(f"model: hidden {m.hidden_size}, layers {m.num_layers}, input_length {f.config_.data.input_length}, "
+          f"horizon {f.config_.data.horizon}; torch {torch.__version__} ({torch_threads} threads), "
           f"{os.cpu_count()} CPUs")
 
     work = Path(tempfile.mkdtemp(prefix="lstmcast-bench-"))
@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     session8 = onnx_session(int8_result.path, threads=1)
 
     # ---------------------------------------------------------------- batch-1 latency
-    recent = frame.tail(f.config.data.input_length)
+    recent = frame.tail(f.config_.data.input_length)
     raw, truth, offset, scale = test_windows(f, frame)
     one = {"window": raw[:1].astype(np.float32)}
     with torch.no_grad():

@@ -67,6 +67,14 @@ def test_space_with_defaults_overrides_entries():
     assert space["model.num_layers"].high == 2
 
 
+def test_keys_derived_at_fit_time_can_be_searched_as_numbers():
+    space = {p.key: p for p in tuning.parse_space({"model": {"patch_length": {"type": "int", "low": 0, "high": 24,
+                                                                             "step": 12}}})}
+    assert (space["model.patch_length"].type, space["model.patch_length"].bounds) == ("int", (0, 24))
+    with pytest.raises(ConfigError, match=r"\[model.patch_length\] takes whole numbers"):
+        tuning.parse_space({"model.patch_length": {"type": "float", "low": 0.0, "high": 24.0}})
+
+
 def test_default_space_holds_the_default_config():
     base = ForecastConfig()
     assert all(p.contains(tuning.config_value(base, p.key)) for p in tuning.DEFAULT_SPACE)

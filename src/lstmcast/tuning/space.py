@@ -218,9 +218,10 @@ def _categorical(key: str, spec: Mapping[str, Any], where: str) -> Param:
 
 
 def _numeric(key: str, kind: str, spec: Mapping[str, Any], hint: Any, where: str) -> Param:
-    if hint not in (int, float) and hint != (float | None):
+    numbers = {int: int, float: float, int | None: int, float | None: float}  # None: derived at fit
+    if hint not in numbers:
         raise ConfigError(f'{where} is not numeric; search it with type = "categorical" and choices = [...].')
-    if kind == "float" and hint is int:
+    if kind == "float" and numbers[hint] is int:
         raise ConfigError(f'{where} takes whole numbers; use type = "int".')
     missing = [f for f in ("low", "high") if f not in spec]
     if missing:
