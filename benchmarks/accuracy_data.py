@@ -152,10 +152,14 @@ def _sha(*paths: Path) -> str:
     return digest.hexdigest()[:16]
 
 
+def _m4_series(rows: list[P.M4Series]) -> list[Series]:
+    """M4 series as suite series: training part then official test part, one origin at its start."""
+    return [Series(s.id, np.concatenate([s.train, s.test]), s.train.size, (s.train.size,)) for s in rows]
+
+
 def _m4_hourly(data_dir: Path) -> Task:
     train, test = data_dir / "m4_hourly_train.csv", data_dir / "m4_hourly_test.csv"
-    rows = P.load_m4_hourly(train, test)
-    series = [Series(s.id, np.concatenate([s.train, s.test]), s.train.size, (s.train.size,)) for s in rows]
+    series = _m4_series(P.load_m4_hourly(train, test))
     return Task("m4_hourly", "M4 Hourly", 48, *_periods("h"), "h", "2000-01-01", ("smape", "mase", "owa"),
                 series, _sha(train, test), notes="official test set; sMAPE/MASE/OWA as in M4",
                 published=PUBLISHED["m4_hourly"])
@@ -231,8 +235,7 @@ def _m4_weekly(data_dir: Path) -> Task:
         if not path.is_file():
             raise DataError(f"m4_weekly reads {' and '.join(M4_WEEKLY_FILES)} ({M4_URL}) from --data-dir; "
                             f"{os.fspath(path)!r} does not exist. Put both files in a directory and pass --data-dir DIR.")
-    rows = P.load_m4(train, test, M4_WEEKLY_HORIZON, "Weekly")
-    series = [Series(s.id, np.concatenate([s.train, s.test]), s.train.size, (s.train.size,)) for s in rows]
+    series = _m4_series(P.load_m4(train, test, M4_WEEKLY_HORIZON, "Weekly"))
     # season 1 as in M4 (MASE, Naive2 and the statistical baselines); the network sees weekly dates
     return Task("m4_weekly", "M4 Weekly", M4_WEEKLY_HORIZON, 1, B.seasonal_periods("W"), "W", "1950-01-01",
                 ("smape", "mase", "owa"), series, _sha(train, test),

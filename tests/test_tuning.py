@@ -71,6 +71,7 @@ def test_keys_derived_at_fit_time_can_be_searched_as_numbers():
     space = {p.key: p for p in tuning.parse_space({"model": {"patch_length": {"type": "int", "low": 0, "high": 24,
                                                                              "step": 12}}})}
     assert (space["model.patch_length"].type, space["model.patch_length"].bounds) == ("int", (0, 24))
+    assert tuning.parse_space({"model.seasonal_skip": {"type": "int", "low": 0, "high": 168}})[0].bounds == (0, 168)
     with pytest.raises(ConfigError, match=r"\[model.patch_length\] takes whole numbers"):
         tuning.parse_space({"model.patch_length": {"type": "float", "low": 0.0, "high": 24.0}})
 

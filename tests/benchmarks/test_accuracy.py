@@ -234,3 +234,8 @@ def test_m4_weekly_refuses_missing_or_mismatched_files(suite, tmp_path):
     _m4_weekly_files(tmp_path, (80, 120), test_length=12)
     with pytest.raises(data.DataError, match=r"'W1' has 12 test values; M4 Weekly has 13"):
         data.load_task("m4_weekly", tmp_path)
+    _m4_weekly_files(tmp_path, (80, 120))
+    test = data.pd.read_csv(tmp_path / "Weekly-test.csv")
+    test.iloc[::-1].to_csv(tmp_path / "Weekly-test.csv", index=False)  # the same ids in another order
+    with pytest.raises(data.DataError, match=r"train and test files list different series .*matching Weekly files"):
+        data.load_task("m4_weekly", tmp_path)
